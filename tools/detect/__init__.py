@@ -1,0 +1,1 @@
+"""Regression detection as plain functions over plain series (pairwise, history, anomalies)."""

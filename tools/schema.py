@@ -1,0 +1,53 @@
+"""The one data model every tool reads: the tidy results table.
+
+One row per benchmark x parameter combination x commit x machine x environment
+(x round, when interleaved rounds were recorded). ``tools.loader`` builds it from
+asv results; export, detection, charts and reports are pure functions of it.
+"""
+
+from __future__ import annotations
+
+# Column -> meaning. Order is the table's column order.
+TIDY_COLUMNS: dict[str, str] = {
+    "machine": "asv machine name",
+    "environment": "asv environment name (e.g. virtualenv-py3.11-numpy-scipy)",
+    "commit": "full commit hash",
+    "commit_date": "commit date, tz-aware UTC pandas Timestamp",
+    "round": "interleaved round number (0 when results come from a single asv run)",
+    "component": "benchmark module without the _benchmarks suffix (router, model_registry, ...)",
+    "benchmark": "full asv name, e.g. router_benchmarks.RouteStrategy.time_route",
+    "params": "human parameter string, e.g. \"n_models=100, strategy='cost'\"; '' when none",
+    "param_values": "tuple of asv repr strings in param_names order, e.g. ('100', \"'cost'\")",
+    "type": "asv type: time | track | peakmem",
+    "unit": "asv unit: seconds | bytes | instructions | ops/s | ...",
+    "value": "asv's result (median for time); NaN when the run failed",
+    "failed": "True when asv recorded null for this combination",
+    "ci_low": "lower end of asv's 99% confidence interval (stats_ci_99_a)",
+    "ci_high": "upper end of asv's 99% confidence interval (stats_ci_99_b)",
+    "q25": "25th percentile of samples (stats_q_25)",
+    "q75": "75th percentile of samples (stats_q_75)",
+    "number": "iterations per sample (stats_number)",
+    "repeat": "samples taken (stats_repeat)",
+    "samples": "tuple of raw samples when asv recorded them (--record-samples), else None",
+    "started_at": "when the benchmark started, tz-aware UTC Timestamp",
+    "duration": "seconds asv spent on this benchmark",
+    "version": "benchmark code version recorded with the result",
+    "stale": "True when the result's version differs from benchmarks.json (older benchmark code)",
+}
+
+# A series is everything measured for one benchmark x params on one machine and environment.
+SERIES_KEY = ["machine", "environment", "benchmark", "params"]
+
+
+def component_of(benchmark: str) -> str:
+    """``router_benchmarks.RouteStrategy.time_route`` -> ``router``."""
+    module = benchmark.split(".", 1)[0]
+    return module[: -len("_benchmarks")] if module.endswith("_benchmarks") else module
+
+
+def lower_is_better(bench_type: str, unit: str) -> bool:
+    """Time, memory and instruction counts improve downwards; rates (``.../s``) upwards."""
+    unit = (unit or "").strip().lower()
+    if bench_type == "track" and (unit.endswith("/s") or unit.endswith("per second") or unit in {"%", "hit rate", "ratio", "recall"}):
+        return False
+    return True
