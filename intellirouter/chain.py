@@ -1,0 +1,292 @@
+"""Chain definitions and validation for the IntelliRouter chain engine.
+
+A chain is a list of top-level steps wired by dependencies, plus declared variables and an
+output mapping. Step kinds: LLM inference, function call, tool use, conditional, parallel
+(inline branches run concurrently) and loop (an inline body run up to a bound or until a
+break condition holds). Dependency kinds: simple (one step), all, any, conditional (one
+step plus a condition on the values known at that point).
+
+Values flow through ``{{name}}`` / ``{{name.key.0}}`` templates: ``name`` is a variable, a
+top-level step id, or ``loop`` (``loop.index``, ``loop.item``, ``loop.previous``,
+``loop.output``) inside a loop. A template that is exactly one placeholder yields the raw
+value (a dict stays a dict); anything else renders to text.
+
+``validate(chain, inputs)`` is a pure function that returns *every* problem at once; the
+engine compiles the same analysis into an execution plan. Modules: this one (the
+definitions), ``chain_template`` (templates, conditions), ``chain_validate`` (validation
+and planning; iterative graph code), ``chain_engine`` (connectors, registries, the
+scheduler). Everything a user needs is importable from here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, ClassVar
+
+__all__ = [
+    "AllOf", "AnyOf", "Chain", "ChainEngine", "ChainResult", "Completion", "CompletionRequest",
+    "Condition", "ConditionalStep", "Dependency", "DependencyKind", "Event", "FunctionStep",
+    "LLMStep", "LocalConnector", "LoopStep", "ModelConnector", "Not", "ParallelStep", "Plan",
+    "Problem", "Step", "StepKind", "StepRecord", "ToolStep", "Variable", "check", "validate",
+]
+
+# ---------------------------------------------------------------------------------------
+# Definitions
+# ---------------------------------------------------------------------------------------
+
+
+class StepKind(enum.Enum):
+    LLM_INFERENCE = "llm_inference"
+    FUNCTION_CALL = "function_call"
+    TOOL_USE = "tool_use"
+    CONDITIONAL = "conditional"
+    PARALLEL = "parallel"
+    LOOP = "loop"
+
+
+class DependencyKind(enum.Enum):
+    SIMPLE = "simple"            # run iff the one step completed
+    ALL = "all"                  # run iff every listed step completed
+    ANY = "any"                  # run iff at least one listed step completed
+    CONDITIONAL = "conditional"  # run iff the one step completed and the condition holds
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``left <op> right``; ``left``/``right`` may be templates. Ops: see ``CONDITION_OPS``."""
+
+    left: str
+    op: str = "truthy"
+    right: Any = None
+
+
+@dataclass(frozen=True)
+class AllOf:
+    conditions: tuple
+
+    def __init__(self, *conditions):
+        object.__setattr__(self, "conditions", tuple(conditions))
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    conditions: tuple
+
+    def __init__(self, *conditions):
+        object.__setattr__(self, "conditions", tuple(conditions))
+
+
+@dataclass(frozen=True)
+class Not:
+    condition: Any
+
+
+@dataclass(frozen=True)
+class Dependency:
+    kind: DependencyKind
+    steps: tuple[str, ...]
+    condition: Any = None  # Condition / AllOf / AnyOf / Not / callable(view) -> bool
+
+    def __post_init__(self):
+        steps = (self.steps,) if isinstance(self.steps, str) else tuple(self.steps)
+        object.__setattr__(self, "steps", steps)
+
+    @classmethod
+    def simple(cls, step_id: str) -> Dependency:
+        return cls(DependencyKind.SIMPLE, (step_id,))
+
+    @classmethod
+    def all(cls, *step_ids: str) -> Dependency:
+        return cls(DependencyKind.ALL, step_ids)
+
+    @classmethod
+    def any(cls, *step_ids: str) -> Dependency:
+        return cls(DependencyKind.ANY, step_ids)
+
+    @classmethod
+    def conditional(cls, step_id: str, condition) -> Dependency:
+        return cls(DependencyKind.CONDITIONAL, (step_id,), condition)
+
+
+def _normalise_deps(deps) -> tuple:
+    if deps is None:
+        return ()
+    if isinstance(deps, (str, Dependency)):
+        deps = (deps,)
+    return tuple(Dependency.simple(d) if isinstance(d, str) else d for d in deps)
+
+
+@dataclass(frozen=True)
+class Step:
+    """Common fields. ``name`` defaults to the id; an explicitly blank name is a problem."""
+
+    kind: ClassVar[StepKind]
+    id: str
+    _: KW_ONLY
+    name: str | None = None
+    depends_on: tuple = ()
+    description: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "depends_on", _normalise_deps(self.depends_on))
+        if self.name is None:
+            object.__setattr__(self, "name", self.id)
+
+    def children(self) -> tuple[Step, ...]:
+        return ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LLMStep(Step):
+    kind: ClassVar[StepKind] = StepKind.LLM_INFERENCE
+    prompt: str
+    system: str | None = None
+    model: str | None = None
+    max_tokens: int = 256
+    temperature: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionStep(Step):
+    kind: ClassVar[StepKind] = StepKind.FUNCTION_CALL
+    function: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolStep(Step):
+    """Calls a registered tool; ``args_from`` (a template yielding a dict or a JSON object
+    string, typically a model's output) supplies arguments merged under the static ``args``."""
+
+    kind: ClassVar[StepKind] = StepKind.TOOL_USE
+    tool: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    args_from: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConditionalStep(Step):
+    """Chooses a branch: the chosen branch's target steps may run, the others are skipped
+    (and so, per dependency kind, is everything that depends only on skipped steps).
+    Output: ``"then"`` or ``"else"``."""
+
+    kind: ClassVar[StepKind] = StepKind.CONDITIONAL
+    condition: Any
+    then_steps: tuple[str, ...] = ()
+    else_steps: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        super().__post_init__()
+        for attr in ("then_steps", "else_steps"):
+            v = getattr(self, attr)
+            object.__setattr__(self, attr, (v,) if isinstance(v, str) else tuple(v))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParallelStep(Step):
+    """Runs inline ``branches`` concurrently; output: ``{branch id: branch output}``."""
+
+    kind: ClassVar[StepKind] = StepKind.PARALLEL
+    branches: tuple[Step, ...]
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "branches", tuple(self.branches))
+
+    def children(self):
+        return self.branches
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoopStep(Step):
+    """Runs ``body`` for each item of ``for_each`` (a template) or up to ``max_iterations``,
+    stopping early when ``break_condition`` holds (it sees ``loop.output``). Output: the
+    last body output, or the list of all of them with ``collect=True``."""
+
+    kind: ClassVar[StepKind] = StepKind.LOOP
+    body: Step
+    max_iterations: int | None = None
+    break_condition: Any = None
+    for_each: str | None = None
+    collect: bool = False
+
+    def children(self):
+        return (self.body,)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    required: bool = False
+    default: Any = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Chain:
+    """``outputs`` maps result names to templates; empty means "every completed sink step"."""
+
+    id: str
+    steps: tuple[Step, ...]
+    variables: tuple[Variable, ...] = ()
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    name: str = ""
+    description: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "variables", tuple(self.variables))
+        object.__setattr__(self, "outputs", dict(self.outputs))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation finding. ``step_id`` is None for chain-level problems (variables, outputs)."""
+
+    step_id: str | None
+    code: str
+    message: str
+    path: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        where = f"step '{self.step_id}'" if self.step_id is not None else "chain"
+        return f"{where}: {self.message}"
+
+
+
+
+def validate(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, tools=None) -> list[Problem]:
+    """Every problem of ``chain`` (with ``inputs`` for required variables), at once; [] if valid.
+
+    ``functions``/``tools`` (name -> registered callable, e.g. ``engine.functions``) also
+    check the names and argument names of function and tool steps."""
+    from intellirouter.chain_validate import analyze
+
+    return analyze(chain, inputs, functions=functions, tools=tools)[0]
+
+
+def check(chain, inputs: Mapping[str, Any] | None = None, **kw):
+    """The execution Plan of a valid chain, or ChainValidationError listing every problem."""
+    from intellirouter.chain_validate import check as _check
+
+    return _check(chain, inputs, **kw)
+
+
+# The other modules import the definitions above, so they are re-exported lazily.
+_LAZY = {
+    "ChainEngine": "chain_engine", "ChainResult": "chain_engine", "Completion": "chain_engine",
+    "CompletionRequest": "chain_engine", "LocalConnector": "chain_engine",
+    "ModelConnector": "chain_engine", "StepRecord": "chain_engine", "Event": "chain_engine",
+    "Plan": "chain_validate", "Template": "chain_template",
+}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'intellirouter.chain' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"intellirouter.{module}"), name)

@@ -1,0 +1,529 @@
+"""Validation and planning of chains: one pass that finds every problem or builds the Plan.
+
+All graph code is iterative (Kahn's algorithm, iterative Tarjan, BFS), so a chain of any
+length stays clear of the recursion limit. Complexity: O(V + E + T) for V steps (nested
+ones included), E dependency edges and T template placeholders, plus O(k·(V + E)) to
+report k cycles and, only when some placeholder names a step that is not a direct
+dependency, O(V·E/64) word operations for ancestor bitsets.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from intellirouter.chain import (
+    Chain, Dependency, DependencyKind, Problem, Step, StepKind, Variable,
+)
+from intellirouter.chain_template import (
+    ID_PATTERN, Template, compile_condition, compile_value, value_templates,
+)
+from intellirouter.errors import ChainValidationError
+
+RESERVED = frozenset({"loop"})
+
+
+class Node:
+    """A step compiled for execution (templates, conditions, children)."""
+
+    __slots__ = ("step", "id", "kind", "prompt", "system", "args", "args_from", "condition",
+                 "children", "break_condition", "for_each", "in_loop", "templates")
+
+    def __init__(self, step: Step, in_loop: bool):
+        self.step, self.id, self.kind, self.in_loop = step, step.id, step.kind, in_loop
+        self.prompt = self.system = self.args = self.args_from = None
+        self.condition = self.break_condition = self.for_each = None
+        self.children: list[Node] = []
+        self.templates: list[Template] = []
+
+
+@dataclass
+class Plan:
+    """What the engine runs: top-level nodes by index, edges and gates, topological order."""
+
+    chain: Chain
+    ids: list[str]
+    nodes: list[Node]
+    succs: list[list[int]]
+    preds: list[list[int]]
+    gates: list[list[tuple]]   # per node: ("simple", p) ("all", ps) ("any", ps) ("cond", p, cc) ("branch", c, bool)
+    order: list[int]
+    outputs: dict[str, Template]
+    defaults: dict[str, Any]
+    variables: dict[str, Variable]
+
+    @property
+    def depth(self) -> int:
+        """Length (in steps) of the longest dependency path: the critical path of the plan."""
+        level = [1] * len(self.nodes)
+        for i in self.order:
+            for j in self.succs[i]:
+                if level[i] + 1 > level[j]:
+                    level[j] = level[i] + 1
+        return max(level, default=0)
+
+
+def _check_callable(step, kind, name, registry, args, has_dynamic, problems):
+    """Static checks of a function/tool step against the registry (when one is given)."""
+    if registry is None:
+        return
+    entry = registry.get(name)
+    if entry is None:
+        known = ", ".join(sorted(registry)) or "none registered"
+        problems.append(Problem(step.id, f"unknown_{kind}", f"unknown {kind} {name!r} (known: {known})"))
+        return
+    accepted = getattr(entry, "accepted", None)
+    if accepted is not None:
+        for key in args:
+            if key not in accepted:
+                problems.append(Problem(step.id, "bad_argument", f"{kind} {name!r} takes no argument {key!r}"))
+    if not has_dynamic:
+        for key in getattr(entry, "required", ()):
+            if key not in args:
+                problems.append(Problem(step.id, "missing_argument",
+                                        f"{kind} {name!r} needs argument {key!r}"))
+
+
+def _compile_nodes(chain: Chain, problems: list, functions, tools):
+    """Walk every step (nested ones too, with an explicit stack) into Nodes.
+
+    Returns (top-level nodes, {step id: id of its top-level container})."""
+    tops: list[Node] = []
+    all_ids: dict[str, str] = {}  # step id -> id of its top-level container
+    stack: list[tuple[Step, Node | None, str | None, bool]] = [
+        (s, None, None, False) for s in reversed(chain.steps)]
+    while stack:
+        step, parent, top, in_loop = stack.pop()
+        if not isinstance(step, Step) or not hasattr(step, "kind"):
+            problems.append(Problem(top, "bad_step", f"not a step: {step!r}"))
+            continue
+        sid = step.id
+        node = Node(step, in_loop)
+        container = top if top is not None else sid
+        if parent is None:
+            tops.append(node)
+        else:
+            parent.children.append(node)
+        if not isinstance(sid, str) or not sid.strip():
+            problems.append(Problem(sid if isinstance(sid, str) else None, "empty_id", "step id is empty"))
+        elif not ID_PATTERN.match(sid):
+            problems.append(Problem(sid, "bad_id", "step id may hold only letters, digits, '_' and '-'"))
+        elif sid in RESERVED:
+            problems.append(Problem(sid, "reserved_name", f"'{sid}' is reserved for loop values"))
+        elif sid in all_ids:
+            problems.append(Problem(sid, "duplicate_step", "step id is used more than once"))
+        else:
+            all_ids[sid] = container
+        if not isinstance(step.name, str) or not step.name.strip():
+            problems.append(Problem(sid, "empty_name", "step name is empty"))
+        if parent is not None and step.depends_on:
+            problems.append(Problem(sid, "bad_dependency",
+                                    f"nested in '{top}', so it cannot have its own dependencies"))
+        _compile_step(step, node, problems, functions, tools, top, parent)
+        kids = step.children()
+        if kids:
+            child_loop = in_loop or step.kind is StepKind.LOOP
+            stack.extend([(c, node, container, child_loop) for c in reversed(kids)])
+    return tops, all_ids
+
+
+def _compile_step(step, node, problems, functions, tools, top, parent):
+    sid, kind = step.id, step.kind
+    if kind is StepKind.LLM_INFERENCE:
+        if not isinstance(step.prompt, str) or not step.prompt.strip():
+            problems.append(Problem(sid, "empty_prompt", "LLM step has an empty prompt"))
+        else:
+            node.prompt = Template(step.prompt)
+        if step.system is not None:
+            node.system = Template(step.system)
+        if not isinstance(step.max_tokens, int) or step.max_tokens < 1:
+            problems.append(Problem(sid, "bad_setting", f"max_tokens must be a positive int, got {step.max_tokens!r}"))
+    elif kind in (StepKind.FUNCTION_CALL, StepKind.TOOL_USE):
+        is_tool = kind is StepKind.TOOL_USE
+        name = step.tool if is_tool else step.function
+        if not isinstance(step.args, Mapping):
+            problems.append(Problem(sid, "bad_argument", "args must be a mapping of argument names"))
+            node.args = {}
+        else:
+            node.args = compile_value(dict(step.args))
+        dynamic = is_tool and step.args_from is not None
+        if dynamic:
+            node.args_from = Template(step.args_from)
+        if not isinstance(name, str) or not name.strip():
+            problems.append(Problem(sid, "empty_name", f"{'tool' if is_tool else 'function'} name is empty"))
+        else:
+            _check_callable(step, "tool" if is_tool else "function", name,
+                            tools if is_tool else functions, node.args, dynamic, problems)
+    elif kind is StepKind.CONDITIONAL:
+        if parent is not None:
+            problems.append(Problem(sid, "bad_branch_target",
+                                    "a conditional step must be top-level (its branches are top-level steps)"))
+        node.condition = compile_condition(step.condition, problems, sid)
+    elif kind is StepKind.PARALLEL:
+        if not step.branches:
+            problems.append(Problem(sid, "empty_parallel", "parallel step has no branches"))
+    elif kind is StepKind.LOOP:
+        bound = step.max_iterations
+        if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool) or bound < 1):
+            problems.append(Problem(sid, "bad_loop", f"max_iterations must be a positive int, got {bound!r}"))
+        if bound is None and step.for_each is None:
+            problems.append(Problem(sid, "bad_loop", "loop needs max_iterations or for_each (a bound)"))
+        if step.for_each is not None:
+            node.for_each = Template(step.for_each)
+        if step.break_condition is not None:
+            node.break_condition = compile_condition(step.break_condition, problems, sid)
+        if not isinstance(step.body, Step):
+            problems.append(Problem(sid, "bad_loop", "loop body must be a step"))
+    # Dependency conditions belong to top-level steps; compile them here for template checks.
+    for t in (node.prompt, node.system, node.args_from, node.for_each):
+        if t is not None:
+            node.templates.append(t)
+    if node.args:
+        node.templates.extend(value_templates(node.args))
+    for cc in (node.condition, node.break_condition):
+        if cc is not None:
+            node.templates.extend(cc.templates())
+
+
+def _kahn(n: int, succs: list[list[int]], indeg: list[int]) -> list[int]:
+    indeg = indeg[:]
+    queue = deque(i for i in range(n) if indeg[i] == 0)
+    order = []
+    while queue:
+        i = queue.popleft()
+        order.append(i)
+        for j in succs[i]:
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                queue.append(j)
+    return order
+
+
+def _sccs(nodes: list[int], succs: list[list[int]]) -> list[list[int]]:
+    """Iterative Tarjan over the given nodes (edges leaving the set are ignored)."""
+    inset = set(nodes)
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    onstack: set[int] = set()
+    stack: list[int] = []
+    out: list[list[int]] = []
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, pi = work.pop()
+            if pi == 0:
+                index[v] = low[v] = counter
+                counter += 1
+                stack.append(v)
+                onstack.add(v)
+            recurse = False
+            edges = succs[v]
+            while pi < len(edges):
+                w = edges[pi]
+                pi += 1
+                if w not in inset:
+                    continue
+                if w not in index:
+                    work.append((v, pi))
+                    work.append((w, 0))
+                    recurse = True
+                    break
+                if w in onstack:
+                    low[v] = min(low[v], index[w])
+            if recurse:
+                continue
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    onstack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                out.append(comp)
+            if work:
+                u = work[-1][0]
+                low[u] = min(low[u], low[v])
+    return out
+
+
+def _cycle_through(v: int, members: set[int], succs: list[list[int]]) -> list[int]:
+    """Shortest cycle through v inside its strongly connected component (BFS)."""
+    parent = {v: -1}
+    queue = deque([v])
+    while queue:
+        u = queue.popleft()
+        for w in succs[u]:
+            if w == v:
+                path = [u]
+                while path[-1] != v:
+                    path.append(parent[path[-1]])
+                path.reverse()
+                return path + [v]
+            if w in members and w not in parent:
+                parent[w] = u
+                queue.append(w)
+    raise AssertionError("node of a strongly connected component lies on no cycle")
+
+
+def find_cycles(n: int, succs: list[list[int]], indeg: list[int] | None = None) -> list[list[int]]:
+    """Cycles (as closed paths) that together cover every node lying on any cycle.
+
+    Kahn's algorithm leaves exactly the nodes on or downstream of a cycle; Tarjan splits
+    those into strongly connected components; inside each non-trivial component a BFS from
+    each still-uncovered node yields a shortest cycle through it. O(V + E) when acyclic,
+    O(V + E + k·(V + E)) for k reported cycles otherwise.
+    """
+    if indeg is None:
+        indeg = [0] * n
+        for i in range(n):
+            for j in succs[i]:
+                indeg[j] += 1
+    order = _kahn(n, succs, indeg)
+    if len(order) == n:
+        return []
+    placed = set(order)
+    rest = [i for i in range(n) if i not in placed]
+    cycles = []
+    for comp in sorted(_sccs(rest, succs), key=min):
+        if len(comp) == 1 and comp[0] not in succs[comp[0]]:
+            continue  # downstream of a cycle, not on one
+        members = set(comp)
+        covered: set[int] = set()
+        for v in sorted(comp):
+            if v not in covered:
+                path = _cycle_through(v, members, succs)
+                covered.update(path)
+                cycles.append(path)
+    return cycles
+
+
+def analyze(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, tools=None,
+            check_inputs: bool = True) -> tuple[list[Problem], Plan | None]:
+    """Validate ``chain`` and, when it is valid, build its execution Plan.
+
+    ``functions``/``tools`` are registries (name -> entry with optional ``required`` and
+    ``accepted`` argument sets); when None those names are not checked.
+    """
+    problems: list[Problem] = []
+    if not isinstance(chain, Chain):
+        return [Problem(None, "bad_chain", f"expected a Chain, got {type(chain).__name__}")], None
+    if not isinstance(chain.id, str) or not chain.id.strip():
+        problems.append(Problem(None, "empty_id", "chain id is empty"))
+    if not chain.steps:
+        problems.append(Problem(None, "empty_chain", "chain has no steps"))
+
+    tops, all_ids = _compile_nodes(chain, problems, functions, tools)
+    index: dict[str, int] = {}
+    for i, node in enumerate(tops):
+        index.setdefault(node.id, i)
+    n = len(tops)
+    preds: list[dict[int, None]] = [{} for _ in range(n)]
+    gates: list[list[tuple]] = [[] for _ in range(n)]
+
+    def edge(src: int, dst: int):
+        preds[dst][src] = None
+
+    for i, node in enumerate(tops):
+        step = node.step
+        if index.get(node.id) != i:
+            continue  # duplicate id: already reported, keep the first definition
+        for dep in step.depends_on:
+            if not isinstance(dep, Dependency) or not isinstance(dep.kind, DependencyKind):
+                problems.append(Problem(step.id, "bad_dependency", f"not a dependency: {dep!r}"))
+                continue
+            if not dep.steps:
+                problems.append(Problem(step.id, "bad_dependency", f"{dep.kind.value} dependency lists no steps"))
+                continue
+            single = dep.kind in (DependencyKind.SIMPLE, DependencyKind.CONDITIONAL)
+            if single and len(dep.steps) != 1:
+                problems.append(Problem(step.id, "bad_dependency",
+                                        f"{dep.kind.value} dependency takes exactly one step, got {len(dep.steps)}"))
+                continue
+            targets = []
+            for target in dep.steps:
+                j = index.get(target)
+                if j is None:
+                    where = f" (nested in '{all_ids[target]}')" if target in all_ids else ""
+                    problems.append(Problem(step.id, "missing_step", f"depends on missing step '{target}'{where}"))
+                else:
+                    targets.append(j)
+                    edge(j, i)
+            if len(targets) != len(dep.steps):
+                continue
+            if dep.kind is DependencyKind.SIMPLE:
+                gates[i].append(("simple", targets[0]))
+            elif dep.kind is DependencyKind.ALL:
+                gates[i].append(("all", tuple(targets)))
+            elif dep.kind is DependencyKind.ANY:
+                gates[i].append(("any", tuple(targets)))
+            else:
+                if dep.condition is None:
+                    problems.append(Problem(step.id, "bad_dependency", "conditional dependency has no condition"))
+                    continue
+                cc = compile_condition(dep.condition, problems, step.id)
+                if cc is not None:
+                    gates[i].append(("cond", targets[0], cc))
+                    node.templates.extend(cc.templates())
+        if step.kind is StepKind.CONDITIONAL:
+            then_set = set(step.then_steps)
+            for branch, targets in (("then", step.then_steps), ("else", step.else_steps)):
+                for target in targets:
+                    j = index.get(target)
+                    if target == step.id:
+                        problems.append(Problem(step.id, "bad_branch_target", f"{branch} branch targets the step itself"))
+                    elif j is None:
+                        nested = f" (nested in '{all_ids[target]}')" if target in all_ids else ""
+                        problems.append(Problem(step.id, "bad_branch_target",
+                                                f"{branch} branch targets missing step '{target}'{nested}"))
+                    elif branch == "else" and target in then_set:
+                        problems.append(Problem(step.id, "bad_branch_target",
+                                                f"step '{target}' is in both the then and the else branch"))
+                    else:
+                        edge(i, j)  # implicit: a branch target runs after its conditional
+                        gates[j].append(("branch", i, branch == "then"))
+
+    succs: list[list[int]] = [[] for _ in range(n)]
+    indeg = [0] * n
+    pred_lists = []
+    for j in range(n):
+        ps = list(preds[j])
+        pred_lists.append(ps)
+        indeg[j] = len(ps)
+        for i in ps:
+            succs[i].append(j)
+    order = _kahn(n, succs, indeg)
+    acyclic = len(order) == n
+    if not acyclic:
+        for cyc in find_cycles(n, succs, indeg):
+            ids = [tops[k].id for k in cyc]
+            problems.append(Problem(ids[0], "cycle", "dependency cycle: " + " -> ".join(ids), tuple(ids)))
+
+    variables: dict[str, Variable] = {}
+    for var in chain.variables:
+        if not isinstance(var, Variable):
+            problems.append(Problem(None, "bad_variable", f"not a Variable: {var!r}"))
+            continue
+        if not isinstance(var.name, str) or not ID_PATTERN.match(var.name):
+            problems.append(Problem(None, "bad_variable", f"variable name {var.name!r} is empty or malformed"))
+        elif var.name in RESERVED:
+            problems.append(Problem(None, "reserved_name", f"variable '{var.name}' uses a reserved name"))
+        elif var.name in variables:
+            problems.append(Problem(None, "duplicate_variable", f"variable '{var.name}' is declared twice"))
+        elif var.name in all_ids:
+            problems.append(Problem(all_ids[var.name], "name_clash",
+                                    f"variable '{var.name}' has the same name as a step"))
+        else:
+            variables[var.name] = var
+
+    _check_references(tops, index, all_ids, variables, preds, order, problems)
+
+    outputs: dict[str, Template] = {}
+    for out_name, source in chain.outputs.items():
+        if not isinstance(out_name, str) or not out_name.strip():
+            problems.append(Problem(None, "bad_output", f"output name {out_name!r} is empty"))
+            continue
+        if not isinstance(source, str):
+            problems.append(Problem(None, "bad_output", f"output '{out_name}' must be a template string"))
+            continue
+        t = Template(source if "{{" in source else "{{" + source + "}}")
+        for root, _ in t.refs:
+            if root not in index and root not in variables:
+                problems.append(Problem(None, "bad_output", f"output '{out_name}' refers to unknown step or variable '{root}'"))
+        outputs[out_name] = t
+
+    if check_inputs:
+        problems.extend(input_problems(variables, inputs))
+    if problems:
+        return problems, None
+    return problems, Plan(
+        chain=chain, ids=[t.id for t in tops], nodes=tops, succs=succs, preds=pred_lists,
+        gates=gates, order=order, outputs=outputs,
+        defaults={v.name: v.default for v in variables.values() if not v.required or v.default is not None},
+        variables=variables)
+
+
+def input_problems(variables: Mapping[str, Variable], inputs: Mapping[str, Any] | None) -> list[Problem]:
+    inputs = {} if inputs is None else inputs
+    problems = []
+    if not isinstance(inputs, Mapping):
+        return [Problem(None, "bad_input", f"inputs must be a mapping, got {type(inputs).__name__}")]
+    for var in variables.values():
+        if var.required and var.default is None and var.name not in inputs:
+            problems.append(Problem(None, "missing_variable", f"required variable '{var.name}' has no value"))
+    for key in inputs:
+        if key not in variables:
+            problems.append(Problem(None, "unknown_input", f"input '{key}' is not a declared variable"))
+    return problems
+
+
+def _check_references(tops, index, all_ids, variables, preds, order, problems):
+    """Every placeholder must name a variable, ``loop`` inside a loop, or an upstream step."""
+    ancestors: list[int] | None = None  # bitsets, built lazily: most refs are direct deps
+
+    def upstream(src: int, dst: int) -> bool:
+        nonlocal ancestors
+        if src in preds[dst]:
+            return True
+        if ancestors is None:
+            # Kahn order places every ancestor of a placed node first; nodes on or below a
+            # cycle are never placed and keep -1 (unknown: their cycle is reported instead)
+            ancestors = [-1] * len(tops)
+            for k in order:
+                acc = 0
+                for p in preds[k]:
+                    acc |= ancestors[p] | (1 << p)
+                ancestors[k] = acc
+        return ancestors[dst] == -1 or bool(ancestors[dst] >> src & 1)
+
+    for i, top in enumerate(tops):
+        if index.get(top.id) != i:
+            continue
+        stack = [top]
+        while stack:
+            node = stack.pop()
+            stack.extend(node.children)
+            for t in node.templates:
+                if t.malformed:
+                    problems.append(Problem(node.id, "bad_template",
+                                            f"malformed placeholder in {t.source[:60]!r} (use {{{{name}}}} or {{{{name.key}}}})"))
+                for root, _ in t.refs:
+                    if root == "loop":
+                        loop_ok = node.in_loop or (node.kind is StepKind.LOOP and t in _loop_own(node))
+                        if not loop_ok:
+                            problems.append(Problem(node.id, "bad_reference", "'loop' is only defined inside a loop"))
+                    elif root in variables:
+                        continue
+                    elif root in index:
+                        j = index[root]
+                        if j == i:
+                            problems.append(Problem(node.id, "bad_reference", f"refers to its own output '{root}'"))
+                        elif not upstream(j, i):
+                            problems.append(Problem(node.id, "bad_reference",
+                                                    f"refers to step '{root}' which is not upstream "
+                                                    f"(add a dependency on '{root}')"))
+                    elif root in all_ids:
+                        problems.append(Problem(node.id, "bad_reference",
+                                                f"refers to nested step '{root}'; use '{{{{{all_ids[root]}.{root}}}}}'"))
+                    else:
+                        problems.append(Problem(node.id, "bad_reference", f"refers to unknown name '{root}'"))
+
+
+def _loop_own(node: Node) -> tuple:
+    """The loop's own templates that may see ``loop`` (the break condition, not for_each)."""
+    return tuple(node.break_condition.templates()) if node.break_condition is not None else ()
+
+
+def check(chain, inputs=None, **kw) -> Plan:
+    """Plan for a valid chain, or ChainValidationError listing every problem."""
+    problems, plan = analyze(chain, inputs, **kw)
+    if problems:
+        raise ChainValidationError(problems)
+    return plan
+
+
