@@ -68,6 +68,14 @@ class NonMonotonicTimestampError(IntelliRouterError, ValueError):
     """A supplied timestamp is earlier than the conversation's last entry."""
 
 
+class DuplicateConversationError(IntelliRouterError):
+    """A conversation with this id already exists."""
+
+
+class InvalidMessageError(IntelliRouterError, ValueError):
+    """A message or conversation setting is invalid (empty role, non-str content, window < 1)."""
+
+
 # --- RAG -----------------------------------------------------------------------------
 class SourceNotFoundError(IntelliRouterError, KeyError):
     """A RAG source name is not known."""
@@ -78,3 +86,7 @@ class SourceNotFoundError(IntelliRouterError, KeyError):
 
 class InvalidSourceError(IntelliRouterError, ValueError):
     """A RAG source or chunking setting is invalid (empty text, overlap >= size, duplicate name)."""
+
+
+class InvalidQueryError(IntelliRouterError, ValueError):
+    """A retrieval or fusion argument is invalid (non-str query, max_chunks < 1, max_chars < 0)."""
