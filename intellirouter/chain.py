@@ -14,22 +14,27 @@ value (a dict stays a dict); anything else renders to text.
 ``validate(chain, inputs)`` is a pure function that returns *every* problem at once; the
 engine compiles the same analysis into an execution plan. Modules: this one (the
 definitions), ``chain_template`` (templates, conditions), ``chain_validate`` (validation
-and planning; iterative graph code), ``chain_engine`` (connectors, registries, the
-scheduler). Everything a user needs is importable from here.
+and planning; iterative graph code), ``chain_registry`` (registered functions and tools),
+``chain_engine`` (model connectors, the scheduler, results). Everything a user needs is
+importable from here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
 
+from intellirouter.errors import ChainValidationError
+
 __all__ = [
     "AllOf", "AnyOf", "Chain", "ChainEngine", "ChainResult", "Completion", "CompletionRequest",
     "Condition", "ConditionalStep", "Dependency", "DependencyKind", "Event", "FunctionStep",
     "LLMStep", "LocalConnector", "LoopStep", "ModelConnector", "Not", "ParallelStep", "Plan",
-    "Problem", "Step", "StepKind", "StepRecord", "ToolStep", "Variable", "check", "validate",
+    "Problem", "Step", "StepKind", "StepRecord", "ToolStep", "Variable", "chain_from_dict", "check",
+    "validate",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -255,6 +260,125 @@ class Problem:
         return f"{where}: {self.message}"
 
 
+# ---------------------------------------------------------------------------------------
+# Chains from plain data (parsed JSON / YAML)
+# ---------------------------------------------------------------------------------------
+
+_STEP_TYPES = {"llm": LLMStep, "function": FunctionStep, "tool": ToolStep, "conditional": ConditionalStep,
+               "parallel": ParallelStep, "loop": LoopStep}
+_RENAMED = {"conditional": {"then": "then_steps", "else": "else_steps"}, "loop": {"break": "break_condition"}}
+
+
+class _DefinitionError(Exception):
+    pass
+
+
+def _condition_from(data):
+    if not isinstance(data, Mapping):
+        raise _DefinitionError(f"a condition must be an object, got {type(data).__name__}")
+    if "left" in data:
+        extra = set(data) - {"left", "op", "right"}
+        if extra:
+            raise _DefinitionError(f"unknown condition key(s) {sorted(extra)}")
+        return Condition(data["left"], data.get("op", "truthy"), data.get("right"))
+    if len(data) == 1:
+        (key, value), = data.items()
+        if key in ("all", "any") and isinstance(value, list):
+            parts = [_condition_from(v) for v in value]
+            return AllOf(*parts) if key == "all" else AnyOf(*parts)
+        if key == "not":
+            return Not(_condition_from(value))
+    raise _DefinitionError(f"a condition is {{left, op, right}}, {{all: [...]}}, {{any: [...]}} or {{not: ...}}, "
+                           f"got keys {sorted(data)}")
+
+
+def _dependency_from(data):
+    if isinstance(data, str):
+        return data
+    if isinstance(data, Mapping):
+        if set(data) == {"all"} or set(data) == {"any"}:
+            (kind, ids), = data.items()
+            if isinstance(ids, list):
+                return Dependency.all(*ids) if kind == "all" else Dependency.any(*ids)
+        if set(data) == {"step", "when"}:
+            return Dependency.conditional(data["step"], _condition_from(data["when"]))
+    raise _DefinitionError(f"a dependency is a step id, {{all: [...]}}, {{any: [...]}} or {{step, when}}, got {data!r}")
+
+
+def _step_from(data) -> Step:
+    if not isinstance(data, Mapping):
+        raise _DefinitionError(f"a step must be an object, got {type(data).__name__}")
+    kind = data.get("type")
+    cls = _STEP_TYPES.get(kind)
+    if cls is None:
+        raise _DefinitionError(f"unknown step type {kind!r} (known: {', '.join(_STEP_TYPES)})")
+    kwargs = {_RENAMED.get(kind, {}).get(k, k): v for k, v in data.items() if k != "type"}
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(kwargs) - fields)
+    if unknown:
+        raise _DefinitionError(f"unknown key(s) {unknown} for a {kind} step")
+    if "depends_on" in kwargs:
+        deps = kwargs["depends_on"]
+        kwargs["depends_on"] = [_dependency_from(d) for d in ([deps] if isinstance(deps, (str, Mapping)) else deps)]
+    for key in ("condition", "break_condition"):
+        if kwargs.get(key) is not None:
+            kwargs[key] = _condition_from(kwargs[key])
+    if kind == "parallel":
+        kwargs["branches"] = [_step_from(b) for b in kwargs.get("branches") or ()]
+    if kind == "loop" and "body" in kwargs:
+        kwargs["body"] = _step_from(kwargs["body"])
+    if "id" not in kwargs:
+        raise _DefinitionError("a step needs an id")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:   # a required field is missing
+        raise _DefinitionError(str(exc).replace("__init__() ", "")) from None
+
+
+def chain_from_dict(data: Mapping[str, Any]) -> Chain:
+    """A Chain from plain data (parsed JSON/YAML); ChainValidationError lists every malformed
+    part at once. The result still goes through ``validate`` (graph, references, ...).
+
+    ``{"id", "name"?, "description"?, "variables": [{"name", "required"?, "default"?}],
+    "outputs": {name: template}, "steps": [{"id", "type": llm|function|tool|conditional|
+    parallel|loop, ...the step's fields; conditional: "then"/"else"; loop: "break"}]}``
+    """
+    if not isinstance(data, Mapping):
+        raise ChainValidationError([Problem(None, "bad_definition", "a chain definition must be an object")])
+    problems: list[Problem] = []
+    unknown = sorted(set(data) - {"id", "name", "description", "variables", "outputs", "steps"})
+    if unknown:
+        problems.append(Problem(None, "bad_definition", f"unknown chain key(s) {unknown}"))
+    steps = []
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, list):
+        problems.append(Problem(None, "bad_definition", "'steps' must be a list"))
+        raw_steps = []
+    for k, raw in enumerate(raw_steps):
+        try:
+            steps.append(_step_from(raw))
+        except _DefinitionError as exc:
+            sid = raw.get("id") if isinstance(raw, Mapping) and isinstance(raw.get("id"), str) else f"#{k}"
+            problems.append(Problem(sid, "bad_definition", str(exc)))
+    variables = []
+    raw_vars = data.get("variables", [])
+    if not isinstance(raw_vars, list):
+        problems.append(Problem(None, "bad_definition", "'variables' must be a list"))
+        raw_vars = []
+    for raw in raw_vars:
+        if isinstance(raw, Mapping) and "name" in raw and set(raw) <= {"name", "required", "default", "description"}:
+            variables.append(Variable(**raw))
+        else:
+            problems.append(Problem(None, "bad_definition",
+                                    f"a variable is {{name, required?, default?, description?}}, got {raw!r}"))
+    outputs = data.get("outputs", {})
+    if not isinstance(outputs, Mapping):
+        problems.append(Problem(None, "bad_definition", "'outputs' must map result names to templates"))
+        outputs = {}
+    if problems:
+        raise ChainValidationError(problems)
+    return Chain(data.get("id", ""), steps, variables, outputs, name=data.get("name", ""),
+                 description=data.get("description", ""))
 
 
 def validate(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, tools=None) -> list[Problem]:
@@ -279,7 +403,7 @@ _LAZY = {
     "ChainEngine": "chain_engine", "ChainResult": "chain_engine", "Completion": "chain_engine",
     "CompletionRequest": "chain_engine", "LocalConnector": "chain_engine",
     "ModelConnector": "chain_engine", "StepRecord": "chain_engine", "Event": "chain_engine",
-    "Plan": "chain_validate", "Template": "chain_template",
+    "Plan": "chain_validate", "Template": "chain_template", "CallableRegistry": "chain_registry",
 }
 
 

@@ -6,14 +6,14 @@ predecessors are resolved (completed or skipped), its gates (dependency kinds, b
 choice) decide run-or-skip, and it runs at once. A step whose call returns a plain value
 completes inline (no task, so a long linear chain costs little per step); one that
 returns an awaitable becomes an asyncio task, so independent steps and the branches of a
-parallel step overlap. ``execute`` is the synchronous wrapper.
+parallel step overlap. ``execute`` is the synchronous wrapper: it runs inline without an
+event loop until the first awaitable, and only then starts one and hands the rest over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import inspect
 import itertools
 import json
 import re
@@ -25,7 +25,8 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from intellirouter.errors import ChainExecutionError, ChainValidationError
 
-from intellirouter.chain import Problem, StepKind, validate
+from intellirouter.chain import StepKind, validate
+from intellirouter.chain_registry import CallableRegistry, Registered  # noqa: F401 (re-export)
 from intellirouter.chain_template import MISSING, TemplateError, render_value
 from intellirouter.chain_validate import Plan, analyze, input_problems
 
@@ -121,71 +122,6 @@ class LocalConnector:
 
 
 # ---------------------------------------------------------------------------------------
-# Registries of callables (functions and tools)
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Registered:
-    name: str
-    fn: Callable
-    description: str
-    required: frozenset[str]
-    accepted: frozenset[str] | None  # None: takes **kwargs, any name goes
-
-
-def _signature_sets(name: str, fn: Callable) -> tuple[frozenset, frozenset | None]:
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):  # some builtins: accept anything, fail at call time
-        return frozenset(), None
-    required, accepted, var_kw = set(), set(), False
-    for p in sig.parameters.values():
-        if p.kind is p.VAR_KEYWORD:
-            var_kw = True
-        elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-            accepted.add(p.name)
-            if p.default is p.empty:
-                required.add(p.name)
-        elif p.kind is p.POSITIONAL_ONLY and p.default is p.empty:
-            raise ChainValidationError([Problem(
-                None, "bad_callable", f"'{name}': positional-only parameter '{p.name}' cannot take a named argument")])
-    return frozenset(required), (None if var_kw else frozenset(accepted))
-
-
-class CallableRegistry(Mapping):
-    """Name -> Registered; the argument names are read once from the signature."""
-
-    def __init__(self, kind: str):
-        self.kind = kind
-        self._items: dict[str, Registered] = {}
-
-    def register(self, name: str, fn: Callable, *, description: str = "", replace: bool = False) -> Callable:
-        if not isinstance(name, str) or not name.strip():
-            raise ChainValidationError([Problem(None, "empty_name", f"{self.kind} name is empty")])
-        if not callable(fn):
-            raise ChainValidationError([Problem(None, "bad_callable", f"{self.kind} '{name}' is not callable")])
-        if name in self._items and not replace:
-            raise ChainValidationError([Problem(
-                None, "duplicate_callable", f"{self.kind} '{name}' is already registered (pass replace=True)")])
-        required, accepted = _signature_sets(name, fn)
-        self._items[name] = Registered(name, fn, description or (fn.__doc__ or "").strip(), required, accepted)
-        return fn
-
-    def unregister(self, name: str) -> None:
-        self._items.pop(name, None)
-
-    def __getitem__(self, name):
-        return self._items[name]
-
-    def __iter__(self):
-        return iter(self._items)
-
-    def __len__(self):
-        return len(self._items)
-
-
-# ---------------------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------------------
 
@@ -267,14 +203,21 @@ class ChainEngine:
         return plan
 
     def execute(self, chain, inputs: Mapping[str, Any] | None = None) -> ChainResult:
+        """Run synchronously. Steps run inline until one returns an awaitable; only then is
+        an event loop started (so a chain of plain calls never pays for one)."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.execute_async(chain, inputs))
+            run = _Run(self, self._plan(chain, inputs), inputs or {})
+            handoff = run.run_inline()
+            return run.result() if handoff is None else asyncio.run(run.run(handoff))
         raise RuntimeError("ChainEngine.execute() was called inside a running event loop; "
                            "use 'await engine.execute_async(...)' there")
 
     async def execute_async(self, chain, inputs: Mapping[str, Any] | None = None) -> ChainResult:
+        return await _Run(self, self._plan(chain, inputs), inputs or {}).run()
+
+    def _plan(self, chain, inputs) -> Plan:
         if isinstance(chain, Plan):
             plan = chain
             problems = input_problems(plan.variables, inputs)
@@ -282,7 +225,7 @@ class ChainEngine:
             problems, plan = analyze(chain, inputs, functions=self.functions, tools=self.tools)
         if problems:
             raise ChainValidationError(problems)
-        return await _Run(self, plan, inputs or {}).run()
+        return plan
 
 
 def _fail(path: str, exc: BaseException) -> ChainExecutionError:
@@ -291,6 +234,24 @@ def _fail(path: str, exc: BaseException) -> ChainExecutionError:
     err.step_id = path
     err.__cause__ = exc
     return err
+
+
+class _Deferred:
+    """An awaitable step result produced before an event loop exists (inline mode); it is
+    awaited (as a task) once the loop runs, or closed unstarted if a sibling fails first."""
+
+    __slots__ = ("run", "awaitable", "path")
+
+    def __init__(self, run, awaitable, path: str):
+        self.run, self.awaitable, self.path = run, awaitable, path
+
+    def __await__(self):
+        return self.run._guard(self.awaitable, self.path).__await__()
+
+    def close(self) -> None:
+        close = getattr(self.awaitable, "close", None)
+        if close is not None:
+            close()
 
 
 class _LoopState:
@@ -316,6 +277,7 @@ class _Run:
         missing = MISSING
         values = self.values
         self._top_lookup = lambda root: values.get(root, missing)
+        self._init_schedule()
 
     # -- bookkeeping -------------------------------------------------------------------
     def _event(self, kind: str, path: str) -> None:
@@ -335,65 +297,96 @@ class _Run:
         return lambda: itertools.chain(local or (), (k for k in self.values if k not in (local or ())))
 
     # -- the scheduler -----------------------------------------------------------------
-    async def run(self) -> ChainResult:
-        plan = self.plan
-        nodes, succs = plan.nodes, plan.succs
-        indeg = [len(p) for p in plan.preds]
-        status = self.status = [0] * len(nodes)   # 0 pending, 1 completed, 2 skipped
-        ready = deque(i for i in range(len(nodes)) if indeg[i] == 0)
-        running: dict[asyncio.Future, int] = {}
-        limit = self.engine.max_concurrency or 0
-        # Finished tasks queue themselves; one wake-up future per wait keeps each
-        # completion O(1) (asyncio.wait would re-register on every running task).
-        finished: deque = deque()
-        loop = asyncio.get_running_loop()
-        wake = None
+    # Kahn's algorithm run live: ``indeg`` counts unresolved predecessors, ``ready`` holds
+    # steps whose predecessors are all resolved. Inline results complete at once; awaitables
+    # become tasks that queue themselves in ``finished`` when done, and one wake-up future
+    # per wait keeps each completion O(1) (asyncio.wait would re-register on every task).
+    def _init_schedule(self) -> None:
+        n = len(self.plan.nodes)
+        self.indeg = [len(p) for p in self.plan.preds]
+        self.status = [0] * n   # 0 pending, 1 completed, 2 skipped
+        self.ready = deque(i for i in range(n) if self.indeg[i] == 0)
+        self.running: dict[asyncio.Future, int] = {}
+        self.finished: deque = deque()
+        self.wake = None
+        self.limit = self.engine.max_concurrency or 0
+        self.inline = False     # True: no event loop yet; stop at the first awaitable
 
-        def on_done(task):
-            finished.append(task)
-            if wake is not None and not wake.done():
-                wake.set_result(None)
+    def _release(self, i: int) -> None:
+        indeg, ready = self.indeg, self.ready
+        for j in self.plan.succs[i]:
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                ready.append(j)
 
-        def release(i):
-            for j in succs[i]:
-                indeg[j] -= 1
-                if indeg[j] == 0:
-                    ready.append(j)
+    def _pump(self):
+        """Start every ready step (up to the concurrency limit). Inline mode returns the
+        first (index, awaitable) instead of scheduling it; otherwise returns None."""
+        nodes, ready, running, limit = self.plan.nodes, self.ready, self.running, self.limit
+        while ready and not (limit and len(running) >= limit):
+            i = ready.popleft()
+            reason = self._gate(i)
+            if reason is not None:
+                self._skip(i, reason)
+                self._release(i)
+                continue
+            result = self._start(nodes[i], nodes[i].id, None)
+            if _is_awaitable(result):
+                if self.inline:
+                    return i, result
+                self._track(i, result)
+            else:
+                self._complete(i, result)
+                self._release(i)
+        return None
 
+    def _track(self, i: int, awaitable) -> None:
+        task = asyncio.ensure_future(awaitable)
+        self.running[task] = i
+        task.add_done_callback(self._on_done)
+
+    def _on_done(self, task) -> None:
+        self.finished.append(task)
+        if self.wake is not None and not self.wake.done():
+            self.wake.set_result(None)
+
+    def run_inline(self):
+        """Run without an event loop as far as possible: None when the chain finished,
+        else the (index, awaitable) that needs one (pass it to ``run``)."""
+        self.inline = True
         try:
+            return self._pump()
+        finally:
+            self.inline = False
+
+    async def run(self, handoff=None) -> ChainResult:
+        loop = asyncio.get_running_loop()
+        running, finished = self.running, self.finished
+        try:
+            if handoff is not None:
+                self._track(*handoff)
             while True:
-                while ready and not (limit and len(running) >= limit):
-                    i = ready.popleft()
-                    reason = self._gate(i)
-                    if reason is not None:
-                        self._skip(i, reason)
-                        release(i)
-                        continue
-                    result = self._start(nodes[i], nodes[i].id, None)
-                    if _is_awaitable(result):
-                        task = asyncio.ensure_future(result)
-                        running[task] = i
-                        task.add_done_callback(on_done)
-                    else:
-                        self._complete(i, result)
-                        release(i)
+                self._pump()
                 if not running:
                     break
                 if not finished:
-                    wake = loop.create_future()
-                    await wake
+                    self.wake = loop.create_future()
+                    await self.wake
                 while finished:
                     task = finished.popleft()
                     i = running.pop(task)
                     self._complete(i, task.result())
-                    release(i)
+                    self._release(i)
         except BaseException:
             for task in running:
                 task.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
             raise
-        records = self.records
+        return self.result()
+
+    def result(self) -> ChainResult:
+        plan, records = self.plan, self.records
         return ChainResult(plan.chain.id, self._outputs(), {sid: records[sid] for sid in plan.ids},
                            self.events, self.prompt_tokens, self.completion_tokens)
 
@@ -473,6 +466,8 @@ class _Run:
         except Exception as exc:
             raise _fail(path, exc) from exc
         if _is_awaitable(result):
+            if self.inline:   # no loop yet: hand the awaitable over, it becomes a task later
+                return _Deferred(self, result, path)
             # a task at once: it starts on the next loop turn, overlapping its siblings
             return asyncio.ensure_future(self._guard(result, path))
         self._event("end", path)
@@ -544,13 +539,16 @@ class _Run:
                 if _is_awaitable(r):
                     pending[child.id] = r
         except BaseException:
-            for task in pending.values():
-                task.cancel()
+            for aw in pending.values():   # tasks, or _Deferred not yet started (inline mode)
+                if hasattr(aw, "cancel"):
+                    aw.cancel()
+                else:
+                    aw.close()
             raise
         return self._gather(results, pending) if pending else results
 
     async def _gather(self, results: dict, pending: dict):
-        tasks = pending  # already tasks (see _start)
+        tasks = {cid: asyncio.ensure_future(aw) for cid, aw in pending.items()}  # no-op for tasks
         try:
             await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_EXCEPTION)
             for cid, task in tasks.items():   # the first failure in branch order wins

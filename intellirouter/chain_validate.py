@@ -376,7 +376,8 @@ def analyze(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, t
                 for target in targets:
                     j = index.get(target)
                     if target == step.id:
-                        problems.append(Problem(step.id, "bad_branch_target", f"{branch} branch targets the step itself"))
+                        problems.append(Problem(step.id, "bad_branch_target",
+                                                f"{branch} branch targets the step itself"))
                     elif j is None:
                         nested = f" (nested in '{all_ids[target]}')" if target in all_ids else ""
                         problems.append(Problem(step.id, "bad_branch_target",
@@ -434,7 +435,8 @@ def analyze(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, t
         t = Template(source if "{{" in source else "{{" + source + "}}")
         for root, _ in t.refs:
             if root not in index and root not in variables:
-                problems.append(Problem(None, "bad_output", f"output '{out_name}' refers to unknown step or variable '{root}'"))
+                problems.append(Problem(None, "bad_output",
+                                        f"output '{out_name}' refers to unknown step or variable '{root}'"))
         outputs[out_name] = t
 
     if check_inputs:
@@ -491,7 +493,8 @@ def _check_references(tops, index, all_ids, variables, preds, order, problems):
             for t in node.templates:
                 if t.malformed:
                     problems.append(Problem(node.id, "bad_template",
-                                            f"malformed placeholder in {t.source[:60]!r} (use {{{{name}}}} or {{{{name.key}}}})"))
+                                            f"malformed placeholder in {t.source[:60]!r} "
+                                            "(use {{name}} or {{name.key}})"))
                 for root, _ in t.refs:
                     if root == "loop":
                         loop_ok = node.in_loop or (node.kind is StepKind.LOOP and t in _loop_own(node))
@@ -509,7 +512,8 @@ def _check_references(tops, index, all_ids, variables, preds, order, problems):
                                                     f"(add a dependency on '{root}')"))
                     elif root in all_ids:
                         problems.append(Problem(node.id, "bad_reference",
-                                                f"refers to nested step '{root}'; use '{{{{{all_ids[root]}.{root}}}}}'"))
+                                                f"refers to nested step '{root}'; "
+                                                f"use '{{{{{all_ids[root]}.{root}}}}}'"))
                     else:
                         problems.append(Problem(node.id, "bad_reference", f"refers to unknown name '{root}'"))
 

@@ -423,7 +423,15 @@ class MemoryManager:
             raise InvalidMessageError(
                 "import_columns: roles, contents, timestamps (and metadata) must have equal lengths")
         stamps = _check_columns(roles, contents, timestamps)
-        metas = [_EMPTY] * n if metadata is None else [_freeze_metadata(m) for m in metadata]
+        if metadata is None:
+            metas = [_EMPTY] * n
+        else:
+            metas = []
+            for i, m in enumerate(metadata):
+                try:
+                    metas.append(_freeze_metadata(m))
+                except InvalidMessageError as exc:
+                    raise InvalidMessageError(f"entry {i}: {exc}") from None
         self._backend.extend(conversation_id, list(roles), list(contents), stamps, metas)
         return n
 

@@ -24,6 +24,9 @@ skipped when its source already has ``per_source_cap`` chunks, when its normalis
 sequence equals an accepted chunk's, or when its word-3-shingle Jaccard similarity to an
 accepted chunk reaches ``dedup_threshold`` (near duplicate).
 
+numpy and scipy are imported where they are used, so creating a manager or fusing context
+does not pay for them.
+
 Fusion
 ------
 :func:`fuse_context` joins chunks as ``[source #i]`` headers plus text within ``max_chars``
@@ -35,13 +38,13 @@ are dropped.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import threading
 import time
 import unicodedata
 from dataclasses import dataclass
+from hashlib import blake2b
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Sequence
 
@@ -144,7 +147,7 @@ class _Index:
         self.row_local = row_local  # np.int32: row -> chunk index within its source
         self.sources = sources  # list[_Source] in insertion order
         self.texts = texts  # list[str], row -> chunk text
-        self.norm_hash = norm_hash  # list[int], row -> hash of the normalised token sequence
+        self.norm_hash = norm_hash  # list[bytes], row -> digest of the normalised token sequence
 
 
 def _shingles(text: str) -> frozenset:
@@ -262,7 +265,9 @@ class RAGManager:
         for i, chunk in enumerate(texts):
             toks = findall(chunk.lower())
             doc_len[i] = len(toks)
-            norm_hash.append(hash(" ".join(toks)))
+            # a stable digest, not hash(): str hashes change per process, and a pickled
+            # manager must still recognise duplicates of chunks added before it was saved
+            norm_hash.append(blake2b(" ".join(toks).encode(), digest_size=8).digest())
             tokens += toks
         # new terms get ids in first-seen order; the per-token lookup then runs at C speed
         vocab = self._vocab

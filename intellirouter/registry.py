@@ -55,11 +55,16 @@ class ModelStatus(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+@functools.lru_cache(maxsize=1024)
+def _lowered(values: frozenset[str]) -> frozenset[str]:
+    return frozenset(v.lower() for v in values)
+
+
 def _frozen_strs(values: Iterable[str] | None, *, lower: bool = False) -> frozenset[str]:
     if values is None:
         return frozenset()
-    if type(values) is frozenset and not lower:  # already normalised (e.g. a copy of a model)
-        return values
+    if type(values) is frozenset:  # the common case (defaults, copies): no per-item work
+        return _lowered(values) if lower else values
     if isinstance(values, str):  # a lone string is one value, not its characters
         values = (values,)
     return frozenset(v.lower() if lower else v for v in values)

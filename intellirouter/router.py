@@ -14,10 +14,12 @@ qualifies.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from intellirouter.errors import NoSuitableModelError, RoutingError
 from intellirouter.registry import ModelFilter, ModelMetadata, ModelRegistry, ModelStatus
@@ -97,7 +99,7 @@ class RouterConfig:
         if unknown:
             raise RoutingError(f"invalid router config: categories {sorted(unknown)} have keywords but no tags")
 
-    @property
+    @functools.cached_property  # frozen dataclass: cached_property writes __dict__ directly
     def strategy_chain(self) -> tuple[RoutingStrategy, ...]:
         """Primary strategy then fallbacks, each once, in order."""
         return tuple(dict.fromkeys((self.strategy, *self.fallback_strategies)))
@@ -114,6 +116,8 @@ class RoutingRequest:
     max_tokens: int | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.messages, str):  # one prompt, not a sequence of one-character messages
+            object.__setattr__(self, "messages", (self.messages,))
         excluded = self.excluded_model_ids
         if isinstance(excluded, str):
             excluded = (excluded,)
@@ -144,7 +148,7 @@ class RoutingResult:
 def message_text(message: Any) -> str:
     if isinstance(message, str):
         return message
-    if isinstance(message, Mapping):
+    if isinstance(message, (dict, Mapping)):  # dict first: the ABC check is the slow path
         content = message.get("content", "")
     else:
         content = getattr(message, "content", "")
@@ -153,13 +157,18 @@ def message_text(message: Any) -> str:
 
 def estimate_tokens(messages: Sequence[Any], chars_per_token: float = 4.0, tokens_per_message: int = 4) -> int:
     """A cheap, tokenizer-free estimate: characters / chars_per_token plus per-message overhead."""
-    chars = sum(len(message_text(m)) for m in messages)
-    return math.ceil(chars / chars_per_token) + tokens_per_message * len(messages)
+    return _estimate([message_text(m) for m in messages], chars_per_token, tokens_per_message)
+
+
+def _estimate(texts: list[str], chars_per_token: float, tokens_per_message: int) -> int:
+    chars = sum(map(len, texts))
+    return math.ceil(chars / chars_per_token) + tokens_per_message * len(texts)
 
 
 @dataclass(frozen=True)
 class _View:
     models: ModelRegistry
+    ordered: tuple[ModelMetadata, ...]  # shared, never copied: route() reads it as is
     min_context: int  # lets the context check skip its pass when every model fits
     registry_size: int
 
@@ -180,16 +189,16 @@ class Router:
             RoutingStrategy.LOAD_BALANCED: LoadBalancedStrategy(self.load, config.max_in_flight),
             RoutingStrategy.PRIORITY: PriorityStrategy(config.model_priorities, config.provider_priorities),
         }
-        self._view = _View(ModelRegistry(), 0, 0)
+        self._view = _View(ModelRegistry(), (), 0, 0)
         self.update_from_registry()
 
     # -- view and counters --
     def update_from_registry(self) -> int:
         """Re-read the registry's routable models; drop counters of models that left. Returns the count."""
         snapshot = self.registry.snapshot(self.config.routable_statuses)
-        models = snapshot.list()
+        models = tuple(snapshot.list())
         min_context = min((m.capabilities.max_context_length for m in models), default=0)
-        self._view = _View(snapshot, min_context, len(self.registry))
+        self._view = _View(snapshot, models, min_context, len(self.registry))
         keep = {m.id for m in models}
         self._round_robin.forget(keep)
         self.load.forget(keep)
@@ -197,7 +206,7 @@ class Router:
 
     @property
     def models(self) -> list[ModelMetadata]:
-        return self._view.models.list()
+        return list(self._view.ordered)
 
     def begin(self, model_id: str) -> int:
         """Count a request in flight on ``model_id`` (load_balanced reads this)."""
@@ -210,8 +219,8 @@ class Router:
         return self.load.in_flight.get(model_id, 0)
 
     def route_counts(self) -> dict[str, int]:
-        with self.load._lock:
-            return dict(self.load.routed)
+        """How many routes each model got since it entered the view."""
+        return self.load.routed_counts()
 
     @contextlib.contextmanager
     def dispatch(self, request: RoutingRequest) -> Iterator[RoutingResult]:
@@ -286,7 +295,7 @@ class Router:
             and all(pred(model) for _, pred, _ in checks)
         )
 
-    def _filter(self, request: RoutingRequest, input_tokens: int) -> tuple[list[ModelMetadata], bool]:
+    def _filter(self, request: RoutingRequest, input_tokens: int) -> tuple[Sequence[ModelMetadata], bool]:
         view = self._view
         checks = self._suitability_checks(request, input_tokens, view)
         preferred = request.preferred_model_id
@@ -295,15 +304,15 @@ class Router:
             if self._passes(model, request, checks):  # O(1): the preferred model fits, nothing to scan
                 return [model], True
 
-        if len(view.models) == 0:
+        if not view.ordered:
             raise NoSuitableModelError(
                 f"no suitable model: the router's view is empty ({view.registry_size} models in the registry at the "
                 f"last update_from_registry(), none with status in {sorted(s.value for s in self.config.routable_statuses)})"
             )
         flt = request.model_filter
-        candidates = view.models.find_models(flt) if flt is not None else view.models.list()
+        candidates = view.models.find_models(flt) if flt is not None else view.ordered
         if not candidates:
-            raise NoSuitableModelError(self._explain_filter(flt, view.models.list()))
+            raise NoSuitableModelError(self._explain_filter(flt, list(view.ordered)))
         excluded = request.excluded_model_ids
         if excluded:
             before = len(candidates)
@@ -352,35 +361,40 @@ class Router:
 
         Raises NoSuitableModelError naming the constraint that emptied the list.
         """
-        input_tokens = estimate_tokens(request.messages, self.config.chars_per_token, self.config.tokens_per_message)
-        return self._filter(request, input_tokens)[0]
-
-    # -- routing --
-    def route(self, request: RoutingRequest) -> RoutingResult:
-        start = time.perf_counter()
         cfg = self.config
         input_tokens = estimate_tokens(request.messages, cfg.chars_per_token, cfg.tokens_per_message)
-        candidates, preferred_used = self._filter(request, input_tokens)
-        ctx = RoutingContext(
-            text="\n".join(message_text(m) for m in request.messages),
-            input_tokens=input_tokens,
-            output_tokens=self._output_tokens(request),
-        )
+        return list(self._filter(request, input_tokens)[0])
+
+    # -- routing --
+    def _select(self, candidates: Sequence[ModelMetadata], ctx: RoutingContext):
+        """Try the strategy chain in order: (model, details, strategy used, [(failed, why)])."""
         tried: list[tuple[RoutingStrategy, str]] = []
-        chosen = details = used = None
-        if preferred_used:  # the caller's explicit choice qualified: no strategy second-guesses it
-            chosen, details = candidates[0], {}
-        for name in () if preferred_used else cfg.strategy_chain:
+        for name in self.config.strategy_chain:
             try:
                 chosen, details = self._strategies[name].select(candidates, ctx)
             except StrategyFailed as exc:
                 tried.append((name, str(exc)))
                 continue
-            used = name
-            break
-        if chosen is None:
-            reasons = "; ".join(reason for _, reason in tried)
-            raise RoutingError(f"every routing strategy failed on {len(candidates)} candidates: {reasons}")
+            return chosen, details, name, tried
+        reasons = "; ".join(reason for _, reason in tried)
+        raise RoutingError(f"every routing strategy failed on {len(candidates)} candidates: {reasons}")
+
+    def route(self, request: RoutingRequest) -> RoutingResult:
+        """Choose a model for ``request``; see the module docstring for the order of decisions."""
+        start = time.perf_counter()
+        cfg = self.config
+        texts = [message_text(m) for m in request.messages]
+        input_tokens = _estimate(texts, cfg.chars_per_token, cfg.tokens_per_message)
+        candidates, preferred_used = self._filter(request, input_tokens)
+        ctx = RoutingContext(
+            text="\n".join(texts),
+            input_tokens=input_tokens,
+            output_tokens=self._output_tokens(request),
+        )
+        if preferred_used:  # the caller's explicit choice qualified: no strategy second-guesses it
+            chosen, details, used, tried = candidates[0], {}, None, []
+        else:
+            chosen, details, used, tried = self._select(candidates, ctx)
         self.load.record_route(chosen.id)
         meta = RoutingMetadata(
             strategy=used,

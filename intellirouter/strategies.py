@@ -5,7 +5,8 @@ it cannot decide (no priced model, no latency data, every weight zero, ...); the
 tries the next strategy in its fallback chain. Stateful strategies (round-robin, load
 tracking) guard their counters with a lock, so one router may serve many threads.
 
-Every strategy is O(c) per call in the number of candidates c (plain round-robin O(1)).
+Every strategy is O(c) per call in the number of candidates c, except plain round-robin
+(O(1)) and load-balanced while some candidate is idle (O(1)).
 """
 
 from __future__ import annotations
@@ -286,6 +287,10 @@ class LoadTracker:
                 self.in_flight[model_id] = n - 1
             return n - 1
 
+    def routed_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.routed)
+
     def record_route(self, model_id: str) -> None:
         with self._lock:
             self.routed[model_id] = self.routed.get(model_id, 0) + 1
@@ -297,9 +302,13 @@ class LoadTracker:
 
 
 class LoadBalancedStrategy:
-    """Fewest in-flight requests, then fewest routed so far, then candidate order.
+    """Fewest in-flight requests; among equally loaded models, round-robin.
 
-    With ``max_in_flight`` set, saturated models are skipped; all saturated is a failure.
+    The scan starts at a rotating offset and stops at the first idle model (nothing beats
+    zero), so with idle capacity a pick is O(1) and successive picks spread over the
+    candidates even when callers never report begin/finish; when every model is busy it is
+    one O(c) pass. With ``max_in_flight`` set, saturated models are skipped; all saturated
+    is a failure.
     """
 
     name = RoutingStrategy.LOAD_BALANCED
@@ -307,25 +316,32 @@ class LoadBalancedStrategy:
     def __init__(self, tracker: LoadTracker, max_in_flight: int | None = None) -> None:
         self._tracker = tracker
         self._max = max_in_flight
+        self._lock = threading.Lock()
+        self._turn = 0
 
     def select(self, candidates: Sequence[ModelMetadata], ctx: RoutingContext) -> tuple[ModelMetadata, dict]:
-        in_flight, routed = self._tracker.in_flight, self._tracker.routed
+        with self._lock:
+            turn = self._turn
+            self._turn += 1
+        in_flight = self._tracker.in_flight
         limit = self._max
-        best, best_key = None, None
-        for model in candidates:
+        n = len(candidates)
+        start = turn % n
+        best, best_busy = None, None
+        for k in range(n):
+            model = candidates[(start + k) % n]
             busy = in_flight.get(model.id, 0)
             if limit is not None and busy >= limit:
                 continue
-            key = (busy, routed.get(model.id, 0))
-            if best_key is None or key < best_key:
-                best, best_key = model, key
-                if key == (0, 0):  # nothing can beat an idle, never-used model
+            if best_busy is None or busy < best_busy:
+                best, best_busy = model, busy
+                if busy == 0:
                     break
         if best is None:
             raise StrategyFailed(
                 f"load_balanced: all {len(candidates)} candidates are at max_in_flight={limit}"
             )
-        return best, {"in_flight": best_key[0]}
+        return best, {"in_flight": best_busy}
 
 
 # ---- priority --------------------------------------------------------------------------

@@ -492,9 +492,17 @@ def test_validation_finds_every_injected_cycle(case):
 def test_acyclic_graphs_execute_in_dependency_order(case):
     n, raw = case
     deps = {i: sorted({d for d in raw[i] if d < i}) for i in range(n)}
-    ch = Chain("g", [FunctionStep(f"n{i}", function="identity", args={"x": i},
+    # odd steps are async and finish after 0-3 event-loop turns, so completions interleave
+    ch = Chain("g", [FunctionStep(f"n{i}", function="stagger" if i % 2 else "identity", args={"x": i},
                                   depends_on=[f"n{d}" for d in deps[i]]) for i in range(n)])
     eng = engine()
+
+    async def stagger(x):
+        for _ in range(x % 4):
+            await asyncio.sleep(0)
+        return x
+
+    eng.register_function("stagger", stagger)
     assert eng.validate(ch) == []
     r = eng.execute(ch)
     pos = {e.step: e.seq for e in r.events if e.kind == "start"}
@@ -503,6 +511,7 @@ def test_acyclic_graphs_execute_in_dependency_order(case):
         for d in deps[i]:
             assert end[f"n{d}"] < pos[f"n{i}"]
     assert r.completed == [f"n{i}" for i in range(n)]
+    assert r.outputs == {f"n{i}": i for i in range(n) if not any(i in deps[j] for j in range(n))}
 
 
 def test_find_cycles_direct():
@@ -545,6 +554,9 @@ def test_5000_step_linear_chain_validates_and_executes(low_recursion_limit):
     assert plan.depth == n and plan.order == list(range(n))
     r = eng.execute(plan, {"topic": "graphs"})
     assert len(r.completed) == n and r.outputs["final"] == r.steps[f"s{n - 1}"].output
+    # the same chain with an asynchronous model: every step is an asyncio task
+    r_async = ChainEngine(LocalConnector(asynchronous=True)).execute(ch, {"topic": "graphs"})
+    assert r_async.outputs == r.outputs
     # a reference to a far ancestor takes the bitset path
     far = Chain("far", steps + [LLMStep("tail", prompt="{{s0}}", depends_on=f"s{n - 1}")],
                 [Variable("topic", default="x")])
@@ -670,3 +682,138 @@ def test_benchmark_workloads_are_valid_chains():
             else:
                 assert executed == n and not r.skipped, (shape, n)
     assert fixtures.chain_spec("linear", 50) == fixtures.chain_spec("linear", 50)   # seeded
+
+
+def test_max_concurrency_bounds_running_steps_and_cancellation_propagates():
+    eng = engine(max_concurrency=2)
+    active, peak = 0, 0
+
+    async def work(x):
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        active -= 1
+        return x
+
+    eng.register_function("work", work)
+    ch = Chain("c", [FunctionStep(f"s{i}", function="work", args={"x": i}) for i in range(6)])
+    assert eng.execute(ch).outputs == {f"s{i}": i for i in range(6)}
+    assert peak == 2
+
+    async def main():
+        gate = asyncio.Event()
+
+        async def block(x):
+            gate.set()
+            await asyncio.sleep(60)
+
+        eng.register_function("block", block)
+        task = asyncio.ensure_future(eng.execute_async(
+            Chain("c", [FunctionStep("b", function="block", args={"x": 1})])))
+        await gate.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(main()) == []   # the step's task was cancelled and awaited too
+
+
+def test_result_repr_is_short():
+    ch = Chain("c", [FunctionStep(f"s{i}", function="identity", args={"x": "y" * 50}) for i in range(200)])
+    text = repr(engine().execute(ch))
+    assert len(text) < 3000 and "steps=200" in text
+
+
+def test_chain_from_dict_builds_a_runnable_chain():
+    import json
+
+    from intellirouter.chain import chain_from_dict
+
+    data = json.loads("""{
+      "id": "triage", "variables": [{"name": "q", "required": true}, {"name": "items", "default": [1, 2]}],
+      "outputs": {"answer": "final", "loop": "{{lp}}"},
+      "steps": [
+        {"id": "draft", "type": "llm", "prompt": "Answer: {{q}}", "max_tokens": 8},
+        {"id": "score", "type": "function", "function": "add", "args": {"a": "{{q}}", "b": "!"},
+         "depends_on": "draft"},
+        {"id": "gate", "type": "conditional", "condition": {"all": [{"left": "{{score}}", "op": "endswith",
+         "right": "!"}, {"not": {"left": "{{q}}", "op": "falsy"}}]}, "then": ["tool"], "else": ["alt"],
+         "depends_on": ["score"]},
+        {"id": "tool", "type": "tool", "tool": "search", "args": {"query": "{{q}}", "k": 1}},
+        {"id": "alt", "type": "llm", "prompt": "alt"},
+        {"id": "par", "type": "parallel", "depends_on": [{"any": ["tool", "alt"]}],
+         "branches": [{"id": "p1", "type": "function", "function": "identity", "args": {"x": "{{tool}}"}}]},
+        {"id": "lp", "type": "loop", "for_each": "{{items}}", "collect": true,
+         "body": {"id": "lb", "type": "function", "function": "add", "args": {"a": "{{loop.item}}", "b": 1}},
+         "break": {"left": "{{loop.output}}", "op": "ge", "right": 9}},
+        {"id": "final", "type": "llm", "prompt": "{{par.p1}}",
+         "depends_on": [{"step": "par", "when": {"left": "{{par.p1.0}}", "op": "startswith", "right": "hi"}}]}
+      ]}""")
+    ch = chain_from_dict(data)
+    r = engine().execute(ch, {"q": "hi"})
+    assert r.skipped == ["alt"] and r.outputs["loop"] == [2, 3]
+    assert r.steps["par"].output == {"p1": ["hi#0"]} and isinstance(r.outputs["answer"], str)
+
+
+def test_chain_from_dict_reports_every_malformed_part():
+    from intellirouter.chain import chain_from_dict
+
+    with pytest.raises(ChainValidationError) as err:
+        chain_from_dict({"id": "x", "colour": 1, "variables": [{"nom": "q"}], "outputs": [],
+                         "steps": [{"id": "a", "type": "llm"},
+                                   {"id": "b", "type": "teleport"},
+                                   {"id": "c", "type": "llm", "prompt": "p", "depends_on": [{"some": ["a"]}]},
+                                   {"id": "d", "type": "conditional", "condition": {"left": "x", "oops": 1}},
+                                   {"id": "e", "type": "function", "function": "f", "argz": {}},
+                                   "not a step"]})
+    got = [(p.step_id, p.message) for p in err.value.problems]
+    assert [sid for sid, _ in got] == [None, "a", "b", "c", "d", "e", "#5", None, None]
+    assert "prompt" in got[1][1] and "teleport" in got[2][1] and "argz" in got[5][1]
+    with pytest.raises(ChainValidationError, match="must be an object"):
+        chain_from_dict([])
+
+
+def test_execute_runs_plain_chains_without_an_event_loop(monkeypatch):
+    """Inline until the first awaitable: a chain of plain calls never starts a loop, and a
+    chain that needs one hands its pending step over intact."""
+    started = []
+    real_run = asyncio.run
+    monkeypatch.setattr(asyncio, "run", lambda coro: started.append(1) or real_run(coro))
+    eng = engine()
+    plain = Chain("c", [LLMStep("a", prompt="x"), FunctionStep("b", function="identity", args={"x": "{{a}}"},
+                                                               depends_on="a")])
+    assert eng.execute(plain).outputs["b"] == eng.execute(plain).outputs["b"] and started == []
+
+    async def later(x):
+        await asyncio.sleep(0)
+        return x + 1
+
+    eng.register_function("later", later)
+    mixed = Chain("m", [FunctionStep("a", function="identity", args={"x": 1}),
+                        FunctionStep("b", function="later", args={"x": "{{a}}"}, depends_on="a"),
+                        FunctionStep("c", function="later", args={"x": "{{b}}"}, depends_on="b")])
+    assert eng.execute(mixed).outputs == {"c": 3} and started == [1]
+
+
+def test_sync_failure_next_to_pending_async_branch_leaves_no_unawaited_coroutine():
+    import gc
+    import warnings
+
+    eng = engine()
+
+    async def slow():
+        await asyncio.sleep(0)
+
+    eng.register_function("slow", slow)
+    ch = Chain("c", [ParallelStep("p", branches=[FunctionStep("a", function="slow"),
+                                                 FunctionStep("b", function="fail")])])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ChainExecutionError) as err:
+            eng.execute(ch)
+        gc.collect()
+    assert err.value.step_id == "p/b"
+    assert not [w for w in caught if "never awaited" in str(w.message)]

@@ -154,6 +154,7 @@ def test_add_messages_bulk_and_all_or_nothing(mgr):
         ([("user", "a", None)], InvalidMessageError, "entry 0: timestamp"),
         ([("user", "a", float("nan"))], InvalidMessageError, "entry 0: timestamp must be finite"),
         (["not a message"], InvalidMessageError, "entry 0: expected"),
+        ([("user", "a", 30.0, ["not", "a", "mapping"])], InvalidMessageError, "entry 0: metadata"),
     ]
     for batch, error, text in bad_batches:
         with pytest.raises(error, match=text):
@@ -281,3 +282,22 @@ def test_concurrent_adds_keep_columns_consistent():
         assert mine == list(range(500))
     mid = stamps[1000]
     assert len(m.get_messages_in_range("t", mid, None)) == 2000 - bisect_left(stamps, mid)
+
+
+def test_pickle_round_trip_keeps_history_and_read_only_metadata():
+    import pickle
+
+    m = MemoryManager()
+    m.create_conversation("p", window_size=2, metadata={"user": "u"})
+    m.add_message("p", "user", "a", timestamp=1.0, metadata={"k": [1]})
+    m.add_message("p", "assistant", "b", timestamp=2.0)
+    clone = pickle.loads(pickle.dumps(m))
+    assert snapshot(clone) == snapshot(m)
+    msg = clone.get_messages("p")[0]
+    assert pickle.loads(pickle.dumps(msg)) == msg
+    with pytest.raises(TypeError, match="read-only"):
+        msg.metadata["k"] = 2
+    with pytest.raises(TypeError):
+        msg.metadata.update(k=3)
+    clone.add_message("p", "user", "c", timestamp=3.0)  # the clone has its own working lock
+    assert m.message_count("p") == 2 and clone.message_count("p") == 3

@@ -363,3 +363,54 @@ def test_inject_context_prepends_system_message():
     assert len(out2[0].content) <= 80 and out2[1:] == msgs
     assert m.inject_context(msgs, "nothing matches this") == msgs
     assert m.inject_context([], "refund")[0].role == "system"
+
+
+def test_pickled_manager_dedups_across_processes(tmp_path):
+    """Duplicate detection must survive a pickle into a process with another str-hash seed."""
+    import os
+    import subprocess
+    import sys
+
+    m = RAGManager(chunk_size=200, chunk_overlap=0)
+    m.add_text("orig", "the refund window is thirty days from delivery")
+    path = tmp_path / "rag.pickle"
+    path.write_bytes(pickle.dumps(m))
+    child = (
+        "import pickle, sys\n"
+        "m = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "m.add_text('copy', 'The refund window is thirty days from delivery!')\n"
+        "print([c.source for c in m.retrieve_context('refund window', 5)])\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", child, str(path)], env=env, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "['orig']"
+
+
+def test_adds_tokenise_only_the_new_source_and_rebuild_tokenises_nothing(monkeypatch):
+    import re
+
+    import intellirouter.rag as rag
+
+    calls = []
+
+    class CountingPattern:
+        def __init__(self, pattern):
+            self.pattern = pattern
+
+        def findall(self, text, *args):
+            calls.append(text)
+            return self.pattern.findall(text, *args)
+
+    monkeypatch.setattr(rag, "_TOKEN", CountingPattern(re.compile(r"\w+")))
+    m = RAGManager(chunk_size=20, chunk_overlap=4)
+    m.add_text("a", "alpha beta gamma delta " * 40)  # many chunks
+    first = len(calls)
+    assert first == m.num_chunks
+    m.build_index()
+    assert len(calls) == first  # building the matrix re-tokenises nothing
+    m.add_text("b", "epsilon zeta")  # one chunk
+    assert len(calls) == first + 1
+    m.build_index()
+    assert len(calls) == first + 1
+    assert [c.source for c in m.retrieve_context("zeta")] == ["b"]

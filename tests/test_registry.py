@@ -3,6 +3,7 @@ find_models against an independent brute-force predicate (hypothesis)."""
 
 from __future__ import annotations
 
+import pickle
 import threading
 
 import pytest
@@ -134,6 +135,14 @@ def test_models_are_immutable_and_copy_metadata():
         m.provider = "x"
     with pytest.raises(TypeError):
         m.additional_metadata["tier"] = "x"
+
+
+def test_models_pickle_round_trip():
+    m = mk("a", meta={"tier": "free"}, feature_flags={"code"}, performance=PerformanceMetrics(avg_latency_ms=5))
+    copy = pickle.loads(pickle.dumps(m))
+    assert copy == m and copy.additional_metadata["tier"] == "free"
+    with pytest.raises(TypeError):
+        copy.additional_metadata["tier"] = "x"
 
 
 def test_enum_strings_are_coerced_and_sets_normalised():
@@ -356,10 +365,15 @@ def brute_force(models, f: ModelFilter):
             and (f.supports_function_calling is None or c.supports_function_calling == f.supports_function_calling)
             and (f.supports_vision is None or c.supports_vision == f.supports_vision)
             and (f.supports_streaming is None or c.supports_streaming == f.supports_streaming)
+            and (f.supports_embeddings is None or c.supports_embeddings == f.supports_embeddings)
+            and (f.input_format is None or f.input_format.lower() in c.input_formats)
+            and (f.output_format is None or f.output_format.lower() in c.output_formats)
             and (f.language is None or f.language.lower() in c.supported_languages)
             and (f.min_version is None or version_key(m.version) >= version_key(f.min_version))
             and (f.max_cost_per_1k_tokens_input is None
                  or (c.cost_per_1k_tokens_input is not None and c.cost_per_1k_tokens_input <= f.max_cost_per_1k_tokens_input))
+            and (f.max_cost_per_1k_tokens_output is None
+                 or (c.cost_per_1k_tokens_output is not None and c.cost_per_1k_tokens_output <= f.max_cost_per_1k_tokens_output))
             and (f.max_latency_ms is None or lat is None or lat <= f.max_latency_ms)
             and set(f.required_features) <= set(c.feature_flags)
             and all(k in m.additional_metadata and m.additional_metadata[k] == v for k, v in f.additional_filters.items())
@@ -373,18 +387,19 @@ PROVIDERS = ["openai", "anthropic", "local"]
 maybe = lambda s: st.none() | s  # noqa: E731
 
 model_st = st.builds(
-    lambda i, provider, mtype, status, ctx, fc, vis, stream, langs, cost, lat, p95, flags, ver, tier: mk(
+    lambda i, provider, mtype, status, ctx, fc, vis, stream, langs, cost, lat, p95, flags, ver, tier, emb, fmts: mk(
         f"m{i}", provider, mtype, status, version=ver, max_context_length=ctx, supports_function_calling=fc,
         supports_vision=vis, supports_streaming=stream, supported_languages=langs, cost_per_1k_tokens_input=cost,
-        cost_per_1k_tokens_output=cost, feature_flags=flags, performance=PerformanceMetrics(avg_latency_ms=lat, p95_latency_ms=p95),
-        meta={"tier": tier},
+        cost_per_1k_tokens_output=None if cost is None else cost * 3, feature_flags=flags,
+        performance=PerformanceMetrics(avg_latency_ms=lat, p95_latency_ms=p95), meta={"tier": tier},
+        supports_embeddings=emb, input_formats=fmts, output_formats=fmts,
     ),
     st.integers(0, 15), st.sampled_from(PROVIDERS), st.sampled_from(list(ModelType)), st.sampled_from(list(ModelStatus)),
     st.sampled_from([2048, 4096, 8192, 32768]), st.booleans(), st.booleans(), st.booleans(),
     st.sets(st.sampled_from(["en", "de", "fr"]), max_size=3), maybe(st.sampled_from([0.001, 0.01, 0.03])),
     maybe(st.sampled_from([50.0, 300.0, 900.0])), maybe(st.sampled_from([100.0, 600.0])),
     st.sets(st.sampled_from(["code", "creative", "technical"]), max_size=3), st.sampled_from(["0.9", "1.2", "1.10", "2"]),
-    st.sampled_from(["free", "paid"]),
+    st.sampled_from(["free", "paid"]), st.booleans(), st.sets(st.sampled_from(["text", "image", "json"]), max_size=2),
 )  # fmt: skip
 
 filter_st = st.builds(
@@ -392,7 +407,9 @@ filter_st = st.builds(
     provider=maybe(st.sampled_from(PROVIDERS + ["nobody"])), model_type=maybe(st.sampled_from(list(ModelType))),
     status=maybe(st.sampled_from(list(ModelStatus))), min_context_length=maybe(st.sampled_from([1000, 4096, 10000])),
     supports_function_calling=maybe(st.booleans()), supports_vision=maybe(st.booleans()),
-    supports_streaming=maybe(st.booleans()), language=maybe(st.sampled_from(["en", "DE", "ja"])),
+    supports_streaming=maybe(st.booleans()), supports_embeddings=maybe(st.booleans()),
+    language=maybe(st.sampled_from(["en", "DE", "ja"])), input_format=maybe(st.sampled_from(["text", "IMAGE"])),
+    output_format=maybe(st.sampled_from(["json", "text"])), max_cost_per_1k_tokens_output=maybe(st.sampled_from([0.01, 0.05])),
     min_version=maybe(st.sampled_from(["1.2", "1.9"])), max_cost_per_1k_tokens_input=maybe(st.sampled_from([0.005, 0.02])),
     max_latency_ms=maybe(st.sampled_from([100.0, 500.0])),
     required_features=st.sets(st.sampled_from(["code", "creative"]), max_size=2),

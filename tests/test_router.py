@@ -100,6 +100,7 @@ def test_config_strategy_chain_dedupes_in_order():
 def test_request_normalises_exclusions_and_checks_max_tokens():
     assert ask(excluded_model_ids=["a", "b", "a"]).excluded_model_ids == frozenset({"a", "b"})
     assert ask(excluded_model_ids="a").excluded_model_ids == frozenset({"a"})
+    assert RoutingRequest(messages="hello").messages == ("hello",)
     with pytest.raises(RoutingError, match="max_tokens must be a positive integer"):
         ask(max_tokens=0)
 
@@ -304,7 +305,7 @@ def test_load_balanced_follows_in_flight_counts():
     reg = registry(mk("a"), mk("b"), mk("c"))
     r = router(reg, strategy="load_balanced", max_in_flight=2, fallback_strategies=["priority"])
     first = [r.route(ask()).model.id for _ in range(3)]
-    assert first == ["a", "b", "c"]  # idle everywhere: fewest routed so far
+    assert first == ["a", "b", "c"]  # idle everywhere: round-robin among the idle
     r.begin("a"), r.begin("a"), r.begin("b")
     assert r.in_flight("a") == 2 and r.route(ask()).model.id == "c"
     r.begin("c"), r.begin("c"), r.begin("b")
@@ -412,3 +413,55 @@ def test_weighted_round_robin_exact_over_full_cycles(weights, cycles):
     for c in range(cycles):
         window = Counter(picks[c * total : (c + 1) * total])
         assert window == {m.id: w for m, w in zip(models, weights) if w}
+
+
+# ---- the benchmark workloads route (cheap sizes; asv runs the real ones) ---------------
+
+
+def test_benchmark_workloads_are_exact_and_routable(monkeypatch):
+    from collections import Counter as C
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))  # plain `pytest` too
+    from benchmarks import fixtures as fx
+    from benchmarks import router_benchmarks as rb
+
+    shares = C(m.provider for m in fx.make_models(1_000))
+    assert shares["provider-major"] == 500 and shares["provider-mid"] == 100 and shares["provider-minor-00"] == 10
+    assert fx.make_models(50) == fx.make_models(50)  # seeded
+    for case in rb.FILTER_CASES:
+        bench = rb.GetFilteredModels()
+        bench.setup(10, case)  # raises if the case leaves no candidates
+        bench.time_get_filtered_models(10, case)
+    for strategy in rb.STRATEGIES:
+        bench = rb.Route()
+        bench.setup(strategy, 10)
+        expected = "round_robin" if strategy == "weighted_round_robin" else strategy
+        assert bench.router.route(bench.request).metadata.strategy == expected  # no silent fallback
+    metric = rb.CostStrategyMetrics()
+    metric.setup()
+    first = metric.track_cost_per_1k_tokens()
+    assert 0 < first < 0.06 and first == metric.track_cost_per_1k_tokens()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    busy=st.lists(st.integers(0, 3), min_size=1, max_size=8),
+    limit=st.none() | st.integers(1, 4),
+    turns=st.integers(0, 10),
+)
+def test_load_balanced_picks_a_least_loaded_model_under_the_limit(busy, limit, turns):
+    models = [mk(f"m{i}") for i in range(len(busy))]
+    r = router(registry(*models), strategy="load_balanced", max_in_flight=limit)
+    for _ in range(turns):
+        r.route(ask())  # advances the rotation only
+    for m, b in zip(models, busy):
+        for _ in range(b):
+            r.begin(m.id)
+    allowed = [b for b in busy if limit is None or b < limit]
+    if not allowed:
+        with pytest.raises(RoutingError, match="max_in_flight"):
+            r.route(ask())
+        return
+    chosen = r.route(ask()).model.id
+    assert busy[int(chosen[1:])] == min(allowed)
