@@ -1,0 +1,70 @@
+"""``python -m tools compare-rounds --base REV --head REV --rounds N``: interleaved pairwise mode.
+
+Runs ``asv run -a rounds=1 --record-samples`` alternately on base and head (ABBA), one process per
+round, re-runs only the inconclusive benchmarks for extra rounds, then prints one verdict per
+benchmark with its effect, interval and the rule that decided. Exit code 1 when something
+regressed (as ``asv continuous``), 0 otherwise, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from pathlib import Path
+
+from tools.detect import rounds as rounds_mod
+from tools.errors import ToolError
+from tools.io import atomic_write_with
+
+NAME = "compare-rounds"
+HELP = "Measure base and head interleaved over N independent rounds and judge each benchmark (pairwise mode)."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--base", required=True, help="base revision (e.g. main or a hash)")
+    parser.add_argument("--head", required=True, help="head revision (e.g. HEAD)")
+    parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds per side (default 6; ≥4 for a 95%% interval)")
+    parser.add_argument("--extra-rounds", type=int, default=None,
+                        help="at most this many extra rounds for inconclusive benchmarks only (default: = --rounds; 0 = none)")
+    parser.add_argument("--bench", "-b", default=None, help="regex of benchmarks to run (as asv --bench)")
+    parser.add_argument("--machine", default=None, help="asv machine name (runs `asv machine --yes --machine NAME` first)")
+    parser.add_argument("--config", default="asv.conf.json", help="asv config file (default asv.conf.json)")
+    parser.add_argument("--asv-args", default="", help="extra arguments for every `asv run`, e.g. \"-E virtualenv:3.11 -a repeat=10\"")
+    parser.add_argument("--q", type=float, default=0.05, help="Benjamini–Hochberg false discovery rate across the suite (default 0.05)")
+    parser.add_argument("--output", default=None, help="also write the verdict table as CSV to this path")
+
+
+def _fmt(x: float) -> str:
+    return "—" if not math.isfinite(x) else f"{x:+.1f}%"
+
+
+def format_verdicts(verdicts) -> str:
+    lines = []
+    for r in verdicts.itertuples():
+        name = r.benchmark + (f"({r.params})" if r.params else "")
+        extra = f"  [{r.anomaly}]" if r.anomaly else ""
+        lines.append(f"{r.verdict:<12} {_fmt(r.change_pct):>8}  {name}  ({r.channel}, {r.n_base}/{r.n_head} rounds)"
+                     f"\n             {r.rule}{extra}")
+    counts = verdicts["verdict"].value_counts()
+    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in ("regressed", "improved", "unchanged", "inconclusive"))
+    return "\n".join(lines + [f"{len(verdicts)} benchmarks: {summary}"])
+
+
+def run(args) -> int:
+    if args.rounds < 1:
+        raise ToolError("--rounds must be at least 1")
+    if args.extra_rounds is not None and args.extra_rounds < 0:
+        raise ToolError("--extra-rounds must be 0 or more")
+    if not 0 < args.q < 1:
+        raise ToolError("--q must be between 0 and 1")
+    run_cfg = rounds_mod.RoundsRun(repo=Path.cwd(), config=args.config, machine=args.machine,
+                                   asv_args=shlex.split(args.asv_args))
+    outcome = rounds_mod.compare_rounds(args.base, args.head, rounds=args.rounds, extra_rounds=args.extra_rounds,
+                                        bench=args.bench, q=args.q, run=run_cfg)
+    if outcome.verdicts.empty:
+        raise ToolError(f"no benchmark results in {outcome.pair_dir} (did --bench match anything?)")
+    print(format_verdicts(outcome.verdicts))
+    print(f"rounds: {outcome.rounds_run} + {outcome.extra_rounds_run} extra, results in {outcome.pair_dir}")
+    if args.output:
+        atomic_write_with(args.output, lambda p: outcome.verdicts.to_csv(p, index=False))
+    return 1 if (outcome.verdicts["verdict"] == "regressed").any() else 0
