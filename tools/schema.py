@@ -33,6 +33,7 @@ TIDY_COLUMNS: dict[str, str] = {
     "duration": "seconds asv spent on this benchmark",
     "version": "benchmark code version recorded with the result",
     "stale": "True when the result's version differs from benchmarks.json (older benchmark code)",
+    "skipped": "True when asv recorded NaN: the benchmark skipped itself (NotImplementedError in setup)",
 }
 
 # A series is everything measured for one benchmark x params on one machine and environment.

@@ -1,0 +1,56 @@
+"""``python -m tools report``: performance_report_<ts>.md and .html with tables and trend charts."""
+
+from __future__ import annotations
+
+import os
+
+from tools.config import add_common_arguments, load_table, settings_from_args, utc_stamp
+from tools.errors import ToolError
+from tools.io import atomic_write_text
+from tools.loader import load_machines
+
+NAME = "report"
+HELP = "write metrics/performance/reports/performance_report_<ts>.md and .html (tables + trend charts)"
+
+
+def add_arguments(parser) -> None:
+    add_common_arguments(parser)
+    parser.add_argument("--commit", metavar="REV", action="append", default=None,
+                        help="commit(s) to tabulate (default: the newest with results); charts always show the history")
+    parser.add_argument("--no-charts", action="store_true", help="tables only (skip drawing the trend charts)")
+
+
+def run(args) -> int:
+    from tools.commands.charts import write_charts
+    from tools.commands.export import select_commits
+    from tools.performance_report import performance_report_md
+    from tools.render import html_page
+
+    settings = settings_from_args(args)
+    table = load_table(settings)
+    rows = select_commits(table, args.commit, False, settings.repo)
+    if rows.empty:
+        raise ToolError("nothing to report: no results for the selected commit(s)")
+    stamp = utc_stamp()
+    reports = settings.reports_dir
+    images: dict[str, bytes] = {}
+    refs: dict[str, str] = {}
+    from tools.charts import components
+
+    if not args.no_charts and not components(table):
+        print("note: no successful results to chart (every benchmark failed or was skipped); tables only")
+    elif not args.no_charts:
+        for path in write_charts(table, settings.charts_dir):
+            print(f"wrote {path}")
+            refs[path.stem] = os.path.relpath(path, reports)
+            images[refs[path.stem]] = path.read_bytes()
+    machines = {}
+    for d in settings.results_dirs:
+        machines.update(load_machines(d))
+    md = performance_report_md(rows, machines, f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC", refs)
+    md_path = atomic_write_text(reports / f"performance_report_{stamp}.md", md)
+    html_path = atomic_write_text(reports / f"performance_report_{stamp}.html",
+                                  html_page("Performance report", md, images))
+    print(f"wrote {md_path}")
+    print(f"wrote {html_path}")
+    return 0
