@@ -12,6 +12,10 @@ fi
 if [ ! -f "$STAMP" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
+    # Otava is a baseline of `tools evaluate-detector` only. Its wheel pins numpy 2.2 / scipy<1.17
+    # and pulls cloud and database clients; its analysis code needs just numpy and scipy.
+    "$VENV/bin/python" -m pip install --quiet --no-deps "apache-otava==0.8.0" \
+        || echo "warning: apache-otava not installed; the evaluation reports Otava as unavailable" >&2
     rm -f "$VENV"/.installed-* && touch "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -1,0 +1,269 @@
+"""Evaluation harness: injection math, baselines with known answers, metrics, the command."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tools.__main__ import main
+from tools.errors import ToolError
+from tools.evaluate import baselines, inject
+from tools.evaluate.corpus import (
+    DEFAULT_CORPUS,
+    NoiseCorpus,
+    SeriesNoise,
+    load_corpus,
+    save_corpus,
+    split_rounds,
+)
+from tools.evaluate.harness import EvalConfig, evaluate, pairwise_table
+from tools.evaluate.metrics import Rate, analytic_mde, min_detectable_effect, wilson
+
+
+def synthetic_corpus(n_series=2, n_proc=40, sd_between=0.03, seed=0) -> NoiseCorpus:
+    rng = np.random.default_rng(seed)
+    series = {}
+    for i in range(n_series):
+        name = f"toy_benchmarks.T{i}.time_x"
+        procs = [1e-4 * (i + 1) * math.exp(rng.normal(0, sd_between)) * np.exp(rng.normal(0, 0.01, 10))
+                 for _ in range(n_proc)]
+        series[name] = SeriesNoise(name, "seconds", "wall", procs)
+    return NoiseCorpus(series, {"how": "synthetic (tests)"})
+
+
+# ---- injection ----
+
+
+def test_step_is_multiplicative_on_every_sample():
+    s = np.array([1.0, 2.0, 4.0])
+    assert np.allclose(inject.slow_down(s, 5), [1.05, 2.1, 4.2])
+    assert np.allclose(inject.apply(inject.STEPS[2], s, centre=2.0), s * 1.05)
+    assert np.allclose(inject.apply(inject.STEPS[2], s, centre=2.0, level=0), s)  # before the change
+
+
+def test_gradual_adds_a_step_per_commit_and_stops():
+    s = np.array([10.0])
+    g = inject.GRADUAL
+    assert [round(float(inject.apply(g, s, 10.0, level=k)[0]), 6) for k in (0, 1, 2, 3, 4)] == [
+        10.0, 10.2, 10.404, 10.61208, 10.61208]
+    assert g.total_pct == pytest.approx(6.1208)
+    assert g.is_change and not inject.VARIANCE.is_change and not inject.AA.is_change
+
+
+def test_variance_only_keeps_the_median_and_doubles_log_spread():
+    rng = np.random.default_rng(1)
+    s = np.exp(rng.normal(0, 0.1, 2001)) * 3.0
+    centre = float(np.median(s))
+    w = inject.widen(s, centre, 2.0)
+    assert np.median(w) == pytest.approx(centre, rel=1e-9)
+    assert np.std(np.log(w)) == pytest.approx(2 * np.std(np.log(s)), rel=1e-9)
+    assert (w > 0).all()
+
+
+def test_draws_are_disjoint_and_refuse_when_too_few():
+    rng = np.random.default_rng(0)
+    groups = inject.draw_disjoint(rng, 20, [5, 5, 5])
+    flat = np.concatenate(groups)
+    assert len(set(flat.tolist())) == 15 and flat.max() < 20
+    assert inject.draw_disjoint(rng, 9, [5, 5]) is None
+
+
+# ---- baselines with known answers ----
+
+
+def test_asv_rule_fires_at_2x_not_at_5_percent():
+    rng = np.random.default_rng(2)
+    base = 1.0 + rng.normal(0, 0.002, 20)
+    assert baselines.asv_pr_regressed(base, 2.0 + rng.normal(0, 0.004, 20))
+    # Perfectly separated samples, but 5% is under asv's factor 1.1
+    assert not baselines.asv_pr_regressed(base, 1.05 + rng.normal(0, 0.002, 20))
+    # A big ratio on overlapping samples is not significant
+    assert not baselines.asv_pr_regressed([1.0, 3.0, 1.0, 3.0], [3.0, 1.0, 3.3, 1.1])
+
+
+def test_asv_rule_keeps_asv_memo_policy_outside():
+    from asv import _stats
+
+    before = _stats._mann_whitney_u_memo
+    baselines.asv_pr_regressed(np.linspace(1, 2, 20), np.linspace(3, 4, 20))
+    assert _stats._mann_whitney_u_memo is before
+
+
+def test_pandas_rule_is_blind_at_5_percent_and_needs_21_commits_after():
+    flat = np.ones(30)
+    assert baselines.pandas_regressions(np.r_[flat, flat * 1.05]) == []
+    assert baselines.pandas_regressions(np.r_[flat, flat * 1.10]) == [30]
+    assert baselines.pandas_regressions(np.r_[flat, np.ones(20) * 1.10]) == []  # 20 after: not yet
+    assert baselines.pandas_regressions(np.r_[flat, np.ones(21) * 1.10]) == [30]
+    assert baselines.pandas_regressions(np.r_[flat * 1.10, flat]) == []  # an improvement
+
+
+def test_asv_step_detect_finds_a_clean_step_and_nothing_on_flat():
+    rng = np.random.default_rng(3)
+    commits = [1.0 + rng.normal(0, 0.001, 10) for _ in range(30)]
+    stepped = commits[:20] + [c * 1.3 for c in commits[20:]]
+    assert baselines.asv_history_regressions(stepped) == [20]
+    assert baselines.asv_history_regressions(commits) == []
+
+
+@pytest.mark.skipif(baselines.otava_available() is not None, reason="apache-otava not installed")
+def test_otava_reports_upward_change_points_only():
+    rng = np.random.default_rng(4)
+    y = np.r_[np.ones(30), np.ones(30) * 1.2] * (1 + rng.normal(0, 0.005, 60))
+    assert baselines.otava_regressions(y) == [30]
+    assert baselines.otava_regressions(y[::-1]) == []  # a speed-up is not a regression
+
+
+# ---- metrics ----
+
+
+def test_wilson_interval_known_values():
+    lo, hi = wilson(0, 100)
+    assert lo == 0 and hi == pytest.approx(0.0370, abs=1e-4)
+    lo, hi = wilson(50, 100)
+    assert (lo, hi) == (pytest.approx(0.4038, abs=1e-4), pytest.approx(0.5962, abs=1e-4))
+    assert all(math.isnan(x) for x in wilson(0, 0))
+    with pytest.raises(ValueError):
+        wilson(5, 4)
+
+
+def test_rate_formatting_and_mde():
+    r = Rate.of([True] * 9 + [False])
+    assert (r.k, r.n, r.value) == (9, 10, 0.9)
+    assert r.fmt().startswith("90.0% [")
+    assert Rate(0, 0).fmt() == "n/a"
+    assert min_detectable_effect({2: 0.1, 5: 0.95, 10: 1.0}) == 5
+    assert min_detectable_effect({2: 0.1, 5: 0.5}) == math.inf
+    v = np.exp(np.random.default_rng(5).normal(0, 0.1, 200))
+    assert analytic_mde(v, 40) < analytic_mde(v, 10) < analytic_mde(v, 2)
+
+
+# ---- corpus ----
+
+
+def test_corpus_round_trip_and_summary(tmp_path):
+    c = synthetic_corpus()
+    path = save_corpus(c, tmp_path / "c.json.gz")
+    back = load_corpus(path)
+    assert back.names() == c.names()
+    s0, b0 = c.series[c.names()[0]], back.series[c.names()[0]]
+    assert np.allclose(s0.process_values(), b0.process_values(), rtol=1e-4)
+    rows = back.summary_rows()
+    assert rows[0]["processes"] == 40 and rows[0]["samples_per_process"] == 10
+    assert 1.0 < rows[0]["cv_between_pct"] < 6.0
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not gzip and not json", "cannot read"),
+        (gzip.compress(b'{"format": 99}'), "not a noise corpus"),
+        (gzip.compress(b'{"format": 1, "series": {}}'), "no series"),
+        (gzip.compress(json.dumps({"format": 1, "series": {"a": {"processes": [[1.0]] * 3}}}).encode()), "at least 4"),
+        (gzip.compress(json.dumps({"format": 1, "series": {"a": {"processes": [[1.0], [-2.0], [1], [1]]}}}).encode()),
+         "positive numbers"),
+    ],
+)
+def test_bad_corpus_is_one_clear_error(tmp_path, content, message):
+    p = tmp_path / "bad.json.gz"
+    p.write_bytes(content)
+    with pytest.raises(ToolError, match=message):
+        load_corpus(p)
+
+
+def test_split_rounds_needs_equal_rounds():
+    assert split_rounds([1, 2, 3, 4, 5, 6], 3) == [[1, 2], [3, 4], [5, 6]]
+    assert split_rounds([1, 2, 3, 4, 5], 2) is None
+
+
+# ---- the harness and the command ----
+
+
+def test_evaluation_is_seeded_and_honest_on_aa():
+    c = synthetic_corpus(n_series=1, n_proc=40, sd_between=0.01)
+    cfg = EvalConfig(pairwise_trials=3, history_trials=1, after=21, prefix_grid=(21,),
+                     history_methods=("pandas rule",))
+    a, b = evaluate(c, cfg), evaluate(c, cfg)
+    assert a.pairwise.equals(b.pairwise)
+    table = pairwise_table(a).set_index("method")
+    ours = [m for m in table.index if m.startswith("ours")][0]
+    # 1% between-process noise, 10 processes per side: 20% is always found, A/A never flagged
+    assert table.loc[ours, "recall +20%"].value == 1.0
+    assert table.loc[ours, "A/A false alarms"].k == 0
+
+
+def test_quick_run_on_the_stored_corpus_writes_the_table(tmp_path, capsys):
+    assert DEFAULT_CORPUS.is_file(), "tests/data/noise_corpus.json.gz is the recorded corpus"
+    out = tmp_path / "eval"
+    assert main(["evaluate-detector", "--quick", "--output-dir", str(out)]) == 0
+    md = sorted(out.glob("evaluation_*.md"))
+    csv = sorted(out.glob("evaluation_*.csv"))
+    assert len(md) == 1 and len(csv) == 1
+    text = md[0].read_text()
+    for needle in ("## Pairwise", "## History", "asv continuous rule", "pandas rule", "A/A false alarms"):
+        assert needle in text
+    assert "asv step_detect" in capsys.readouterr().out
+    df = pd.read_csv(csv[0])
+    pw = df[df.table == "pairwise"]
+    assert set(pw.scenario) >= {"A/A", "+5%", "+20%"}
+    assert ((pw.ci_low <= pw.rate) & (pw.rate <= pw.ci_high)).all()
+
+
+def test_missing_corpus_is_an_error_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "eval"
+    code = main(["evaluate-detector", "--corpus", str(tmp_path / "nope.json.gz"), "--output-dir", str(out)])
+    assert code == 2
+    assert "error: noise corpus not found" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_unmatched_series_filter_is_an_error(tmp_path, capsys):
+    p = save_corpus(synthetic_corpus(), tmp_path / "c.json.gz")
+    assert main(["evaluate-detector", "--corpus", str(p), "--series", "nothing_matches", "--output-dir", str(tmp_path)]) == 2
+    assert "no corpus series matches" in capsys.readouterr().err
+
+
+def test_instruction_channel_exact_counts_catch_1_percent_and_no_aa():
+    from tools.evaluate.harness import instruction_table, run_instructions, Outcome
+
+    procs = [np.array([1_000_000.0])] * 5
+    c = NoiseCorpus({"toy_benchmarks.T.track_x_instructions": SeriesNoise(
+        "toy_benchmarks.T.track_x_instructions", "instructions", "instructions", procs)})
+    df = run_instructions(c, EvalConfig(pairwise_trials=5), [])
+    table = instruction_table(Outcome(pd.DataFrame(), pd.DataFrame(), {}, instructions=df)).set_index("method")
+    ours = table.loc["ours (instructions, 1 run per side, default floor)"]
+    assert ours["A/A false alarms"].k == 0 and ours["recall +1%"].value == 1.0
+    assert table.loc["asv continuous rule (instructions)", "recall +2%"].k == 0  # under asv's factor 1.1
+
+
+def test_our_history_finds_a_clean_step_where_it_happened():
+    from tools.evaluate.harness import ours_history_candidates
+
+    rng = np.random.default_rng(6)
+    commits = [np.exp(rng.normal(0, 0.002, 10)) for _ in range(40)]
+    stepped = commits[:30] + [c * 1.3 for c in commits[30:]]
+    assert [after for _, after in ours_history_candidates(stepped)] == [30]
+    assert ours_history_candidates(commits) == []
+
+
+def test_rounds_beyond_the_corpus_is_an_error(tmp_path, capsys):
+    p = save_corpus(synthetic_corpus(n_proc=12), tmp_path / "c.json.gz")
+    out = tmp_path / "eval"
+    assert main(["evaluate-detector", "--corpus", str(p), "--rounds", "10", "--output-dir", str(out)]) == 2
+    assert "--rounds 10 needs 20 processes" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_missing_otava_becomes_a_note_not_a_crash(monkeypatch):
+    monkeypatch.setattr(baselines, "otava_available", lambda: "ModuleNotFoundError: No module named 'otava'")
+    c = synthetic_corpus(n_series=1, n_proc=40)
+    cfg = EvalConfig(pairwise_trials=1, history_trials=1, after=21, prefix_grid=(21,),
+                     history_methods=("pandas rule", "Otava"))
+    out = evaluate(c, cfg)
+    assert set(out.history.method) == {"pandas rule"}
+    assert any(n.startswith("Otava: not evaluated") for n in out.notes)

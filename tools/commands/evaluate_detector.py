@@ -1,0 +1,98 @@
+"""``python -m tools evaluate-detector``: our detector vs asv, pandas' rule and Otava on real noise."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tools.errors import ToolError
+from tools.evaluate import corpus as corpus_mod
+from tools.evaluate.harness import EvalConfig, evaluate
+from tools.evaluate.report import write_outputs
+
+NAME = "evaluate-detector"
+HELP = (
+    "measure recall and false alarms of our regression detector and of asv's, pandas' and Otava's "
+    "rules on effects injected into recorded same-commit noise; print and write the table"
+)
+
+DEFAULT_OUT = Path("metrics/performance/evaluation")
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ValueError(text) from None
+        if value <= 0:
+            raise ValueError(text)
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--corpus", type=Path, default=corpus_mod.DEFAULT_CORPUS,
+                        help="noise corpus (gzip'd JSON) to read, or to write with --record (default: tests/data/noise_corpus.json.gz)")
+    parser.add_argument("--record", action="store_true",
+                        help="first re-record the corpus at HEAD (asv run --python=same, --record-rounds processes per benchmark; ~30 min here)")
+    parser.add_argument("--bench", action="append", default=None,
+                        help="with --record: asv --bench regex of a wall-time benchmark to record; repeatable "
+                        "(default: the 18 workloads of tools.evaluate.corpus.DEFAULT_SELECTION)")
+    parser.add_argument("--record-rounds", type=_positive(int), default=48,
+                        help="with --record: processes (asv rounds) per benchmark (default: %(default)s)")
+    parser.add_argument("--repeat", type=_positive(int), default=10,
+                        help="with --record: samples per process (asv repeat, default: %(default)s)")
+    parser.add_argument("--instruction-runs", type=int, default=5,
+                        help="with --record: separate asv runs of the track_*_instructions benchmarks (0: skip; default: %(default)s)")
+    parser.add_argument("--launch-method", choices=["spawn", "forkserver"], default=None,
+                        help="with --record: asv launch method (default: the one in asv.conf.json)")
+    parser.add_argument("--series", default=None, help="only corpus series matching this regex")
+    parser.add_argument("--quick", action="store_true", help="few trials and series (seconds; for tests and a smoke check)")
+    parser.add_argument("--rounds", type=_positive(int), default=None,
+                        help="processes per side in pairwise mode for ours and for asv at equal budget (default: 10)")
+    parser.add_argument("--trials", type=_positive(int), default=None,
+                        help="pairwise trials per benchmark per scenario (default: 30; --quick: 4)")
+    parser.add_argument("--history-trials", type=_positive(int), default=None,
+                        help="histories per scenario (default: 30; --quick: 3)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: 20261126)")
+    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUT, help="where evaluation_<ts>.md/.csv go (default: %(default)s)")
+
+
+def _config(args) -> EvalConfig:
+    cfg = EvalConfig.quick() if args.quick else EvalConfig()
+    if args.rounds is not None:
+        cfg.rounds = args.rounds
+    if args.trials is not None:
+        cfg.pairwise_trials = args.trials
+    if args.history_trials is not None:
+        cfg.history_trials = args.history_trials
+    if args.seed is not None:
+        cfg.seed = args.seed
+    return cfg
+
+
+def run(args) -> int:
+    cfg = _config(args)
+    if args.record:
+        rec = corpus_mod.record_with_asv(
+            args.corpus, bench=args.bench or corpus_mod.DEFAULT_SELECTION, rounds=args.record_rounds,
+            repeat=args.repeat, launch_method=args.launch_method,
+            instruction_bench=corpus_mod.DEFAULT_INSTRUCTION_SELECTION if args.instruction_runs > 0 else None,
+            instruction_runs=args.instruction_runs, log=lambda m: print(m, file=sys.stderr),
+        )
+        print(f"recorded {len(rec.series)} series x {args.record_rounds} processes into {args.corpus}", file=sys.stderr)
+    corpus = corpus_mod.subset(corpus_mod.load_corpus(args.corpus), args.series)
+    if not corpus.names("wall"):
+        raise ToolError(f"{args.corpus}: no wall-time series to evaluate")
+    outcome = evaluate(corpus, cfg)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    shown = ["python", "-m", "tools", NAME] + [a for a in sys.argv[2:] if a != "--record"] if sys.argv[1:2] == [NAME] else ["python", "-m", "tools", NAME]
+    md_path, csv_path, md = write_outputs(outcome, corpus, cfg, shlex.join(shown), args.output_dir, stamp)
+    print(md)
+    print(f"wrote {md_path} and {csv_path}", file=sys.stderr)
+    return 0

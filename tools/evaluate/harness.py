@@ -1,0 +1,477 @@
+"""The experiments: every detector on the same resampled real noise, same run, same seed.
+
+Pairwise (a PR: base vs head)
+    For each wall-time series of the corpus, scenario and trial, draw disjoint processes for
+    base and head (plus, for our detector, a second disjoint batch used only when the first
+    verdict is *inconclusive*, as the PR job re-runs exactly those). The head processes get the
+    injected effect on every raw sample. Every method sees the same draws:
+    ours (``tools.detect.pairwise.compare`` on one value per process, floor calibrated from
+    the corpus) and asv's ``continuous`` rule on the pooled raw samples, at asv's default of
+    2 rounds and at the same budget ours gets.
+
+History (daily runs)
+    A series of ``before + after`` commits, each commit ``commit_rounds`` processes drawn from
+    the corpus; the change lands at commit ``before``. Each detector runs on the history as
+    known after ``k`` commits of the change (k on a grid); commits-to-detection is the first k
+    at which it reports a regression within ±``LOCATION_TOLERANCE`` commits of the true
+    change. A/A histories give the false alarms.
+
+Also: a whole-suite A/A (every benchmark at once, BH across the suite, as one PR job), and the
+instruction channel (cachegrind counts, one run per side, 0.5-2% steps).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from tools.evaluate import baselines, inject
+from tools.evaluate.corpus import NoiseCorpus, SeriesNoise
+from tools.evaluate.metrics import Rate, analytic_mde, commits_to_detection, min_detectable_effect
+
+LOCATION_TOLERANCE = 2
+PREFIX_GRID = (1, 2, 3, 5, 10, 21, 30)
+FA_BUDGET = 0.01
+
+
+@dataclass
+class EvalConfig:
+    seed: int = 20261126
+    rounds: int = 10  # processes per side for our detector (and asv at the same budget)
+    asv_default_rounds: int = 2  # asv continuous' default
+    pairwise_trials: int = 30  # per series per scenario
+    history_trials: int = 30  # per scenario, each on a random series
+    before: int = 30
+    after: int = 30
+    commit_rounds: int = 2  # processes per commit in a history (asv run's default rounds)
+    rerun_inconclusive: bool = True
+    max_series: int | None = None
+    prefix_grid: tuple[int, ...] = PREFIX_GRID
+    history_methods: tuple[str, ...] = ("ours", "ours + confirm", "asv step_detect", "pandas rule", "Otava")
+
+    @classmethod
+    def quick(cls) -> "EvalConfig":
+        return cls(pairwise_trials=4, history_trials=3, max_series=3, after=21, prefix_grid=(5, 21))
+
+
+@dataclass
+class Outcome:
+    """Raw per-trial records; the tables are aggregations of these."""
+
+    pairwise: pd.DataFrame
+    history: pd.DataFrame
+    floors: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    instructions: pd.DataFrame | None = None
+    suite_aa: pd.DataFrame | None = None
+    seconds: float = 0.0
+
+
+# ---------------------------------------------------------------- our detector
+
+
+def _ours_pairwise(base_vals, head_vals, floor):
+    from tools.detect.pairwise import compare
+
+    return compare(base_vals, head_vals, lower_is_better=True, floor_pct=floor, channel="wall")
+
+
+def _floor_for(series: SeriesNoise) -> float:
+    from tools.detect.pairwise import calibrate_floor
+
+    return calibrate_floor(series.process_values())
+
+
+def ours_history_available() -> str | None:
+    try:
+        from tools.detect import history  # noqa: F401
+    except Exception as exc:
+        return f"tools.detect.history not importable ({exc.__class__.__name__}: {exc})"
+    return None
+
+
+def ours_history_candidates(commit_samples: list[np.ndarray], floor: float | None = None) -> list[tuple[int, int]]:
+    """(last commit before, first commit after) of each regression our history mode reports.
+
+    Mirrors ``history_suite`` for a single series: ``detect_series`` on one value per commit
+    (median of its samples), Benjamini-Hochberg over its candidates, ``judge``.
+    """
+    from tools.detect import history
+    from tools.detect.multiple import bh_qvalues
+
+    values = [float(np.median(s)) for s in commit_samples]
+    cands = history.detect_series(values, floor_pct=floor)
+    qs = bh_qvalues([c["p_value"] for c in cands])
+    return [(int(c["before_position"]), int(c["position"])) for c, q in zip(cands, qs)
+            if history.judge(c, q)[0] == "regressed"]
+
+
+# ---------------------------------------------------------------- pairwise
+
+
+def _pooled(series: SeriesNoise, idx: np.ndarray, scenario: inject.Scenario, centre: float, head: bool) -> list[np.ndarray]:
+    procs = [series.processes[i] for i in idx]
+    if head:
+        procs = [inject.apply(scenario, p, centre) for p in procs]
+    return procs
+
+
+def run_pairwise(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str]) -> tuple[pd.DataFrame, dict]:
+    scenarios = [inject.AA, *inject.STEPS, inject.VARIANCE]
+    records = []
+    floors = {}
+    R, R0 = cfg.rounds, cfg.asv_default_rounds
+    for si, name in enumerate(series_names):
+        s = corpus.series[name]
+        centre = float(np.median(s.process_values()))
+        floors[name] = _floor_for(s)
+        extra = R if cfg.rerun_inconclusive and s.n_processes >= 4 * R else 0
+        if s.n_processes < 2 * R:
+            notes.append(f"{name}: {s.n_processes} processes < 2 x {R}; skipped in pairwise mode")
+            continue
+        for ci, sc in enumerate(scenarios):
+            rng = np.random.default_rng([cfg.seed, si, ci, 1])
+            for t in range(cfg.pairwise_trials):
+                groups = inject.draw_disjoint(rng, s.n_processes, [R, R] + ([R, R] if extra else []))
+                b_procs = _pooled(s, groups[0], sc, centre, head=False)
+                h_procs = _pooled(s, groups[1], sc, centre, head=True)
+                b_vals = np.array([np.median(p) for p in b_procs])
+                h_vals = np.array([np.median(p) for p in h_procs])
+                res = _ours_pairwise(b_vals, h_vals, floors[name])
+                verdict, used = res.verdict, R
+                if verdict == "inconclusive" and extra:
+                    b2 = _pooled(s, groups[2], sc, centre, head=False)
+                    h2 = _pooled(s, groups[3], sc, centre, head=True)
+                    b_all = np.r_[b_vals, [np.median(p) for p in b2]]
+                    h_all = np.r_[h_vals, [np.median(p) for p in h2]]
+                    verdict = _ours_pairwise(b_all, h_all, floors[name]).verdict
+                    used = 2 * R
+                base = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t)
+                records.append({**base, "method": f"ours ({R}+{R} rounds, re-run if inconclusive)" if extra else f"ours ({R} rounds)",
+                                "flagged": verdict == "regressed", "verdict": verdict, "processes_per_side": used})
+                asv_full = baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
+                records.append({**base, "method": f"asv continuous rule ({R} rounds)", "flagged": asv_full,
+                                "verdict": "regressed" if asv_full else "-", "processes_per_side": R})
+                asv_def = baselines.asv_pr_regressed(np.concatenate(b_procs[:R0]), np.concatenate(h_procs[:R0]))
+                records.append({**base, "method": f"asv continuous rule ({R0} rounds, asv default)", "flagged": asv_def,
+                                "verdict": "regressed" if asv_def else "-", "processes_per_side": R0})
+    return pd.DataFrame.from_records(records), floors
+
+
+def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors: dict[str, float]) -> pd.DataFrame:
+    """Whole-suite A/A: every benchmark compared with itself at once, as one PR job would.
+
+    Ours: per-benchmark ``compare`` then Benjamini-Hochberg across the suite (``redecide``, as
+    ``compare_suite`` does); a trial fails if any benchmark is *regressed* or *improved*.
+    asv: ``asv continuous`` fails if any benchmark is worse by its rule.
+    """
+    from tools.detect.multiple import bh_qvalues
+    from tools.detect.pairwise import redecide
+
+    R, R0 = cfg.rounds, cfg.asv_default_rounds
+    records = []
+    rng = np.random.default_rng([cfg.seed, 5])
+    usable = [n for n in names if corpus.series[n].n_processes >= 2 * R]
+    for t in range(cfg.pairwise_trials):
+        results, asv_any, asv_def_any = [], False, False
+        for name in usable:
+            s = corpus.series[name]
+            b_idx, h_idx = inject.draw_disjoint(rng, s.n_processes, [R, R])
+            b_procs, h_procs = [s.processes[i] for i in b_idx], [s.processes[i] for i in h_idx]
+            results.append(_ours_pairwise(np.array([np.median(p) for p in b_procs]),
+                                          np.array([np.median(p) for p in h_procs]), floors[name]))
+            asv_any |= baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
+            asv_def_any |= baselines.asv_pr_regressed(np.concatenate(b_procs[:R0]), np.concatenate(h_procs[:R0]))
+        qs = bh_qvalues([r.p_value for r in results])
+        final = [redecide(r, q) for r, q in zip(results, qs)]
+        flagged = sum(r.verdict in ("regressed", "improved") for r in final)
+        records.append({"trial": t, "benchmarks": len(usable), "method": f"ours ({R} rounds, BH across the suite)",
+                        "any_flag": flagged > 0, "n_flagged": flagged})
+        records.append({"trial": t, "benchmarks": len(usable), "method": f"asv continuous rule ({R} rounds)",
+                        "any_flag": asv_any, "n_flagged": int(asv_any)})
+        records.append({"trial": t, "benchmarks": len(usable), "method": f"asv continuous rule ({R0} rounds, asv default)",
+                        "any_flag": asv_def_any, "n_flagged": int(asv_def_any)})
+    return pd.DataFrame.from_records(records)
+
+
+def suite_table(out: "Outcome") -> pd.DataFrame:
+    df = out.suite_aa
+    if df is None or df.empty:
+        return pd.DataFrame()
+    n = int(df.benchmarks.iloc[0])
+    return pd.DataFrame([{"method": m, f"A/A runs of the whole suite ({n} benchmarks) with any flag": Rate.of(g.any_flag)}
+                         for m, g in df.groupby("method", sort=False)])
+
+
+INSTRUCTION_STEPS = (inject.Scenario("+0.5%", "step", 0.5), inject.Scenario("+1%", "step", 1.0),
+                     inject.Scenario("+2%", "step", 2.0))
+
+
+def run_instructions(corpus: NoiseCorpus, cfg: EvalConfig, notes: list[str]) -> pd.DataFrame:
+    """Instruction counts: one run per side (the channel is exact), ours vs asv's rule.
+
+    asv keeps no samples for ``track_*`` results, so its rule falls back to the factor alone.
+    """
+    from tools.detect.pairwise import compare
+
+    names = corpus.names("instructions")
+    if not names:
+        notes.append("instruction channel: no instruction-count series in the corpus; not evaluated")
+        return pd.DataFrame()
+    from tools.detect.pairwise import INSTRUCTION_FLOOR_PCT
+
+    records = []
+    for si, name in enumerate(names):
+        s = corpus.series[name]
+        v = s.process_values()
+        # A floor a quarter above the largest same-commit difference measured (in-sample: the
+        # corpus is the calibration, as it would be for a real floor file).
+        spread_floor = max(INSTRUCTION_FLOOR_PCT, 125.0 * (v.max() / v.min() - 1.0))
+        for ci, sc in enumerate([inject.AA, *INSTRUCTION_STEPS]):
+            rng = np.random.default_rng([cfg.seed, si, ci, 4])
+            for t in range(cfg.pairwise_trials):
+                b_idx, h_idx = inject.draw_disjoint(rng, s.n_processes, [1, 1])
+                b, h = v[b_idx], inject.apply(sc, v[h_idx], float(np.median(v)))
+                base = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t)
+                ours = compare(b, h, channel="instructions").verdict
+                records.append({**base, "method": "ours (instructions, 1 run per side, default floor)",
+                                "flagged": ours == "regressed"})
+                cal = compare(b, h, channel="instructions", floor_pct=spread_floor).verdict
+                records.append({**base, "method": "ours (instructions, floor = 1.25 x measured same-commit spread)",
+                                "flagged": cal == "regressed"})
+                asv = baselines.asv_pr_regressed(b, h)
+                records.append({**base, "method": "asv continuous rule (instructions)", "flagged": asv})
+    return pd.DataFrame.from_records(records)
+
+
+def instruction_table(out: "Outcome") -> pd.DataFrame:
+    df = out.instructions
+    if df is None or df.empty:
+        return pd.DataFrame()
+    rows = []
+    for method, g in df.groupby("method", sort=False):
+        row = {"method": method, "A/A false alarms": Rate.of(g[g.kind == "none"].flagged)}
+        for sc in INSTRUCTION_STEPS:
+            row[f"recall {sc.name}"] = Rate.of(g[g.scenario == sc.name].flagged)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- history
+
+
+Detector = Callable[[list[np.ndarray]], list[int]]
+
+
+def _history_detectors(notes: list[str], wanted: tuple[str, ...]) -> dict[str, Callable[..., Detector]]:
+    """name -> factory(series, scenario, floor, rng, cfg, cache) -> detector over a history's commits.
+
+    ``cache`` is shared by the methods of one history: ours with and without confirmation
+    run the same detection once per prefix.
+    """
+    det: dict[str, Callable[..., Detector]] = {}
+
+    def ours_factory(confirmed: bool):
+        def factory(s, sc, floor, rng, cfg, cache):
+            confirm = _confirmer(s, sc, floor, rng, cfg) if confirmed else None
+
+            def detect(cs):
+                key = len(cs)
+                if key not in cache:
+                    cache[key] = ours_history_candidates(cs, floor)
+                return [after for before, after in cache[key] if confirm is None or confirm(before, after)]
+
+            return detect
+
+        return factory
+
+    for name in wanted:
+        if name in ("ours", "ours + confirm"):
+            why = ours_history_available()
+            if why:
+                notes.append(f"history mode, {name}: not evaluated — {why}")
+                continue
+            det[name] = ours_factory(name == "ours + confirm")
+        elif name == "asv step_detect":
+            det[name] = lambda *a: baselines.asv_history_regressions
+        elif name == "pandas rule":
+            det[name] = lambda *a: (lambda cs: baselines.pandas_regressions([float(np.median(c)) for c in cs]))
+        elif name == "Otava":
+            why = baselines.otava_available()
+            if why:
+                notes.append(f"Otava: not evaluated — {why} (install: pip install --no-deps apache-otava)")
+                continue
+            det[name] = lambda *a: (lambda cs: baselines.otava_regressions([float(np.median(c)) for c in cs]))
+    return det
+
+
+def _confirmer(s: SeriesNoise, sc: inject.Scenario, floor: float, rng: np.random.Generator, cfg: EvalConfig):
+    """Re-run the two boundary commits interleaved: fresh processes, pairwise verdict must be 'regressed'."""
+    centre = float(np.median(s.process_values()))
+
+    def confirm(before_pos: int, after_pos: int) -> bool:
+        groups = inject.draw_disjoint(rng, s.n_processes, [cfg.rounds, cfg.rounds])
+        if groups is None:
+            return True  # cannot re-run: keep the alert
+        lv_b, lv_a = before_pos - cfg.before + 1, after_pos - cfg.before + 1
+        b = [np.median(inject.apply(sc, s.processes[i], centre, level=lv_b)) for i in groups[0]]
+        a = [np.median(inject.apply(sc, s.processes[i], centre, level=lv_a)) for i in groups[1]]
+        return _ours_pairwise(np.array(b), np.array(a), floor).verdict == "regressed"
+
+    return confirm
+
+
+def build_history(s: SeriesNoise, sc: inject.Scenario, cfg: EvalConfig, rng: np.random.Generator) -> list[np.ndarray]:
+    """Commits of one history: each the pooled samples of ``commit_rounds`` processes."""
+    n = cfg.before + cfg.after
+    centre = float(np.median(s.process_values()))
+    need = n * cfg.commit_rounds
+    # Without replacement while the corpus allows it; beyond that processes recur (still A/A-honest).
+    idx = rng.permutation(s.n_processes) if need <= s.n_processes else rng.integers(0, s.n_processes, need)
+    commits = []
+    for c in range(n):
+        procs = [s.processes[i] for i in idx[c * cfg.commit_rounds : (c + 1) * cfg.commit_rounds]]
+        level = c - cfg.before + 1  # 1 at the first changed commit
+        commits.append(np.concatenate([inject.apply(sc, p, centre, level=level) for p in procs]))
+    return commits
+
+
+def run_history(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str],
+                floors: dict[str, float]) -> pd.DataFrame:
+    scenarios = [inject.AA, *inject.STEPS, inject.GRADUAL]
+    factories = _history_detectors(notes, cfg.history_methods)
+    grid = prefix_grid(cfg)
+    records = []
+    s0 = cfg.before
+    for ci, sc in enumerate(scenarios):
+        rng = np.random.default_rng([cfg.seed, ci, 2])
+        for t in range(cfg.history_trials):
+            name = series_names[int(rng.integers(len(series_names)))]
+            series = corpus.series[name]
+            commits = build_history(series, sc, cfg, rng)
+            lo, hi = s0 - LOCATION_TOLERANCE, s0 + (sc.steps - 1) + LOCATION_TOLERANCE
+            cache: dict = {}
+            for mi, (mname, factory) in enumerate(factories.items()):
+                det = factory(series, sc, floors.get(name), np.random.default_rng([cfg.seed, ci, t, mi, 3]), cfg, cache)
+                rec = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t, method=mname)
+                if not sc.is_change:
+                    flagged = det(commits)
+                    records.append({**rec, "false_alarms": len(flagged), "first_k": math.nan})
+                    continue
+                first = math.nan
+                for k in grid:
+                    flagged = det(commits[: s0 + k])
+                    if any(lo <= f <= hi for f in flagged):
+                        first = k
+                        break
+                records.append({**rec, "false_alarms": math.nan, "first_k": first})
+    return pd.DataFrame.from_records(records)
+
+
+def prefix_grid(cfg: EvalConfig) -> list[int]:
+    """Commits after the change at which the detectors look (always including the last)."""
+    grid = [k for k in cfg.prefix_grid if k <= cfg.after]
+    return grid + ([cfg.after] if cfg.after not in grid else [])
+
+
+# ---------------------------------------------------------------- run and tables
+
+
+def select_series(corpus: NoiseCorpus, cfg: EvalConfig) -> list[str]:
+    names = corpus.names("wall")
+    if cfg.max_series and len(names) > cfg.max_series:
+        # Spread the pick over the noise range: sort by CV and take evenly spaced series.
+        names = sorted(names, key=lambda n: corpus.series[n].cv())
+        pick = np.unique(np.linspace(0, len(names) - 1, cfg.max_series).round().astype(int))
+        names = [names[i] for i in pick]
+    return names
+
+
+def evaluate(corpus: NoiseCorpus, cfg: EvalConfig) -> Outcome:
+    started = time.perf_counter()
+    notes: list[str] = []
+    names = select_series(corpus, cfg)
+    if not names:
+        from tools.errors import ToolError
+
+        raise ToolError("the noise corpus has no wall-time series to evaluate")
+    fewest = min(corpus.series[n].n_processes for n in names)
+    if 2 * cfg.rounds > max(corpus.series[n].n_processes for n in names):
+        from tools.errors import ToolError
+
+        raise ToolError(f"--rounds {cfg.rounds} needs {2 * cfg.rounds} processes per benchmark; "
+                        f"the corpus has {fewest}–{max(corpus.series[n].n_processes for n in names)}")
+    pairwise, floors = run_pairwise(corpus, cfg, names, notes)
+    history = run_history(corpus, cfg, names, notes, floors)
+    instructions = run_instructions(corpus, cfg, notes)
+    suite_aa = run_suite_aa(corpus, cfg, names, floors)
+    return Outcome(pairwise, history, floors, notes, instructions=instructions, suite_aa=suite_aa,
+                   seconds=time.perf_counter() - started)
+
+
+def pairwise_table(out: Outcome) -> pd.DataFrame:
+    """One row per method: A/A false alarms, recall per step, variance-only flags."""
+    rows = []
+    df = out.pairwise
+    for method, g in df.groupby("method", sort=False):
+        row = {"method": method}
+        aa = g[g.kind == "none"]
+        row["A/A false alarms"] = Rate.of(aa.flagged)
+        row["within 1% budget"] = "yes" if row["A/A false alarms"].value <= FA_BUDGET else "no"
+        for pct in inject.STEP_PCTS:
+            row[f"recall +{pct:g}%"] = Rate.of(g[(g.kind == "step") & (g.pct == pct)].flagged)
+        row["variance-only flagged"] = Rate.of(g[g.kind == "variance"].flagged)
+        row["processes/side (mean)"] = float(g.processes_per_side.mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def history_table(out: Outcome, cfg: EvalConfig) -> pd.DataFrame:
+    """One row per method: A/A false alarms; per change, share found within 5 commits and median k."""
+    rows = []
+    df = out.history
+    if df.empty:
+        return pd.DataFrame()
+    n_commits = cfg.before + cfg.after
+    for method, g in df.groupby("method", sort=False):
+        aa = g[g.kind == "none"]
+        row = {"method": method, f"A/A histories with a false alarm ({n_commits} commits)": Rate.of(aa.false_alarms > 0)}
+        for sc in [*inject.STEPS, inject.GRADUAL]:
+            h = g[g.scenario == sc.name]
+            within5 = Rate.of((h.first_k <= 5).fillna(False))
+            med, det, tot = commits_to_detection(list(h.first_k))
+            k = f"median {med:g} commits" if det else "never"
+            row[f"{sc.name}: found ≤ 5 commits; median k (found)"] = f"{within5.fmt()}; {k} ({det}/{tot})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def per_series_table(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> pd.DataFrame:
+    """Per benchmark: noise, calibrated floor, our recall per step, MDE (empirical and analytic)."""
+    rows = []
+    df = out.pairwise
+    ours = df[df.method.str.startswith("ours")]
+    for name, g in ours.groupby("series", sort=False):
+        s = corpus.series[name]
+        rec = {p: float(g[(g.kind == "step") & (g.pct == p)].flagged.mean()) for p in inject.STEP_PCTS}
+        aa = g[g.kind == "none"]
+        rows.append(
+            {
+                "series": name,
+                "processes": s.n_processes,
+                "median": float(np.median(s.process_values())),
+                "CV between processes %": 100 * s.cv(),
+                "CV within a process %": 100 * s.within_cv(),
+                "floor %": out.floors.get(name, math.nan),
+                "A/A flagged": f"{int(aa.flagged.sum())}/{len(aa)}",
+                **{f"recall +{p:g}%": rec[p] for p in inject.STEP_PCTS},
+                "MDE % (≥90% recall)": min_detectable_effect(rec),
+                f"MDE % analytic ({cfg.rounds} rounds)": analytic_mde(s.process_values(), cfg.rounds),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,166 @@
+"""The evaluation table as Markdown (for people and the README) and CSV (for tools)."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from tools.evaluate.corpus import NoiseCorpus
+from tools.evaluate.harness import (
+    LOCATION_TOLERANCE,
+    EvalConfig,
+    Outcome,
+    history_table,
+    instruction_table,
+    pairwise_table,
+    per_series_table,
+    prefix_grid,
+    suite_table,
+)
+from tools.evaluate.metrics import Rate, commits_to_detection
+from tools.io import atomic_write_text
+
+
+def _cell(x) -> str:
+    if isinstance(x, Rate):
+        return x.fmt()
+    if isinstance(x, float):
+        if math.isinf(x):
+            return "> 20" if x > 0 else "-∞"
+        if math.isnan(x):
+            return "–"
+        return f"{x:.3g}" if abs(x) < 1e-3 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+    return str(x)
+
+
+def _human(value: float, unit: str) -> str:
+    from asv.util import human_value
+
+    return human_value(value, unit) if unit in ("seconds", "bytes") else f"{value:,.4g} {unit}"
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "_(nothing evaluated)_\n"
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, row in df.iterrows():
+        lines.append("| " + " | ".join(_cell(row[c]).replace("|", "\\|") for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def corpus_section(corpus: NoiseCorpus) -> str:
+    rows = pd.DataFrame(corpus.summary_rows())
+    meta = corpus.meta
+    lines = [
+        f"- recorded: {meta.get('recorded_utc', '?')} at commit `{str(meta.get('commit', '?'))[:10]}`, "
+        f"Python {meta.get('python', '?')}, {meta.get('cpus', '?')} CPUs, {meta.get('platform', '?')}",
+        f"- how: `{meta.get('how', '?')}` ({meta.get('seconds', '?')} s)",
+    ]
+    if meta.get("note"):
+        lines.append(f"- {meta['note']}")
+    wall = rows[rows.channel == "wall"]
+    if len(wall):
+        lines.append(
+            f"- wall time: {len(wall)} series, {int(wall.processes.min())}–{int(wall.processes.max())} processes each; "
+            f"between-process CV median {wall.cv_between_pct.median():.1f}% "
+            f"(range {wall.cv_between_pct.min():.1f}–{wall.cv_between_pct.max():.1f}%), "
+            f"within-process CV median {wall.cv_within_pct.median():.1f}%, "
+            f"max/min of process values median {wall.max_over_min.median():.2f}")
+    ir = rows[rows.channel == "instructions"]
+    if len(ir):
+        lines.append(
+            f"- instruction counts: {len(ir)} series, {int(ir.processes.min())}–{int(ir.processes.max())} processes each; "
+            f"max/min − 1 between processes: median {100 * (ir.max_over_min.median() - 1):.2f}% "
+            f"(range {100 * (ir.max_over_min.min() - 1):.3f}–{100 * (ir.max_over_min.max() - 1):.2f}%)")
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command: str) -> str:
+    pw = pairwise_table(out)
+    hist = history_table(out, cfg)
+    per = per_series_table(out, corpus, cfg)
+    per = per.assign(median=[_human(v, corpus.series[n].unit) for n, v in zip(per.series, per["median"])]) if len(per) else per
+    parts = [
+        "# Regression detector evaluation",
+        f"Regenerate: `{command}` (seed {cfg.seed}; {out.seconds:.0f} s).",
+        "Rates are percentages with 95% Wilson intervals. Effects are injected multiplicatively into "
+        "real same-commit noise; base and head (and every commit of a history) use disjoint processes.",
+        "## Noise corpus",
+        corpus_section(corpus),
+        f"## Pairwise (PR) mode: {cfg.pairwise_trials} trials per benchmark per scenario, {len(per)} benchmarks",
+        f"*flagged* = reported as a regression (ours: verdict `regressed`, from {cfg.rounds} processes per side "
+        f"plus {cfg.rounds} more when the first verdict is `inconclusive`; asv: `asv continuous` would fail). "
+        "Target: ≤ 1% A/A false alarms per benchmark per comparison.",
+        markdown_table(pw),
+        markdown_table(suite_table(out)),
+        f"## History (daily) mode: {cfg.before} commits before the change, up to {cfg.after} after, "
+        f"{cfg.commit_rounds} processes per commit, {cfg.history_trials} histories per scenario",
+        f"A detection counts when a regression is reported within ±{LOCATION_TOLERANCE} commits of the true change, "
+        f"using only the commits known k commits after it (k in {prefix_grid(cfg)}). "
+        "*ours + confirm* re-runs the two boundary commits interleaved "
+        f"({cfg.rounds} fresh processes each) and alerts only if the pairwise verdict is `regressed`.",
+        markdown_table(hist),
+        "## Instruction channel (cachegrind counts, one run per side)",
+        "Counts of the same commit from separate processes; effects injected as above. asv keeps no "
+        "samples for `track_*` results, so its rule is the factor 1.1 alone.",
+        markdown_table(instruction_table(out)),
+        f"## Per benchmark (ours, pairwise, {cfg.rounds} rounds per side)",
+        "MDE: smallest injected step with ≥ 90% recall (`> 20` = none of the steps); the analytic "
+        "column is the two-sample normal yardstick for the measured between-process noise.",
+        markdown_table(per),
+    ]
+    if out.notes:
+        parts += ["## Notes", "\n".join(f"- {n}" for n in out.notes)]
+    return "\n\n".join(p.strip("\n") for p in parts) + "\n"
+
+
+def _rate_record(table: str, method: str, scenario: str, metric: str, rate: Rate, **extra) -> dict:
+    lo, hi = rate.ci
+    return dict(table=table, method=method, scenario=scenario, metric=metric, k=rate.k, n=rate.n,
+                rate=rate.value, ci_low=lo, ci_high=hi, **extra)
+
+
+def long_csv(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> str:
+    """Every rate, one row each: table, method, scenario, metric, k, n, rate, ci_low, ci_high, ..."""
+    recs = []
+    for (method, scenario), g in out.pairwise.groupby(["method", "scenario"], sort=False):
+        recs.append(_rate_record("pairwise", method, scenario, "flagged", Rate.of(g.flagged),
+                                 processes_per_side=float(g.processes_per_side.mean())))
+    if out.suite_aa is not None and not out.suite_aa.empty:
+        for method, g in out.suite_aa.groupby("method", sort=False):
+            recs.append(_rate_record("suite A/A", method, "A/A (whole suite)", "any flag", Rate.of(g.any_flag)))
+    if out.instructions is not None and not out.instructions.empty:
+        for (method, scenario), g in out.instructions.groupby(["method", "scenario"], sort=False):
+            recs.append(_rate_record("instructions", method, scenario, "flagged", Rate.of(g.flagged)))
+    for (method, scenario), g in out.history.groupby(["method", "scenario"], sort=False):
+        if g.kind.iloc[0] == "none":
+            recs.append(_rate_record("history", method, scenario, "false alarm", Rate.of(g.false_alarms > 0)))
+            continue
+        med, _, _ = commits_to_detection(list(g.first_k))
+        recs.append(_rate_record("history", method, scenario, "found within 5 commits",
+                                 Rate.of((g.first_k <= 5).fillna(False)), median_commits=med))
+        recs.append(_rate_record("history", method, scenario, f"found within {cfg.after} commits",
+                                 Rate.of(g.first_k.notna()), median_commits=med))
+    per = per_series_table(out, corpus, cfg)
+    for _, row in per.iterrows():
+        for col, val in row.items():
+            if col != "series":
+                recs.append(dict(table="per-benchmark", method="ours", scenario=row["series"], metric=col,
+                                 rate=val if isinstance(val, (int, float)) else "", text="" if isinstance(val, (int, float)) else str(val)))
+    df = pd.DataFrame.from_records(recs)
+    df[["k", "n"]] = df[["k", "n"]].astype("Int64")
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+def write_outputs(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command: str, out_dir: Path, stamp: str) -> tuple[Path, Path, str]:
+    md = render_markdown(out, corpus, cfg, command)
+    csv = long_csv(out, corpus, cfg)
+    md_path = atomic_write_text(Path(out_dir) / f"evaluation_{stamp}.md", md)
+    csv_path = atomic_write_text(Path(out_dir) / f"evaluation_{stamp}.csv", csv)
+    return md_path, csv_path, md
