@@ -7,6 +7,7 @@ Relative paths in it are relative to the file's folder, as in asv.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,27 @@ def read_asv_conf(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ToolError(f"{path}: expected a JSON object")
     return data
+
+
+# Paths in asv.conf.json that asv resolves against the config file's folder.
+_CONF_PATHS = {"repo": ".", "benchmark_dir": "benchmarks", "env_dir": "env"}
+
+
+def write_scratch_asv_conf(conf: dict, home: Path, out_dir: Path, **overrides: str) -> Path:
+    """Write ``conf`` to ``out_dir/asv.conf.json`` with ``overrides`` applied (results_dir,
+    html_dir, ...) and every project path made absolute against ``home``, the folder of the
+    original config: asv changes into the scratch config's folder, so relative paths would
+    point into ``out_dir``."""
+    conf = dict(conf)
+    for key, default in _CONF_PATHS.items():
+        value = str(conf.get(key, default))
+        if key == "repo" and ("://" in value or value.startswith("git@")):
+            continue  # a remote URL: asv mirrors it itself
+        conf[key] = str((home / value).resolve())
+    conf.update({key: str(value) for key, value in overrides.items()})
+    path = out_dir / "asv.conf.json"
+    path.write_text(json.dumps(conf, indent=2))
+    return path
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

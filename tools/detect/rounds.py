@@ -16,7 +16,6 @@ environments and built wheels are shared.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -27,8 +26,10 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
+from tools.config import read_asv_conf, write_scratch_asv_conf
 from tools.detect import pairwise
 from tools.errors import ToolError
+from tools.revisions import git_rev_parse
 
 ROUNDS_DIR = Path(".asv") / "rounds"
 OK_EXIT_CODES = (0, 2)  # asv run: 2 = some benchmark failed, the rest was measured
@@ -62,51 +63,22 @@ def bench_regex(rows: pd.DataFrame) -> str:
     return "^(?:" + "|".join(sorted(set(names))) + ")$"
 
 
-def _git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ToolError(f"git {' '.join(args)}: {proc.stderr.strip() or 'failed'}")
-    return proc.stdout.strip()
-
-
 def resolve(repo: Path, rev: str) -> str:
-    try:
-        return _git(repo, "rev-parse", "--verify", f"{rev}^{{commit}}")
-    except ToolError:
-        raise ToolError(f"unknown revision {rev!r} in {repo}") from None
-
-
-_CONFIG_DIRS = {"repo": ".", "benchmark_dir": "benchmarks", "env_dir": "env"}
+    full = git_rev_parse(rev, repo)
+    if full is None:
+        raise ToolError(f"unknown revision {rev!r} in {repo}")
+    return full
 
 
 def _scratch_config(run: RoundsRun, pair_dir: Path) -> Path:
-    """The project's asv config with results/html redirected into ``pair_dir``.
-
-    asv changes into the config file's folder, so every path is made absolute here (relative
-    to the project's own config file); environments and the wheel cache stay shared.
-    """
+    """The project's asv config with results/html redirected into ``pair_dir``;
+    environments and the wheel cache stay shared."""
     src = run.repo / run.config
     if not src.is_file():
         raise ToolError(f"{src}: asv config not found (run from the repository root or pass --config)")
-    from asv import util as asv_util
-
-    try:
-        conf = asv_util.load_json(str(src), js_comments=True)
-    except Exception as exc:  # asv raises its own UserError types for bad JSON
-        raise ToolError(f"{src}: cannot read asv config ({exc})") from None
-    if not isinstance(conf, dict):
-        raise ToolError(f"{src}: asv config is not a JSON object")
-    home = src.resolve().parent
-    for key, default in _CONFIG_DIRS.items():
-        value = str(conf.get(key, default))
-        if key == "repo" and ("://" in value or value.startswith("git@")):
-            continue  # a remote URL: asv mirrors it itself
-        conf[key] = str((home / value).resolve())
-    conf["results_dir"] = str((pair_dir / "scratch-results").resolve())
-    conf["html_dir"] = str((pair_dir / "scratch-html").resolve())
-    path = pair_dir / "asv.conf.json"
-    path.write_text(json.dumps(conf, indent=2))
-    return path
+    return write_scratch_asv_conf(read_asv_conf(src), src.resolve().parent, pair_dir,
+                                  results_dir=(pair_dir / "scratch-results").resolve(),
+                                  html_dir=(pair_dir / "scratch-html").resolve())
 
 
 def _machine_name(run: RoundsRun) -> str:

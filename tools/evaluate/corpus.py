@@ -35,8 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tools.config import read_asv_conf, write_scratch_asv_conf
 from tools.errors import ToolError
 from tools.io import atomic_write_bytes
+from tools.revisions import git_rev_parse
 
 FORMAT = 1
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "noise_corpus.json.gz"
@@ -253,40 +255,27 @@ def _current_branch(repo_root: Path) -> str:
 def _asv_config(repo_root: Path, tmp: Path) -> Path:
     """A copy of the project's asv.conf.json whose outputs all go to ``tmp``."""
     src = repo_root / "asv.conf.json"
-    conf: dict = {}
-    if src.is_file():
-        text = src.read_text()
-        # asv.conf.json allows // comments; strip whole-line ones before parsing.
-        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
-        conf = json.loads(text)
+    conf = read_asv_conf(src) if src.is_file() else {}
     conf.update(
         {
             "version": 1,
             "project": conf.get("project", "intellirouter"),
             "environment_type": conf.get("environment_type", "virtualenv"),  # unused with --python=same, but required
             "branches": conf.get("branches", [_current_branch(repo_root)]),
-            "repo": str(repo_root),
-            "benchmark_dir": str(repo_root / conf.get("benchmark_dir", "benchmarks")),
-            "results_dir": str(tmp / "results"),
-            "html_dir": str(tmp / "html"),
-            "env_dir": str(tmp / "env"),
         }
     )
-    path = tmp / "asv.conf.json"
-    path.write_text(json.dumps(conf, indent=1))
-    return path
+    return write_scratch_asv_conf(conf, repo_root, tmp, repo=repo_root, results_dir=tmp / "results",
+                                  html_dir=tmp / "html", env_dir=tmp / "env")
 
 
 DEFAULT_INSTRUCTION_SELECTION = [r"^[a-z_]+_benchmarks\.[A-Za-z]+\.track_[a-z0-9_]+_instructions$"]
 
 
 def _git_head(repo_root: Path) -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=repo_root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise ToolError(f"cannot read the HEAD commit of {repo_root}: {exc}") from None
+    sha = git_rev_parse("HEAD", repo_root)
+    if sha is None:
+        raise ToolError(f"cannot read the HEAD commit of {repo_root}")
+    return sha
 
 
 def _asv_run(tmp: Path, conf: Path, repo_root: Path, python: str, sha: str, bench: list[str],

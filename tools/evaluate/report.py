@@ -21,6 +21,7 @@ from tools.evaluate.harness import (
     suite_table,
 )
 from tools.evaluate.metrics import Rate, commits_to_detection
+from tools.humanize import human_value
 from tools.io import atomic_write_text
 
 
@@ -34,12 +35,6 @@ def _cell(x) -> str:
             return "–"
         return f"{x:.3g}" if abs(x) < 1e-3 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
     return str(x)
-
-
-def _human(value: float, unit: str) -> str:
-    from asv.util import human_value
-
-    return human_value(value, unit) if unit in ("seconds", "bytes") else f"{value:,.4g} {unit}"
 
 
 def markdown_table(df: pd.DataFrame) -> str:
@@ -83,7 +78,7 @@ def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command:
     pw = pairwise_table(out)
     hist = history_table(out, cfg)
     per = per_series_table(out, corpus, cfg)
-    per = per.assign(median=[_human(v, corpus.series[n].unit) for n, v in zip(per.series, per["median"])]) if len(per) else per
+    per = per.assign(median=[human_value(v, corpus.series[n].unit) for n, v in zip(per.series, per["median"])]) if len(per) else per
     parts = [
         "# Regression detector evaluation",
         f"Regenerate: `{command}` (seed {cfg.seed}; {out.seconds:.0f} s).",
