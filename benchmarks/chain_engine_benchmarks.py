@@ -24,7 +24,7 @@ from benchmarks.fixtures import (
     make_chain_registries,
     require,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
 
 
 class _Budget:
@@ -37,6 +37,7 @@ class _Budget:
     warmup_time = 0.02
 
 
+@relative_time("time_create_chain")
 class ChainCreation(_Budget):
     """Building the Step objects and the Chain of an n-step linear chain (prompts drawn in setup)."""
 
@@ -62,6 +63,7 @@ class _Validate:
         sample_size=5,
         warm_up_time=0.02,
         measurement_time=0.4,
+        relative_time=True,
     )
     rounds = 2
 
@@ -91,6 +93,7 @@ class _ValidateMixed:
         warm_up_time=0.02,
         measurement_time=0.3,
         count_instructions=True,
+        relative_time=True,
     )
     rounds = 2
     instruction_iterations = 2  # deterministic: two iterations give the exact per-call count
@@ -109,6 +112,7 @@ class _ValidateMixed:
 ValidateMixed = asv_benchmark(_ValidateMixed)
 
 
+@relative_time("time_execute")
 class ExecuteChain(_Budget):
     """execute() of a compiled plan: scheduling, gates, template rendering, model calls."""
 

@@ -16,7 +16,7 @@ from benchmarks.fixtures import (
     memory_range,
     require,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
 
 SIZES = [1_000, 100_000, 1_000_000]
 GET_ALL_SIZES = [1_000, 10_000, 100_000]  # get-all is O(n) Message builds: 1M would take seconds
@@ -63,6 +63,7 @@ class _Conversations(_Budget):
             raise NotImplementedError("setup_cache built no memory workload at this commit") from None
 
 
+@relative_time("time_create_manager")
 class ManagerCreation(_Budget):
     """A manager plus one conversation: the fixed cost of starting a session's memory."""
 
@@ -85,6 +86,7 @@ class _AddEntry:
         sample_size=10,
         measurement_time=0.5,
         count_instructions=True,
+        relative_time=True,
     )
     instruction_iterations = 200
 
@@ -107,6 +109,7 @@ class _AddEntry:
 AddEntry = asv_benchmark(_AddEntry)
 
 
+@relative_time("time_get_last_n")
 class GetMessages(_Conversations):
     """The window-bounded read a prompt makes: the last 50 messages (window 50)."""
 
@@ -120,6 +123,7 @@ class GetMessages(_Conversations):
         self.manager.get_last_n(self.cid, 50)
 
 
+@relative_time("time_get_all")
 class GetAllMessages(_Conversations):
     """The full history read (O(n): every stored entry becomes a Message)."""
 
@@ -133,6 +137,7 @@ class GetAllMessages(_Conversations):
         self.manager.get_messages(self.cid)
 
 
+@relative_time("time_time_range", "time_time_range_empty")
 class TimeRangeRetrieval(_Conversations):
     """[start, end) retrieval by bisection: 100 entries from the middle, and an empty range
     (the pure O(log n) search)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 
 from benchmarks.fixtures import SELECTIVITY_PROVIDERS, require, rng, shared_models, shared_registry
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
 
 FILTER_SIZE = 10_000
 
@@ -63,6 +63,7 @@ class _Lookup:
         params={"n_models": [100, 10_000]},
         sample_size=10,
         measurement_time=0.5,
+        relative_time=True,
     )
     rounds = 2
 
@@ -90,6 +91,7 @@ class _GetBatch:
         benchmark_type=BenchmarkType.LATENCY,
         sample_size=10,
         measurement_time=0.5,
+        relative_time=True,
     )
     rounds = 2
 
@@ -107,6 +109,7 @@ class _GetBatch:
 GetBatch = asv_benchmark(_GetBatch)
 
 
+@relative_time("time_find_models_indexed", "time_find_models_full_scan")
 class FindModels(_Budget):
     """find_models(provider=...) on 10,000 models vs the same predicate over a full scan."""
 
@@ -127,6 +130,7 @@ class FindModels(_Budget):
         [m for m in self.registry.list() if predicate(m)]
 
 
+@relative_time("time_update_status")
 class StatusChange(_Budget):
     """update_status on a 10,000-model registry: O(1), moves the model between status buckets.
 

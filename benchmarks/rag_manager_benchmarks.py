@@ -17,7 +17,7 @@ from benchmarks.fixtures import (
     rag_query,
     require,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
 
 SIZES = [100, 10_000, 100_000]
 
@@ -30,6 +30,7 @@ class _Budget:
     warmup_time = 0.05
 
 
+@relative_time("time_create_manager")
 class ManagerCreation(_Budget):
     def setup(self):
         self.RAGManager = require("intellirouter.rag", "RAGManager")
@@ -48,6 +49,7 @@ class _AddSource:
         benchmark_type=BenchmarkType.THROUGHPUT,
         sample_size=10,
         measurement_time=0.5,
+        relative_time=True,
     )
 
     def setup(self):
@@ -65,6 +67,7 @@ class _AddSource:
 AddSource = asv_benchmark(_AddSource)
 
 
+@relative_time("time_retrieve_context")
 class RetrieveContext(_Budget):
     """BM25 over the whole index, stable ranking, dedup, 2 per source, 8 in total."""
 
@@ -103,6 +106,7 @@ class RetrieveContext(_Budget):
         self.manager.retrieve_context(self.query, max_chunks=8, per_source_cap=2)
 
 
+@relative_time("time_fuse_context")
 class FuseContext(_Budget):
     """Join n chunks under a budget that keeps half of them and cuts the next mid-text."""
 
@@ -132,6 +136,7 @@ class _FuseSmall:
         sample_size=10,
         measurement_time=0.5,
         count_instructions=True,
+        relative_time=True,
     )
     instruction_iterations = 200
 

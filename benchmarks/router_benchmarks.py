@@ -21,7 +21,7 @@ from benchmarks.fixtures import (
     shared_registry,
     shared_router,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
 
 SIZES = [10, 1_000, 10_000]
 EDGE_SIZES = [10, 10_000]  # where a sweep adds little beyond its two ends
@@ -45,6 +45,7 @@ class _Budget:
     warmup_time = 0.05
 
 
+@relative_time("time_create_router", "time_update_from_registry")
 class RouterLifecycle(_Budget):
     params = [SIZES]
     param_names = ["n_models"]
@@ -76,6 +77,7 @@ def _filter_request(case: str, router):
     return make_routing_requests(1, **fields)[0]
 
 
+@relative_time("time_get_filtered_models")
 class GetFilteredModels(_Budget):
     """The filtering paths at 10,000 models (the unfiltered path at 10 models is part of
     every Route benchmark there)."""
@@ -93,6 +95,7 @@ class GetFilteredModels(_Budget):
         self.router.get_filtered_models(self.request)
 
 
+@relative_time("time_route")
 class Route(_Budget):
     """route() of one seeded request (a code question) with each strategy, no filter."""
 
@@ -118,6 +121,7 @@ class _RoundRobinRoute:
         sample_size=10,
         measurement_time=0.5,
         count_instructions=True,
+        relative_time=True,
     )
     rounds = 2
     instruction_iterations = 2000  # amortises start-up noise in (B - A) / iterations

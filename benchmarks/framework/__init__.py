@@ -31,6 +31,7 @@ This package holds no benchmarks itself (asv imports it during discovery and fin
 from .adapter import asv_benchmark, param_grid
 from .config import Benchmarkable, BenchmarkConfig, BenchmarkType
 from .instructions import InstructionCountError, count_instructions
+from .relative import measure_relative, relative_time
 from .resources import ResourceMonitor, ResourceUsage, measure_resources
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "ResourceUsage",
     "asv_benchmark",
     "count_instructions",
+    "measure_relative",
     "measure_resources",
     "param_grid",
+    "relative_time",
 ]

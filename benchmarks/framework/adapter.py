@@ -12,6 +12,7 @@ fresh workload; ``teardown`` forwards. The methods generated per ``BenchmarkType
                     track_<name>_rss_growth, track_<name>_io_read_bytes,
                     track_<name>_io_write_bytes                      (bytes)
     count_instructions=True adds track_<name>_instructions           (instructions)
+    relative_time=True adds track_<name>_relative                    (relative: see relative.py)
 
 Any ``time_*``, ``track_*``, ``peakmem_*`` or ``mem_*`` method written on the Benchmarkable
 (a custom metric, e.g. ``def track_cost(self, *params): ...`` with ``track_cost.unit = "USD"``)
@@ -31,6 +32,7 @@ from typing import Any
 
 from .config import BenchmarkConfig, BenchmarkType
 from .instructions import CHILD_VAR, DEFAULT_ITERATIONS, DEFAULT_WARM_UP, count_instructions
+from .relative import make_twin
 from .resources import measure_resources
 
 HARNESS_VERSION = "1"
@@ -243,6 +245,11 @@ def asv_benchmark(cls: type) -> type:
         instructions.unit = "instructions"
         instructions.timeout = _INSTRUCTION_TIMEOUT
         methods[f"track_{stem}_instructions"] = instructions
+
+    if config.relative_time:
+        methods[f"track_{stem}_relative"] = make_twin(
+            lambda self, params: self._bench.run_iteration,
+            version_of=tuple(f for f in (getattr(cls, a, None) for a in ("setup", "run_iteration")) if f))
 
     for attr, value in vars(cls).items():
         if _ASV_METHOD.match(attr) and callable(value):

@@ -39,6 +39,7 @@ class BenchmarkConfig:
     measurement_time: float = 1.0
     params: Mapping[str, Sequence] = field(default_factory=dict)
     count_instructions: bool = False
+    relative_time: bool = False  # -> track_<name>_relative (speed-normalised wall time)
 
     def __post_init__(self) -> None:
         where = f"BenchmarkConfig(name={self.name!r})"
