@@ -91,7 +91,7 @@ def test_interleaved_rounds_regression_is_named_and_fails_ci(tmp_path, capsys):
     for text in rec.values():
         assert text in md
     # wall regressed while instructions stayed put: the report says so
-    assert data["disagreements"] and data["disagreements"][0]["instr_verdict"] == "unchanged"
+    assert data["disagreements"] and data["disagreements"][0]["witness_verdict"] == "unchanged"
     assert "not more work" in md
     assert "<h2" in html and "Regressions (1)" in html
 
@@ -123,7 +123,7 @@ def test_stored_results_default_selection(tmp_path, capsys):
     assert sum(data["counts"].values()) == 8 == len([r for r in data["results"] if r["mode"] == "pairwise"])
     assert "Fewer than 4 rounds per side" in md
     assert f"--base {RECORDED_COMMITS[2][:12]} --head {RECORDED_COMMITS[3][:12]} --rounds 6" in md
-    assert "## Noisy benchmarks" in md and "## Wall time and instructions" in md
+    assert "## Noisy benchmarks" in md and "## Wall time and its witnesses" in md
     assert "History not analysed: 4 commit(s)" in md
 
 

@@ -197,3 +197,38 @@ def test_asv_discovers_twins_with_their_unit_and_params(tmp_path, monkeypatch):
     assert (twin["type"], twin["unit"], twin["param_names"], twin["rounds"]) == ("track", "relative", ["n"], 1)
     for name in [m for m in sys.modules if m.startswith("relsuite_pkg")]:
         del sys.modules[name]
+
+
+# ---- the tools read the channel ------------------------------------------------------------
+
+
+def test_detector_treats_relative_as_its_own_statistical_channel():
+    import numpy as np
+
+    from tools.detect.pairwise import channel_of, compare
+
+    assert channel_of("track", "relative") == "relative"
+    rng = np.random.default_rng(1)
+    base = 3.0 * np.exp(rng.normal(0, 0.01, 10))
+    res = compare(base, base * 1.10, channel="relative")
+    assert (res.verdict, res.channel, res.method.startswith("hodges-lehmann")) == ("regressed", "relative", True)
+    assert compare(base, base[::-1].copy(), channel="relative").verdict in ("unchanged", "inconclusive")
+
+
+def test_report_reads_wall_against_the_relative_witness():
+    import pandas as pd
+
+    from tools.regression_report import channel_disagreements
+
+    def row(bench, channel, verdict, change):
+        return {"machine": "m", "environment": "e", "benchmark": bench, "params": "", "channel": channel,
+                "verdict": verdict, "change_pct": change, "mde_pct": 30.0}
+
+    v = pd.DataFrame([row("mod.C.time_x", "wall", "regressed", 25.0),
+                      row("mod.C.track_x_relative", "relative", "unchanged", 0.3),
+                      row("mod.C.time_y", "wall", "inconclusive", 4.0),
+                      row("mod.C.track_y_relative", "relative", "regressed", 5.1)])
+    d = channel_disagreements(v).set_index("benchmark")
+    assert d.loc["mod.C.time_x", "witness"] == "relative"
+    assert "the machine" in d.loc["mod.C.time_x", "note"]
+    assert "below wall-time noise (wall MDE 30.0%)" in d.loc["mod.C.time_y", "note"]

@@ -75,6 +75,8 @@ def human_value(value: float, unit: str, digits: int = 3) -> str:
         return human_bytes(value, digits)
     if unit == "instructions":
         return human_si(value, "instr", digits)
+    if unit == "relative":  # cost in reference-kernel units (benchmarks/framework/relative.py)
+        return human_si(value, "× ref", digits)
     if unit in ("", "unit"):
         return human_si(value, "", digits)
     return human_si(value, unit, digits)

@@ -1,7 +1,8 @@
 """The regression report: verdict tables (from ``tools.detect``) -> Markdown and JSON (pure).
 
 Per verdict it shows the effect, its interval and the rule that decided (the detector
-writes the rule text); both channels (wall time and instructions) and where they disagree;
+writes the rule text); wall time beside its witnesses (speed-normalised time and
+instruction counts) and where they disagree;
 a noisy-benchmarks section; and recommendations a developer can paste: ``asv find`` over
 the range, ``asv profile`` at both commits, the graph in the asv site.
 """
@@ -79,7 +80,7 @@ def profile_target(benchmark: str, known: Mapping[str, Sequence[str]]) -> str:
     """What to profile: for ``track_x_instructions`` / ``track_x_throughput`` the timed
     ``time_x`` twin (profiling the counter would profile valgrind or the rate loop)."""
     head, _, method = benchmark.rpartition(".")
-    for suffix in ("_instructions", "_throughput"):
+    for suffix in ("_instructions", "_throughput", "_relative"):
         if head and method.startswith("track_") and method.endswith(suffix):
             twin = f"{head}.time_{method[len('track_'):-len(suffix)]}"
             if twin in known:
@@ -88,45 +89,58 @@ def profile_target(benchmark: str, known: Mapping[str, Sequence[str]]) -> str:
 
 
 def _stem(benchmark: str) -> tuple[str, str] | None:
-    """``mod.Cls.time_x`` -> (mod.Cls, x); ``mod.Cls.track_x_instructions`` -> (mod.Cls, x)."""
+    """``mod.Cls.time_x`` -> (mod.Cls, x); ``mod.Cls.track_x_instructions`` / ``_relative`` -> (mod.Cls, x)."""
     head, _, method = str(benchmark).rpartition(".")
     if method.startswith("time_"):
         return head, method[len("time_"):]
-    if method.startswith("track_") and method.endswith("_instructions"):
-        return head, method[len("track_"):-len("_instructions")]
+    for suffix in ("_instructions", "_relative"):
+        if method.startswith("track_") and method.endswith(suffix):
+            return head, method[len("track_"):-len(suffix)]
     return None
 
 
+WITNESSES = ("relative", "instructions")  # the low-noise channels a wall-time verdict is read against
+
+
+def _reading(witness: str, w: str, i: str, mde) -> str:
+    changed = {"regressed", "improved"}
+    name = "speed-normalised time" if witness == "relative" else "instruction count"
+    if w in changed and i == "unchanged":
+        if witness == "relative":
+            return (f"wall {w} but speed-normalised time unchanged: the machine ran slower or faster, "
+                    "not the code (the reference kernel timed beside it moved alike)")
+        return (f"wall {w} but instruction count unchanged: not more work — memory/cache behaviour, "
+                "allocation, I/O or the machine; wall time is what users feel")
+    if i in changed and w in ("unchanged", "inconclusive"):
+        mde_txt = f" (wall MDE {mde:.1f}%)" if isinstance(mde, float) and math.isfinite(mde) else ""
+        what = "time" if witness == "relative" else "work"
+        return f"{name} {i} but wall time {w}: a real change in {what}, below wall-time noise{mde_txt}"
+    if w in changed and i in changed:
+        return f"wall time and {name} moved in opposite directions"
+    return f"wall {w}, {name} {i}"
+
+
 def channel_disagreements(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """Wall-time rows paired with their instruction-count twin where the verdicts differ and
-    at least one of them found a change, with a one-line reading of what it means."""
-    cols = ["benchmark", "params", "wall_verdict", "wall_change_pct", "instr_verdict", "instr_change_pct", "note"]
+    """Wall-time rows paired with their witnesses (``track_x_relative``, ``track_x_instructions``)
+    where the verdicts differ and at least one found a change, with a one-line reading."""
+    cols = ["benchmark", "params", "witness", "wall_verdict", "wall_change_pct", "witness_verdict",
+            "witness_change_pct", "note"]
     if verdicts.empty:
         return pd.DataFrame(columns=cols)
     v = verdicts.assign(_stem=verdicts["benchmark"].map(_stem))
     v = v[v["_stem"].notna()]
     key = ["machine", "environment", "_stem", "params"]
     wall = v[v["channel"] == "wall"]
-    instr = v[v["channel"] == "instructions"]
-    pairs = wall.merge(instr, on=key, suffixes=("_w", "_i"))
     out = []
-    for _, p in pairs.iterrows():
-        w, i = p["verdict_w"], p["verdict_i"]
-        changed = {"regressed", "improved"}
-        if w == i or not ({w, i} & changed):
-            continue
-        if w in changed and i == "unchanged":
-            note = (f"wall {w} but instruction count unchanged: not more work — memory/cache behaviour, "
-                    "allocation, I/O or the machine; wall time is what users feel")
-        elif i in changed and w in ("unchanged", "inconclusive"):
-            mde = p.get("mde_pct_w")
-            mde_txt = f" (wall MDE {mde:.1f}%)" if isinstance(mde, float) and math.isfinite(mde) else ""
-            note = f"instructions {i} but wall time {w}: a real change in work, below wall-time noise{mde_txt}"
-        elif w in changed and i in changed:
-            note = "wall time and instructions moved in opposite directions"
-        else:
-            note = f"wall {w}, instructions {i}"
-        out.append([p["benchmark_w"], p["params"], w, p["change_pct_w"], i, p["change_pct_i"], note])
+    changed = {"regressed", "improved"}
+    for witness in WITNESSES:
+        pairs = wall.merge(v[v["channel"] == witness], on=key, suffixes=("_w", "_i"))
+        for _, p in pairs.iterrows():
+            w, i = p["verdict_w"], p["verdict_i"]
+            if w == i or not ({w, i} & changed):
+                continue
+            out.append([p["benchmark_w"], p["params"], witness, w, p["change_pct_w"], i, p["change_pct_i"],
+                        _reading(witness, w, i, p.get("mde_pct_w"))])
     return pd.DataFrame(out, columns=cols)
 
 
@@ -212,19 +226,20 @@ def regression_report(verdicts: pd.DataFrame, ctx: ReportContext, history: pd.Da
         lines += [f"## {title} ({len(rows)})", "", _verdict_rows(_sorted(rows), ctx), ""]
 
     disagreements = channel_disagreements(verdicts)
-    lines += ["## Wall time and instructions", ""]
-    n_instr = int((verdicts["channel"] == "instructions").sum()) if len(verdicts) else 0
-    if n_instr == 0:
-        lines += ["No instruction-count results in this comparison (valgrind absent or no "
-                  "`track_*_instructions` benchmarks): wall time only.", ""]
-    elif disagreements.empty:
-        lines += [f"{n_instr} instruction-count series compared; where a benchmark has both channels they agree.", ""]
+    lines += ["## Wall time and its witnesses", ""]
+    n_by = {w: int((verdicts["channel"] == w).sum()) if len(verdicts) else 0 for w in WITNESSES}
+    lines += [f"Speed-normalised time (`track_*_relative`, wall time in units of a reference kernel timed "
+              f"beside it: the machine's speed cancels): {n_by['relative'] or 'no'} series. Instruction counts "
+              f"(`track_*_instructions`, exact under cachegrind): {n_by['instructions'] or 'no'} series"
+              + ("" if n_by["instructions"] else " (valgrind absent or none selected)") + ".", ""]
+    if disagreements.empty:
+        lines += ["Where a benchmark has wall time and a witness, their verdicts agree.", ""]
     else:
-        lines += ["Where the two channels disagree:", "",
-                  md_table(["benchmark", "params", "wall", "instructions", "reading"],
+        lines += ["Where they disagree:", "",
+                  md_table(["benchmark", "params", "wall", "witness", "reading"],
                            [[md_code(_short(d.benchmark)), d.params or "—",
                              f"{d.wall_verdict} {human_pct(d.wall_change_pct)}",
-                             f"{d.instr_verdict} {human_pct(d.instr_change_pct)}", d.note]
+                             f"{d.witness}: {d.witness_verdict} {human_pct(d.witness_change_pct)}", d.note]
                             for d in disagreements.itertuples()]), ""]
 
     noisy = verdicts[verdicts["anomaly"].fillna("").astype(str) != ""] if len(verdicts) else verdicts

@@ -23,6 +23,10 @@ the worse / better direction and q < 0.05; *unchanged* when the whole interval l
 rounds). Direction comes from ``tools.schema.lower_is_better`` (ops/s going down is a
 regression).
 
+The speed-normalised channel (unit ``relative``, ``track_*_relative``: wall time divided by a
+reference kernel timed beside it, see ``benchmarks/framework/relative.py``) is judged exactly
+as wall time, one value per round; its between-process noise is 4-6x smaller here.
+
 The instruction channel (unit ``instructions``) is deterministic under cachegrind with a fixed
 hash seed: a change of at least the floor (0.5%, or the measured absolute jitter if larger) is
 decisive with one run per side; it takes no part in BH (there is no sampling error to adjust).
@@ -46,7 +50,7 @@ from tools.errors import ToolError
 from tools.schema import SERIES_KEY, component_of, lower_is_better as schema_lower_is_better
 
 VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")
-CHANNELS = ("wall", "instructions", "memory", "metric")
+CHANNELS = ("wall", "relative", "instructions", "memory", "metric")
 
 CONFIDENCE = 0.95
 DEFAULT_Q = 0.05
@@ -88,10 +92,13 @@ class PairwiseResult:
 # ---------------------------------------------------------------- channel
 
 def channel_of(bench_type: str, unit: str) -> str:
-    """'instructions' for instruction counts, 'wall' for time_*, 'memory' for bytes, else 'metric'."""
+    """'instructions' for instruction counts, 'relative' for speed-normalised wall time
+    (``track_*_relative``), 'wall' for time_*, 'memory' for bytes, else 'metric'."""
     unit = (unit or "").strip().lower()
     if unit == "instructions":
         return "instructions"
+    if unit == "relative":
+        return "relative"
     if bench_type == "time":
         return "wall"
     if bench_type in ("peakmem", "memory") or unit == "bytes":

@@ -143,7 +143,7 @@ def to_json(corpus: NoiseCorpus, digits: int = 5) -> dict:
                 "unit": s.unit,
                 "channel": s.channel,
                 # Instruction counts are compared at 0.5% and below: keep every digit that matters.
-                "processes": [[rnd(x) if s.channel == "wall" else float(f"{x:.12g}") for x in p] for p in s.processes],
+                "processes": [[rnd(x) if s.channel in ("wall", "relative") else float(f"{x:.12g}") for x in p] for p in s.processes],
             }
             for name, s in corpus.series.items()
         },
@@ -318,12 +318,24 @@ def _values_from_asv_results(results_dir: Path) -> dict[str, tuple[str, float]]:
     return out
 
 
+def relative_twin_pattern(pattern: str) -> str:
+    """The asv --bench regex of a time_* selection's speed-normalised twin (track_*_relative)."""
+    return re.sub(r"\\\.time_([a-z0-9_]+)", r"\\.track_\1_relative", pattern)
+
+
+def twin_of(name: str) -> str | None:
+    """``mod.Class.track_x_relative(p)`` -> ``mod.Class.time_x(p)`` (the series it mirrors)."""
+    m = re.match(r"^(.*)\.track_([a-z0-9_]+)_relative(\(.*\))?$", name)
+    return f"{m.group(1)}.time_{m.group(2)}{m.group(3) or ''}" if m else None
+
+
 def record_with_asv(
     out_path: Path,
     *,
     bench: str | list[str] = DEFAULT_SELECTION,
     rounds: int = 48,
     repeat: int = 10,
+    relative: bool = True,
     instruction_bench: list[str] | None = None,
     instruction_runs: int = 5,
     launch_method: str | None = None,
@@ -333,10 +345,12 @@ def record_with_asv(
 ) -> NoiseCorpus:
     """Record the corpus at HEAD and store it.
 
-    Wall time: one ``asv run`` with ``rounds`` processes per benchmark and a fixed ``repeat``
-    (so each round's samples split back out). Instruction counts (``instruction_bench``):
-    ``instruction_runs`` separate ``asv run -a rounds=1`` invocations, one value each — asv
-    keeps no per-round values for ``track_*`` benchmarks.
+    ``rounds`` separate ``asv run -a rounds=1 -a repeat=<repeat>`` invocations of the wall-time
+    selection and (``relative``) its ``track_*_relative`` twins: each run starts one fresh
+    process per benchmark, so every series gets one process per run, and a wall series and
+    its twin are measured in the same minute of the same run (their noise is compared on
+    equal terms). asv keeps no per-round values for ``track_*`` benchmarks, hence one run per
+    process. Instruction counts (``instruction_bench``): ``instruction_runs`` more runs.
     """
     repo_root = repo_root or Path(__file__).resolve().parents[2]
     bench = [bench] if isinstance(bench, str) else list(bench)
@@ -346,6 +360,7 @@ def record_with_asv(
         raise ToolError(f"--instruction-runs must be at least 4 (got {instruction_runs})")
     sha = _git_head(repo_root)
     started = datetime.now(timezone.utc)
+    selection = bench + ([relative_twin_pattern(b) for b in bench] if relative else [])
     with tempfile.TemporaryDirectory(prefix="noise-corpus-") as tmpdir:
         tmp = Path(tmpdir)
         conf = _asv_config(repo_root, tmp)
@@ -353,9 +368,16 @@ def record_with_asv(
         subprocess.run([python, "-m", "asv", "machine", "--yes", "--machine", MACHINE, "--config", str(conf)],
                        cwd=tmp, env=dict(os.environ, HOME=str(tmp)), capture_output=True, text=True)
         series: dict[str, SeriesNoise] = {}
-        if bench:
-            _asv_run(tmp, conf, repo_root, python, sha, bench, [f"rounds={rounds}", f"repeat={repeat}"], launch_method, log)
-            series = corpus_from_asv_results(tmp / "results", rounds, MACHINE)
+        for k in range(rounds if bench else 0):
+            shutil.rmtree(tmp / "results", ignore_errors=True)
+            log(f"run {k + 1}/{rounds}")
+            _asv_run(tmp, conf, repo_root, python, sha, selection, ["rounds=1", f"repeat={repeat}"],
+                     launch_method, log if k == 0 else (lambda *_: None))
+            for name, s in corpus_from_asv_results(tmp / "results", 1, MACHINE).items():
+                series.setdefault(name, SeriesNoise(name, s.unit, s.channel)).processes.extend(s.processes)
+            for name, (unit, value) in _values_from_asv_results(tmp / "results").items():
+                if unit == "relative":
+                    series.setdefault(name, SeriesNoise(name, unit, "relative")).processes.append(np.array([value]))
         wall_seconds = (datetime.now(timezone.utc) - started).total_seconds()
         counts: dict[str, list] = {}
         for _ in range(instruction_runs if instruction_bench else 0):
@@ -367,14 +389,16 @@ def record_with_asv(
             if len(got) >= 4:
                 series[name] = SeriesNoise(name, got[0][0] or "instructions", "instructions",
                                            [np.array([v]) for _, v in got])
+    series = {n: s for n, s in series.items() if s.n_processes >= 4}
     elapsed = (datetime.now(timezone.utc) - started).total_seconds()
     if not series:
         raise ToolError(f"asv recorded no splittable samples for --bench {bench!r}")
     meta = {
         "recorded_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": sha,
-        "how": f"asv run --python=same --record-samples -a rounds={rounds} -a repeat={repeat} "
+        "how": f"{rounds} x asv run --python=same --record-samples -a rounds=1 -a repeat={repeat} "
         f"--launch-method {launch_used} --set-commit-hash HEAD --bench <each of 'bench'>"
+        + (" and its track_*_relative twin" if relative else "")
         + (f"; instruction counts: {instruction_runs} x asv run -a rounds=1 --bench <instruction_bench>"
            if instruction_bench else ""),
         "bench": bench,
@@ -386,6 +410,7 @@ def record_with_asv(
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "platform": platform.platform(terse=True),
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
     corpus = NoiseCorpus(series=dict(sorted(series.items())), meta=meta)
     save_corpus(corpus, out_path)
