@@ -267,3 +267,53 @@ def test_missing_otava_becomes_a_note_not_a_crash(monkeypatch):
     out = evaluate(c, cfg)
     assert set(out.history.method) == {"pandas rule"}
     assert any(n.startswith("Otava: not evaluated") for n in out.notes)
+
+
+def _with_twins(wall_sd=0.25, twin_sd=0.01, n_proc=48, seed=3) -> NoiseCorpus:
+    """Wall series with a large per-process speed factor; the twin sees only the residual."""
+    rng = np.random.default_rng(seed)
+    series = {}
+    for i in range(2):
+        speed = np.exp(rng.normal(0, wall_sd, n_proc))
+        resid = np.exp(rng.normal(0, twin_sd, n_proc))
+        name = f"toy_benchmarks.T{i}.time_x(10)"
+        twin = f"toy_benchmarks.T{i}.track_x_relative(10)"
+        series[name] = SeriesNoise(name, "seconds", "wall",
+                                   [1e-4 * f * r * np.exp(rng.normal(0, 0.01, 10)) for f, r in zip(speed, resid)])
+        series[twin] = SeriesNoise(twin, "relative", "relative", [np.array([3.0 * r]) for r in resid])
+    return NoiseCorpus(series, {"how": "synthetic (tests)"})
+
+
+def test_twin_pairs_with_its_wall_series_and_is_judged_on_the_same_processes():
+    from tools.evaluate.corpus import relative_name, twin_of
+    from tools.evaluate.harness import history_table, per_series_table, suite_table
+
+    assert relative_name("m.C.time_x('a', 1)") == "m.C.track_x_relative('a', 1)"
+    assert twin_of("m.C.track_x_relative('a', 1)") == "m.C.time_x('a', 1)"
+    c = _with_twins()
+    cfg = EvalConfig(pairwise_trials=6, history_trials=2, after=10, prefix_grid=(5, 10),
+                     history_methods=("ours", "pandas rule"))
+    out = evaluate(c, cfg)
+    table = pairwise_table(out).set_index("method")
+    wall = table.loc["ours (10+10 rounds, re-run if inconclusive)"]
+    rel = table.loc["ours, speed-normalised (10+10 rounds, re-run if inconclusive)"]
+    # 25% wall noise hides +5%; the twin's 1% residual shows it every time, A/A stays quiet.
+    assert rel["recall +5%"].value == 1.0 and rel["A/A false alarms"].k == 0
+    assert wall["recall +5%"].value < 0.5
+    assert any(m.startswith("ours, speed-normalised") for m in suite_table(out).method)
+    assert "ours, speed-normalised" in set(history_table(out, cfg).method)
+    per = per_series_table(out, c, cfg)
+    assert sorted(per.channel.unique()) == ["speed-normalised", "wall"]
+    assert len(per) == 4 and set(per.series) == {"toy_benchmarks.T0.time_x(10)", "toy_benchmarks.T1.time_x(10)"}
+
+
+def test_estimate_rule_is_selectable_and_changes_power_not_the_aa_rate():
+    c = _with_twins(twin_sd=0.04)
+    out_i = evaluate(c, EvalConfig(pairwise_trials=20, history_trials=1, after=5, prefix_grid=(5,),
+                                   history_methods=("pandas rule",), rule="interval"))
+    out_e = evaluate(c, EvalConfig(pairwise_trials=20, history_trials=1, after=5, prefix_grid=(5,),
+                                   history_methods=("pandas rule",), rule="estimate", confidence=0.99))
+    m = "ours, speed-normalised (10+10 rounds, re-run if inconclusive)"
+    ti, te = pairwise_table(out_i).set_index("method").loc[m], pairwise_table(out_e).set_index("method").loc[m]
+    assert te["recall +5%"].value > ti["recall +5%"].value
+    assert te["A/A false alarms"].k <= 1

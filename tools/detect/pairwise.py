@@ -57,7 +57,9 @@ DEFAULT_Q = 0.05
 DEFAULT_FLOOR_PCT = 2.0           # wall / metric / memory: below this a change is not worth a verdict
 INSTRUCTION_FLOOR_PCT = 0.5       # deterministic channel
 INSTRUCTION_JITTER = 100          # instructions (per reported value); run-to-run jitter allowance
-MEMORY_SINGLE_RUN_FLOOR_PCT = 5.0  # peak memory with < 4 rounds: one value per side, a wider floor
+MEMORY_SINGLE_RUN_FLOOR_PCT = 5.0
+DECISION_RULES = ("interval", "estimate")
+DECISION_RULE = "interval"  # peak memory with < 4 rounds: one value per side, a wider floor
 
 SUITE_COLUMNS = [
     "machine", "environment", "component", "benchmark", "params", "param_values", "type", "unit",
@@ -87,6 +89,7 @@ class PairwiseResult:
     head_value: float = math.nan
     method: str = "hodges-lehmann"
     confidence: float = CONFIDENCE
+    decision_rule: str = "interval"
 
 
 # ---------------------------------------------------------------- channel
@@ -201,8 +204,19 @@ def _fmt_q(q: float) -> str:
 
 def decide(change_pct: float, ci_low_pct: float, ci_high_pct: float, q_value: float, floor_pct: float,
            *, lower_is_better: bool = True, alpha: float = DEFAULT_Q,
-           confidence: float = CONFIDENCE, n_base: int | None = None, n_head: int | None = None) -> tuple[str, str]:
-    """(verdict, rule) for a statistical comparison: interval vs ±floor, plus q < alpha."""
+           confidence: float = CONFIDENCE, n_base: int | None = None, n_head: int | None = None,
+           rule: str | None = None) -> tuple[str, str]:
+    """(verdict, rule text) for a statistical comparison.
+
+    ``rule="interval"``: regressed / improved when the whole interval lies beyond ±floor and
+    q < alpha. ``rule="estimate"``: when the estimate lies beyond ±floor, the interval excludes 0
+    and q < alpha (significant *and* big enough, as Criterion.rs decides; more power for the same
+    false-alarm rate when the interval is a 99% one). Both: *unchanged* when the whole interval
+    lies within ±floor, else *inconclusive*.
+    """
+    rule = rule or DECISION_RULE
+    if rule not in DECISION_RULES:
+        raise ValueError(f"unknown decision rule {rule!r}; expected one of {DECISION_RULES}")
     conf = f"{confidence * 100:g}% CI"
     shown = f"HL shift {_fmt_pct(change_pct)} [{_fmt_pct(ci_low_pct)[:-1]}, {_fmt_pct(ci_high_pct)[:-1]}] ({conf})"
     direction = "" if lower_is_better else " (higher is better)"
@@ -214,15 +228,23 @@ def decide(change_pct: float, ci_low_pct: float, ci_high_pct: float, q_value: fl
     worse_lo, worse_hi = (ci_low_pct, ci_high_pct) if lower_is_better else (-ci_high_pct, -ci_low_pct)
     significant = math.isfinite(q_value) and q_value < alpha
     qtxt = f"q={_fmt_q(q_value)}"
-    if worse_lo > floor_pct and significant:
+    worse_change = change_pct if lower_is_better else -change_pct
+    if rule == "estimate":
+        if worse_change > floor_pct and worse_lo > 0 and significant:
+            cmp = f"> floor {floor_pct:.1f}%" if lower_is_better else f"< -floor {floor_pct:.1f}%"
+            return "regressed", f"{shown}: shift {cmp}{direction}, interval excludes 0, {qtxt} < {alpha:g}"
+        if worse_change < -floor_pct and worse_hi < 0 and significant:
+            cmp = f"< -floor {floor_pct:.1f}%" if lower_is_better else f"> floor {floor_pct:.1f}%"
+            return "improved", f"{shown}: shift {cmp}{direction}, interval excludes 0, {qtxt} < {alpha:g}"
+    elif worse_lo > floor_pct and significant:
         cmp = f"> floor {floor_pct:.1f}%" if lower_is_better else f"< -floor {floor_pct:.1f}%"
         return "regressed", f"{shown} {cmp}{direction}, {qtxt} < {alpha:g}"
-    if worse_hi < -floor_pct and significant:
+    elif worse_hi < -floor_pct and significant:
         cmp = f"< -floor {floor_pct:.1f}%" if lower_is_better else f"> floor {floor_pct:.1f}%"
         return "improved", f"{shown} {cmp}{direction}, {qtxt} < {alpha:g}"
     if ci_low_pct >= -floor_pct and ci_high_pct <= floor_pct:
         return "unchanged", f"{shown} within ±floor {floor_pct:.1f}%"
-    if worse_lo > floor_pct or worse_hi < -floor_pct:
+    if (worse_lo > floor_pct or worse_hi < -floor_pct) or (rule == "estimate" and (worse_lo > 0 or worse_hi < 0)):
         return "inconclusive", f"{shown} beyond floor {floor_pct:.1f}% but {qtxt} ≥ {alpha:g} after BH; more rounds needed"
     return "inconclusive", f"{shown} straddles floor ±{floor_pct:.1f}%, {qtxt}; more rounds needed"
 
@@ -258,7 +280,8 @@ def _deterministic(b: np.ndarray, h: np.ndarray, *, lower_is_better: bool, floor
 
 def compare(base, head, *, lower_is_better: bool = True, floor_pct: float | None = None,
             channel: str = "wall", q_value: float | None = None, alpha: float = DEFAULT_Q,
-            confidence: float = CONFIDENCE, instruction_jitter: float = INSTRUCTION_JITTER) -> PairwiseResult:
+            confidence: float = CONFIDENCE, instruction_jitter: float = INSTRUCTION_JITTER,
+            rule: str | None = None) -> PairwiseResult:
     """Compare one value per round of base against one value per round of head.
 
     ``q_value`` is the suite-adjusted p-value when known (``compare_suite`` passes it); alone,
@@ -314,9 +337,10 @@ def compare(base, head, *, lower_is_better: bool = True, floor_pct: float | None
         lo, hi = shift_interval(b, h, confidence)
         change, ci_lo, ci_hi = 100 * shift / ref, 100 * lo / ref, 100 * hi / ref
     q = p if q_value is None else q_value
-    verdict, rule = decide(change, ci_lo, ci_hi, q, floor, lower_is_better=lower_is_better,
-                           alpha=alpha, confidence=confidence, n_base=nb, n_head=nh)
-    return PairwiseResult(verdict, change, ci_lo, ci_hi, p, q, floor, nb, nh, rule, method=method, **common)
+    verdict, text = decide(change, ci_lo, ci_hi, q, floor, lower_is_better=lower_is_better,
+                           alpha=alpha, confidence=confidence, n_base=nb, n_head=nh, rule=rule)
+    return PairwiseResult(verdict, change, ci_lo, ci_hi, p, q, floor, nb, nh, text, method=method,
+                          decision_rule=rule or DECISION_RULE, **common)
 
 
 def redecide(result: PairwiseResult, q_value: float, alpha: float = DEFAULT_Q) -> PairwiseResult:
@@ -326,7 +350,8 @@ def redecide(result: PairwiseResult, q_value: float, alpha: float = DEFAULT_Q) -
     if result.method.startswith("hodges-lehmann") and math.isfinite(result.change_pct):
         verdict, rule = decide(result.change_pct, result.ci_low_pct, result.ci_high_pct, q_value,
                                result.floor_pct, lower_is_better=result.lower_is_better, alpha=alpha,
-                               confidence=result.confidence, n_base=result.n_base, n_head=result.n_head)
+                               confidence=result.confidence, n_base=result.n_base, n_head=result.n_head,
+                               rule=result.decision_rule)
         return dataclasses.replace(result, q_value=q_value, verdict=verdict, rule=rule)
     return dataclasses.replace(result, q_value=q_value)
 

@@ -329,6 +329,12 @@ def twin_of(name: str) -> str | None:
     return f"{m.group(1)}.time_{m.group(2)}{m.group(3) or ''}" if m else None
 
 
+def relative_name(name: str) -> str | None:
+    """``mod.Class.time_x(p)`` -> ``mod.Class.track_x_relative(p)`` (its speed-normalised twin)."""
+    m = re.match(r"^(.*)\.time_([a-z0-9_]+)(\(.*\))?$", name)
+    return f"{m.group(1)}.track_{m.group(2)}_relative{m.group(3) or ''}" if m else None
+
+
 def record_with_asv(
     out_path: Path,
     *,

@@ -53,6 +53,9 @@ class EvalConfig:
     max_series: int | None = None
     prefix_grid: tuple[int, ...] = PREFIX_GRID
     history_methods: tuple[str, ...] = ("ours", "ours + confirm", "asv step_detect", "pandas rule", "Otava")
+    relative: bool = True  # also judge each benchmark's speed-normalised twin (track_*_relative)
+    rule: str | None = None  # decision rule of tools.detect.pairwise.decide (None: its default)
+    confidence: float | None = None  # interval confidence (None: tools.detect.pairwise.CONFIDENCE)
 
     @classmethod
     def quick(cls) -> "EvalConfig":
@@ -75,10 +78,24 @@ class Outcome:
 # ---------------------------------------------------------------- our detector
 
 
-def _ours_pairwise(base_vals, head_vals, floor):
+_DECISION: dict = {}  # rule / confidence of this evaluation (set by evaluate from EvalConfig)
+
+
+def _ours_pairwise(base_vals, head_vals, floor, channel="wall"):
     from tools.detect.pairwise import compare
 
-    return compare(base_vals, head_vals, lower_is_better=True, floor_pct=floor, channel="wall")
+    return compare(base_vals, head_vals, lower_is_better=True, floor_pct=floor, channel=channel, **_DECISION)
+
+
+def twin_of_series(corpus: NoiseCorpus, name: str) -> SeriesNoise | None:
+    """The speed-normalised twin recorded beside wall series ``name``, if the corpus has it."""
+    from tools.evaluate.corpus import relative_name
+
+    twin = corpus.series.get(relative_name(name) or "")
+    return twin if twin is not None and twin.n_processes == corpus.series[name].n_processes else None
+
+
+RELATIVE = "speed-normalised"
 
 
 def _floor_for(series: SeriesNoise) -> float:
@@ -121,6 +138,22 @@ def _pooled(series: SeriesNoise, idx: np.ndarray, scenario: inject.Scenario, cen
     return procs
 
 
+def _values(s: SeriesNoise, idx, sc: inject.Scenario, centre: float, head: bool) -> np.ndarray:
+    return np.array([np.median(p) for p in _pooled(s, idx, sc, centre, head)])
+
+
+def _ours_adaptive(s: SeriesNoise, groups, sc, floor: float, R: int, extra: int, channel: str) -> tuple[str, int]:
+    """Our PR verdict: R rounds a side, then R more of each side only if *inconclusive*."""
+    centre = float(np.median(s.process_values()))
+    b, h = _values(s, groups[0], sc, centre, False), _values(s, groups[1], sc, centre, True)
+    verdict = _ours_pairwise(b, h, floor, channel).verdict
+    if verdict == "inconclusive" and extra:
+        b = np.r_[b, _values(s, groups[2], sc, centre, False)]
+        h = np.r_[h, _values(s, groups[3], sc, centre, True)]
+        return _ours_pairwise(b, h, floor, channel).verdict, 2 * R
+    return verdict, R
+
+
 def run_pairwise(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str]) -> tuple[pd.DataFrame, dict]:
     scenarios = [inject.AA, *inject.STEPS, inject.VARIANCE]
     records = []
@@ -130,6 +163,9 @@ def run_pairwise(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], 
         s = corpus.series[name]
         centre = float(np.median(s.process_values()))
         floors[name] = _floor_for(s)
+        twin = twin_of_series(corpus, name) if cfg.relative else None
+        if twin is not None:
+            floors[twin.name] = _floor_for(twin)
         extra = R if cfg.rerun_inconclusive and s.n_processes >= 4 * R else 0
         if s.n_processes < 2 * R:
             notes.append(f"{name}: {s.n_processes} processes < 2 x {R}; skipped in pairwise mode")
@@ -140,20 +176,15 @@ def run_pairwise(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], 
                 groups = inject.draw_disjoint(rng, s.n_processes, [R, R] + ([R, R] if extra else []))
                 b_procs = _pooled(s, groups[0], sc, centre, head=False)
                 h_procs = _pooled(s, groups[1], sc, centre, head=True)
-                b_vals = np.array([np.median(p) for p in b_procs])
-                h_vals = np.array([np.median(p) for p in h_procs])
-                res = _ours_pairwise(b_vals, h_vals, floors[name])
-                verdict, used = res.verdict, R
-                if verdict == "inconclusive" and extra:
-                    b2 = _pooled(s, groups[2], sc, centre, head=False)
-                    h2 = _pooled(s, groups[3], sc, centre, head=True)
-                    b_all = np.r_[b_vals, [np.median(p) for p in b2]]
-                    h_all = np.r_[h_vals, [np.median(p) for p in h2]]
-                    verdict = _ours_pairwise(b_all, h_all, floors[name]).verdict
-                    used = 2 * R
+                verdict, used = _ours_adaptive(s, groups, sc, floors[name], R, extra, "wall")
                 base = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t)
-                records.append({**base, "method": f"ours ({R}+{R} rounds, re-run if inconclusive)" if extra else f"ours ({R} rounds)",
+                label = f"{R}+{R} rounds, re-run if inconclusive" if extra else f"{R} rounds"
+                records.append({**base, "method": f"ours ({label})",
                                 "flagged": verdict == "regressed", "verdict": verdict, "processes_per_side": used})
+                if twin is not None:  # the same processes' speed-normalised values
+                    verdict, used = _ours_adaptive(twin, groups, sc, floors[twin.name], R, extra, "relative")
+                    records.append({**base, "method": f"ours, {RELATIVE} ({label})",
+                                    "flagged": verdict == "regressed", "verdict": verdict, "processes_per_side": used})
                 asv_full = baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
                 records.append({**base, "method": f"asv continuous rule ({R} rounds)", "flagged": asv_full,
                                 "verdict": "regressed" if asv_full else "-", "processes_per_side": R})
@@ -178,13 +209,17 @@ def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors:
     rng = np.random.default_rng([cfg.seed, 5])
     usable = [n for n in names if corpus.series[n].n_processes >= 2 * R]
     for t in range(cfg.pairwise_trials):
-        results, asv_any, asv_def_any = [], False, False
+        results, rel_results, asv_any, asv_def_any = [], [], False, False
         for name in usable:
             s = corpus.series[name]
             b_idx, h_idx = inject.draw_disjoint(rng, s.n_processes, [R, R])
             b_procs, h_procs = [s.processes[i] for i in b_idx], [s.processes[i] for i in h_idx]
             results.append(_ours_pairwise(np.array([np.median(p) for p in b_procs]),
                                           np.array([np.median(p) for p in h_procs]), floors[name]))
+            twin = twin_of_series(corpus, name) if cfg.relative else None
+            if twin is not None:
+                rel_results.append(_ours_pairwise(twin.process_values()[b_idx], twin.process_values()[h_idx],
+                                                  floors[twin.name], "relative"))
             asv_any |= baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
             asv_def_any |= baselines.asv_pr_regressed(np.concatenate(b_procs[:R0]), np.concatenate(h_procs[:R0]))
         qs = bh_qvalues([r.p_value for r in results])
@@ -192,6 +227,11 @@ def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors:
         flagged = sum(r.verdict in ("regressed", "improved") for r in final)
         records.append({"trial": t, "benchmarks": len(usable), "method": f"ours ({R} rounds, BH across the suite)",
                         "any_flag": flagged > 0, "n_flagged": flagged})
+        if rel_results:
+            qs = bh_qvalues([r.p_value for r in rel_results])
+            n_rel = sum(redecide(r, q).verdict in ("regressed", "improved") for r, q in zip(rel_results, qs))
+            records.append({"trial": t, "benchmarks": len(usable), "method": f"ours, {RELATIVE} ({R} rounds, BH across the suite)",
+                            "any_flag": n_rel > 0, "n_flagged": n_rel})
         records.append({"trial": t, "benchmarks": len(usable), "method": f"asv continuous rule ({R} rounds)",
                         "any_flag": asv_any, "n_flagged": int(asv_any)})
         records.append({"trial": t, "benchmarks": len(usable), "method": f"asv continuous rule ({R0} rounds, asv default)",
@@ -326,13 +366,19 @@ def _confirmer(s: SeriesNoise, sc: inject.Scenario, floor: float, rng: np.random
     return confirm
 
 
-def build_history(s: SeriesNoise, sc: inject.Scenario, cfg: EvalConfig, rng: np.random.Generator) -> list[np.ndarray]:
+def history_index(s: SeriesNoise, cfg: EvalConfig, rng: np.random.Generator) -> np.ndarray:
+    """Which corpus processes make up a history's commits, ``commit_rounds`` each, in order."""
+    need = (cfg.before + cfg.after) * cfg.commit_rounds
+    # Without replacement while the corpus allows it; beyond that processes recur (still A/A-honest).
+    return rng.permutation(s.n_processes) if need <= s.n_processes else rng.integers(0, s.n_processes, need)
+
+
+def build_history(s: SeriesNoise, sc: inject.Scenario, cfg: EvalConfig, rng: np.random.Generator | None = None,
+                  idx: np.ndarray | None = None) -> list[np.ndarray]:
     """Commits of one history: each the pooled samples of ``commit_rounds`` processes."""
     n = cfg.before + cfg.after
     centre = float(np.median(s.process_values()))
-    need = n * cfg.commit_rounds
-    # Without replacement while the corpus allows it; beyond that processes recur (still A/A-honest).
-    idx = rng.permutation(s.n_processes) if need <= s.n_processes else rng.integers(0, s.n_processes, need)
+    idx = history_index(s, cfg, rng) if idx is None else idx
     commits = []
     for c in range(n):
         procs = [s.processes[i] for i in idx[c * cfg.commit_rounds : (c + 1) * cfg.commit_rounds]]
@@ -353,11 +399,20 @@ def run_history(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], n
         for t in range(cfg.history_trials):
             name = series_names[int(rng.integers(len(series_names)))]
             series = corpus.series[name]
-            commits = build_history(series, sc, cfg, rng)
+            idx = history_index(series, cfg, rng)
+            commits = build_history(series, sc, cfg, idx=idx)
+            twin = twin_of_series(corpus, name) if cfg.relative else None
+            # The twin's history is built from the same processes: the channels see the same runs.
+            runs = [(mname, factory, series, commits, name) for mname, factory in factories.items()]
+            if twin is not None:
+                twin_commits = build_history(twin, sc, cfg, idx=idx)
+                runs += [(f"{mname.replace('ours', f'ours, {RELATIVE}', 1)}", factory, twin, twin_commits, twin.name)
+                         for mname, factory in factories.items() if mname.startswith("ours")]
             lo, hi = s0 - LOCATION_TOLERANCE, s0 + (sc.steps - 1) + LOCATION_TOLERANCE
-            cache: dict = {}
-            for mi, (mname, factory) in enumerate(factories.items()):
-                det = factory(series, sc, floors.get(name), np.random.default_rng([cfg.seed, ci, t, mi, 3]), cfg, cache)
+            caches: dict = {}
+            for mi, (mname, factory, series, commits, fname) in enumerate(runs):
+                cache = caches.setdefault(fname, {})
+                det = factory(series, sc, floors.get(fname), np.random.default_rng([cfg.seed, ci, t, mi, 3]), cfg, cache)
                 rec = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t, method=mname)
                 if not sc.is_change:
                     flagged = det(commits)
@@ -395,6 +450,8 @@ def select_series(corpus: NoiseCorpus, cfg: EvalConfig) -> list[str]:
 def evaluate(corpus: NoiseCorpus, cfg: EvalConfig) -> Outcome:
     started = time.perf_counter()
     notes: list[str] = []
+    _DECISION.clear()
+    _DECISION.update({k: v for k, v in (("rule", cfg.rule), ("confidence", cfg.confidence)) if v is not None})
     names = select_series(corpus, cfg)
     if not names:
         from tools.errors import ToolError
@@ -452,22 +509,24 @@ def history_table(out: Outcome, cfg: EvalConfig) -> pd.DataFrame:
 
 
 def per_series_table(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> pd.DataFrame:
-    """Per benchmark: noise, calibrated floor, our recall per step, MDE (empirical and analytic)."""
+    """Per benchmark and channel: noise, calibrated floor, our recall per step, MDE (empirical and analytic)."""
     rows = []
     df = out.pairwise
-    ours = df[df.method.str.startswith("ours")]
-    for name, g in ours.groupby("series", sort=False):
-        s = corpus.series[name]
+    for (name, method), g in df[df.method.str.startswith("ours")].groupby(["series", "method"], sort=False):
+        relative = method.startswith(f"ours, {RELATIVE}")
+        s = twin_of_series(corpus, name) if relative else corpus.series[name]
         rec = {p: float(g[(g.kind == "step") & (g.pct == p)].flagged.mean()) for p in inject.STEP_PCTS}
         aa = g[g.kind == "none"]
         rows.append(
             {
                 "series": name,
+                "channel": RELATIVE if relative else "wall",
                 "processes": s.n_processes,
                 "median": float(np.median(s.process_values())),
+                "unit": s.unit,
                 "CV between processes %": 100 * s.cv(),
-                "CV within a process %": 100 * s.within_cv(),
-                "floor %": out.floors.get(name, math.nan),
+                "CV within a process %": math.nan if relative else 100 * s.within_cv(),
+                "floor %": out.floors.get(s.name, math.nan),
                 "A/A flagged": f"{int(aa.flagged.sum())}/{len(aa)}",
                 **{f"recall +{p:g}%": rec[p] for p in inject.STEP_PCTS},
                 "MDE % (≥90% recall)": min_detectable_effect(rec),

@@ -65,6 +65,14 @@ def corpus_section(corpus: NoiseCorpus) -> str:
             f"(range {wall.cv_between_pct.min():.1f}–{wall.cv_between_pct.max():.1f}%), "
             f"within-process CV median {wall.cv_within_pct.median():.1f}%, "
             f"max/min of process values median {wall.max_over_min.median():.2f}")
+    rel = rows[rows.channel == "relative"]
+    if len(rel):
+        lines.append(
+            f"- speed-normalised time (`track_*_relative`, the same asv runs as the wall-time series): "
+            f"{len(rel)} series, {int(rel.processes.min())}–{int(rel.processes.max())} processes each; "
+            f"between-process CV median {rel.cv_between_pct.median():.1f}% "
+            f"(range {rel.cv_between_pct.min():.1f}–{rel.cv_between_pct.max():.1f}%), "
+            f"max/min of process values median {rel.max_over_min.median():.2f}")
     ir = rows[rows.channel == "instructions"]
     if len(ir):
         lines.append(
@@ -78,7 +86,9 @@ def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command:
     pw = pairwise_table(out)
     hist = history_table(out, cfg)
     per = per_series_table(out, corpus, cfg)
-    per = per.assign(median=[human_value(v, corpus.series[n].unit) for n, v in zip(per.series, per["median"])]) if len(per) else per
+    if len(per):
+        per = per.assign(median=[human_value(v, u) for u, v in zip(per.unit, per["median"])]).drop(columns="unit")
+    n_bench = per.series.nunique() if len(per) else 0
     parts = [
         "# Regression detector evaluation",
         f"Regenerate: `{command}` (seed {cfg.seed}; {out.seconds:.0f} s).",
@@ -86,7 +96,7 @@ def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command:
         "real same-commit noise; base and head (and every commit of a history) use disjoint processes.",
         "## Noise corpus",
         corpus_section(corpus),
-        f"## Pairwise (PR) mode: {cfg.pairwise_trials} trials per benchmark per scenario, {len(per)} benchmarks",
+        f"## Pairwise (PR) mode: {cfg.pairwise_trials} trials per benchmark per scenario, {n_bench} benchmarks",
         f"*flagged* = reported as a regression (ours: verdict `regressed`, from {cfg.rounds} processes per side "
         f"plus {cfg.rounds} more when the first verdict is `inconclusive`; asv: `asv continuous` would fail). "
         "Target: ≤ 1% A/A false alarms per benchmark per comparison.",
@@ -144,7 +154,7 @@ def long_csv(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> str:
     for _, row in per.iterrows():
         for col, val in row.items():
             if col != "series":
-                recs.append(dict(table="per-benchmark", method="ours", scenario=row["series"], metric=col,
+                recs.append(dict(table="per-benchmark", method=f"ours, {row['channel']}", scenario=row["series"], metric=col,
                                  rate=val if isinstance(val, (int, float)) else "", text="" if isinstance(val, (int, float)) else str(val)))
     df = pd.DataFrame.from_records(recs)
     df[["k", "n"]] = df[["k", "n"]].astype("Int64")
