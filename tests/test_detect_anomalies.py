@@ -45,7 +45,14 @@ def test_minimum_detectable_effect_matches_the_formula_and_the_rule():
     mde = an.minimum_detectable_effect(0.03, 20, 20, 2.0)
     assert mde == pytest.approx(expected, rel=1e-4)
     # And it is what the pairwise rule achieves: ~90% of shifts of exactly the MDE are flagged.
-    hits = sum(pw.compare(lognormal(s, 20), lognormal(5000 + s, 20, mde)).verdict == "regressed" for s in range(200))
+    hits = sum(pw.compare(lognormal(s, 20), lognormal(5000 + s, 20, mde), rule="interval", confidence=0.95).verdict
+               == "regressed" for s in range(200))
+    assert 0.78 <= hits / 200 <= 0.97
+    # The default rule (estimate beyond the floor, 99.5% interval excluding 0): its own formula.
+    se = math.sqrt(math.pi / 3) * 0.03 * math.sqrt(0.1)
+    est = an.minimum_detectable_effect(0.03, 20, 20, 2.0, confidence=0.995, rule="estimate")
+    assert est == pytest.approx(100 * math.expm1(max(math.log(1.02) + 1.28155 * se, (2.80703 + 1.28155) * se)), rel=1e-4)
+    hits = sum(pw.compare(lognormal(s, 20), lognormal(7000 + s, 20, est)).verdict == "regressed" for s in range(200))
     assert 0.78 <= hits / 200 <= 0.97
     # rounds_needed is the smallest n whose MDE reaches the target.
     n = an.rounds_needed(0.03, 2.0, 5.0)

@@ -41,9 +41,9 @@ def test_hodges_lehmann_is_median_of_pairwise_differences():
 
 
 @pytest.mark.parametrize("m,n,expected", [(4, 4, 0), (5, 5, 2), (10, 10, 23), (3, 20, 8), (8, 6, 8)])
-def test_moses_critical_values_match_the_mann_whitney_table(m, n, expected):
+def test_moses_critical_values_match_the_mann_whitney_table(m, n, expected):  # at 95%, as printed
     # Two-sided 0.05 critical values of U from standard tables.
-    assert pw.mann_whitney_critical(m, n) == expected
+    assert pw.mann_whitney_critical(m, n, 0.95) == expected
 
 
 @pytest.mark.parametrize("m,n", [(4, 4), (5, 7), (10, 10), (3, 20), (40, 35)])
@@ -85,7 +85,8 @@ def test_five_percent_slowdown_with_enough_rounds_is_regressed():
     assert hits >= 0.9 * len(verdicts)
     r = verdicts[0]
     assert 2.0 < r.change_pct < 8.0 and r.ci_low_pct < r.change_pct < r.ci_high_pct
-    assert r.rule.startswith("HL shift +") and "(95% CI) > floor 2.0%" in r.rule and "q=" in r.rule
+    assert r.rule.startswith("HL shift +") and "(99.5% CI): shift > floor 2.0%, interval excludes 0" in r.rule
+    assert "q=" in r.rule
 
 
 def test_aa_comparisons_rarely_alarm_and_never_when_equal():
@@ -95,7 +96,7 @@ def test_aa_comparisons_rarely_alarm_and_never_when_equal():
         assert r.verdict in pw.VERDICTS
         alarms += r.verdict in ("regressed", "improved")
     assert alarms / 500 <= 0.015
-    same = lognormal(7, 12)
+    same = lognormal(7, 30)
     assert pw.compare(same, same).verdict == "unchanged"
 
 
@@ -239,20 +240,20 @@ def test_compare_suite_columns_channels_and_directions():
 
 
 def test_compare_suite_applies_benjamini_hochberg():
-    # 4 vs 4 rounds, complete separation: exact p = 2/70 = 0.029 — significant alone...
-    b0, h0 = [1.0, 1.01, 0.99, 1.005], [1.2, 1.21, 1.19, 1.205]
+    # 6 vs 6 rounds, complete separation: exact p = 2/924 = 0.0022 — significant alone...
+    b0, h0 = [1.0, 1.01, 0.99, 1.005, 0.995, 1.002], [1.2, 1.21, 1.19, 1.205, 1.195, 1.202]
     alone = pw.compare_suite(rows("x_benchmarks.X.time_a", b0, "b"), rows("x_benchmarks.X.time_a", h0, "h"))
     assert alone["verdict"].iloc[0] == "regressed"
-    assert alone["q_value"].iloc[0] == pytest.approx(2 / 70)
-    # ...but not among 9 other tests with unremarkable p-values: q = p * 10 / 1.
+    assert alone["q_value"].iloc[0] == pytest.approx(2 / 924)
+    # ...but not among 29 other tests with unremarkable p-values: q = p * 30 / 1 = 0.065.
     base = [rows("x_benchmarks.X.time_a", b0, "b")]
     head = [rows("x_benchmarks.X.time_a", h0, "h")]
-    for k in range(9):
+    for k in range(29):
         base.append(rows(f"x_benchmarks.X.time_n{k}", lognormal(100 + k, 4), "b"))
         head.append(rows(f"x_benchmarks.X.time_n{k}", lognormal(200 + k, 4), "h"))
     out = pw.compare_suite(pd.concat(base), pd.concat(head)).set_index("benchmark")
     row = out.loc["x_benchmarks.X.time_a"]
-    assert row["p_value"] == pytest.approx(2 / 70)
+    assert row["p_value"] == pytest.approx(2 / 924)
     np.testing.assert_allclose(out["q_value"].to_numpy(), bh_qvalues(out["p_value"].to_numpy()))
     assert row["q_value"] > 0.05 and row["verdict"] == "inconclusive" and "after BH" in row["rule"]
 

@@ -529,6 +529,7 @@ def test_asv_conf_lists_every_runtime_dependency_in_the_matrix():
         ("memory_benchmarks.AddFootprint.peakmem_add_100k_messages", 0.05),
         ("memory_benchmarks.AddFootprint.track_add_100k_messages_rss_growth", 0.05),
         ("router_benchmarks.RoundRobinRoute.track_route_round_robin_instructions", 0.01),
+        ("router_benchmarks.Route.track_route_relative('cost_optimized', 10)", 0.05),
     ],
 )
 def test_regression_thresholds_pick_the_intended_value(entry, threshold):

@@ -53,7 +53,7 @@ def test_real_results_load_and_export(toy):
 
 def test_regression_is_named_and_fails_ci(toy):
     repo, home, hashes = toy
-    proc = tools(repo, home, "regressions", "--rounds", "4", "--extra-rounds", "0", "--machine", MACHINE,
+    proc = tools(repo, home, "regressions", "--rounds", "6", "--extra-rounds", "0", "--machine", MACHINE,
                  "--fail-on-regression")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"{hashes[1][:8]} → {hashes[2][:8]}: 1 regressed" in proc.stdout

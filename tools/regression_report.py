@@ -185,13 +185,14 @@ def counts_table(verdicts: pd.DataFrame) -> pd.DataFrame:
 RULE_TEXT = (
     "Each benchmark is compared on one value per independent round (process) of each commit. "
     "Effect: the Hodges–Lehmann shift of log-values as a %; interval: its distribution-free "
-    "(Moses) confidence interval; p: Mann–Whitney, adjusted to q across the suite "
-    "(Benjamini–Hochberg, q < 0.05). **regressed / improved**: the whole interval lies beyond the "
-    "benchmark's effect floor (≥ 2%, or its measured same-commit noise) and q < 0.05; "
-    "**unchanged**: the whole interval lies within ±floor; otherwise **inconclusive** (too few "
-    "rounds — an interval needs ≥ 4 per side — or an interval straddling the floor). Instruction "
+    "(Moses) 99.5% confidence interval; p: Mann–Whitney, adjusted to q across the suite "
+    "(Benjamini–Hochberg, q < 0.05). **regressed / improved**: the shift lies beyond the "
+    "benchmark's effect floor (≥ 2%, or its measured same-commit noise), the interval excludes 0 "
+    "and q < 0.05; **unchanged**: the whole interval lies within ±floor; otherwise **inconclusive** "
+    "(too few rounds — a 99.5% interval needs ≥ 6 per side — or not significant). Speed-normalised "
+    "time (`track_*_relative`) follows the same rule with 4–6× less noise. Instruction "
     "counts (cachegrind, fixed hash seed) are exact: a change beyond 0.5% decides with one run per "
-    "side. Peak memory with fewer than 4 rounds uses a 5% floor on single values."
+    "side. Peak memory with fewer than 6 rounds uses a 5% floor on single values."
 )
 
 

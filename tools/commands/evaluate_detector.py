@@ -60,6 +60,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--history-trials", type=_positive(int), default=None,
                         help="histories per scenario (default: 30; --quick: 3)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: 20261126)")
+    parser.add_argument("--rule", choices=["interval", "estimate"], default=None,
+                        help="our decision rule (tools.detect.pairwise.decide; default: the detector's own)")
+    parser.add_argument("--confidence", type=float, default=None,
+                        help="confidence of our intervals, e.g. 0.95 (default: the detector's own)")
+    parser.add_argument("--no-relative", action="store_true",
+                        help="do not judge the speed-normalised twins (track_*_relative) of the corpus")
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUT, help="where evaluation_<ts>.md/.csv go (default: %(default)s)")
 
 
@@ -73,6 +79,9 @@ def _config(args) -> EvalConfig:
         cfg.history_trials = args.history_trials
     if args.seed is not None:
         cfg.seed = args.seed
+    if args.confidence is not None and not 0.5 < args.confidence < 1:
+        raise ToolError(f"--confidence must lie between 0.5 and 1 (got {args.confidence})")
+    cfg.rule, cfg.confidence, cfg.relative = args.rule, args.confidence, not args.no_relative
     return cfg
 
 

@@ -6,7 +6,7 @@ rows, and writes the report with recommendations. Three ways to get rows per com
 
 * stored results (default): what ``asv run`` recorded for base and head — usually one
   round each, which decides instruction counts and memory but leaves wall time
-  inconclusive (an interval needs >= 4 rounds per side);
+  inconclusive (a 99.5% interval needs >= 6 rounds per side);
 * ``--rounds N``: measure base and head now, interleaved, N rounds each
   (``tools.detect.rounds.compare_rounds``), re-running only inconclusive benchmarks;
 * ``--rounds-dir DIR``: reuse the ``round-<k>`` folders of an earlier interleaved run.
@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from tools.config import add_common_arguments, load_table, settings_from_args, utc_stamp
+from tools.detect.pairwise import min_rounds
 from tools.errors import ToolError
 from tools.io import atomic_write_text
 from tools.revisions import head_series, newest_commit, previous_commit, resolve_revision
@@ -37,7 +38,7 @@ def add_arguments(parser) -> None:
                                                       "on the same machine and environment as head)")
     parser.add_argument("--head", metavar="REV", help="head revision (default: the newest commit with results)")
     parser.add_argument("--rounds", type=int, default=0, metavar="N",
-                        help="measure base and head now, interleaved, N rounds each (>= 4 for a wall-time "
+                        help="measure base and head now, interleaved, N rounds each (>= 6 for a wall-time "
                              "interval; 0 = use stored results, the default)")
     parser.add_argument("--extra-rounds", type=int, default=None, metavar="N",
                         help="with --rounds: up to N more rounds for inconclusive benchmarks only (default: = --rounds)")
@@ -190,8 +191,8 @@ def run(args) -> int:
                   else f"stored results ({', '.join(map(str, settings.results_dirs))})")
         mode = (f"{source}; "
                 f"rounds per side: {int(n_rounds.get(base, 0))} base, {int(n_rounds.get(head, 0))} head")
-        if int(n_rounds.min()) < 4:
-            notes.append("Fewer than 4 rounds per side: wall-time verdicts cannot be decided from these results "
+        if int(n_rounds.min()) < min_rounds():
+            notes.append(f"Fewer than {min_rounds()} rounds per side: wall-time verdicts cannot be decided from these results "
                          "(they show as inconclusive); use --rounds 6 to measure base and head interleaved.")
         if args.history:
             history, history_note = _history(table, pairs, args.q)

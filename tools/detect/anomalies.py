@@ -105,26 +105,39 @@ def _z_sum(confidence: float, power: float) -> float:
 
 
 def minimum_detectable_effect(sigma_log: float, n_base: int, n_head: int, floor_pct: float, *,
-                              confidence: float = 0.95, power: float = POWER) -> float:
-    """Smallest true change (%) the pairwise rule flags with ``power`` at these round counts."""
+                              confidence: float = 0.95, power: float = POWER, rule: str = "interval") -> float:
+    """Smallest true change (%) the pairwise rule flags with ``power`` at these round counts.
+
+    ``rule="interval"`` (the whole interval beyond the floor): floor + (z_conf + z_power)·SE.
+    ``rule="estimate"`` (estimate beyond the floor, interval excluding 0): the larger of
+    floor + z_power·SE and (z_conf + z_power)·SE, on the log scale.
+    """
     if not math.isfinite(sigma_log) or n_base < 1 or n_head < 1:
         return math.nan
     se = math.sqrt(math.pi / 3) * sigma_log * math.sqrt(1 / n_base + 1 / n_head)
-    return 100.0 * math.expm1(math.log1p(floor_pct / 100) + _z_sum(confidence, power) * se)
+    floor = math.log1p(floor_pct / 100)
+    if rule == "estimate":
+        return 100.0 * math.expm1(max(floor + float(stats.norm.ppf(power)) * se, _z_sum(confidence, power) * se))
+    return 100.0 * math.expm1(floor + _z_sum(confidence, power) * se)
 
 
 def rounds_needed(sigma_log: float, floor_pct: float, target_pct: float = TARGET_EFFECT_PCT, *,
-                  confidence: float = 0.95, power: float = POWER) -> float:
+                  confidence: float = 0.95, power: float = POWER, rule: str = "interval") -> float:
     """Rounds per side for an MDE of ``target_pct`` (inf when the floor is already above it)."""
-    gap = math.log1p(target_pct / 100) - math.log1p(floor_pct / 100)
+    target, floor = math.log1p(target_pct / 100), math.log1p(floor_pct / 100)
+    gap = target - floor
     if not math.isfinite(sigma_log) or gap <= 0:
         return math.inf
-    return float(math.ceil(2 * (math.pi / 3) * (_z_sum(confidence, power) * sigma_log / gap) ** 2))
+    k = 2 * (math.pi / 3) * sigma_log ** 2
+    if rule == "estimate":
+        z_p = float(stats.norm.ppf(power))
+        return float(math.ceil(k * max((_z_sum(confidence, power) / target) ** 2, (z_p / gap) ** 2)))
+    return float(math.ceil(k * (_z_sum(confidence, power) / gap) ** 2))
 
 
 def pair_label(base_values, head_values, base_samples: Sequence = (), head_samples: Sequence = (), *,
                floor_pct: float, target_pct: float = TARGET_EFFECT_PCT,
-               confidence: float = 0.95) -> tuple[str, float]:
+               confidence: float = 0.95, rule: str = "interval") -> tuple[str, float]:
     """('' or 'outlier, bimodal, too noisy (MDE 12%)', MDE %) for one pairwise comparison."""
     labels = []
     if outlier_mask(base_values).any() or outlier_mask(head_values).any():
@@ -139,7 +152,7 @@ def pair_label(base_values, head_values, base_samples: Sequence = (), head_sampl
     mde = math.nan
     if nb >= 3 and nh >= 3:
         mde = minimum_detectable_effect(robust_sigma(base_values, head_values), nb, nh, floor_pct,
-                                        confidence=confidence)
+                                        confidence=confidence, rule=rule)
         if math.isfinite(mde) and mde > target_pct:
             labels.append(f"too noisy (MDE {mde:.0f}%)")
     return ", ".join(labels), mde

@@ -33,6 +33,11 @@ from tools.detect.multiple import bh_qvalues
 from tools.errors import ToolError
 from tools.schema import SERIES_KEY, component_of, lower_is_better as schema_lower_is_better
 
+# History mode keeps the 95% "interval" rule: its windows are tested at every position, and the
+# boundary re-run (pairwise mode) confirms before an alert.
+HISTORY_CONFIDENCE = 0.95
+HISTORY_RULE = "interval"
+
 DEFAULT_WINDOW = 10
 BETA_SCALE = 0.5  # x asv's default Potts penalty 4 ln(n)/n: more candidates, each one then tested
 PRUNE_P = 0.05    # candidates weaker than this (unadjusted Mann–Whitney p) are merged away
@@ -83,7 +88,7 @@ def _test_window(before: np.ndarray, after: np.ndarray, logs: bool, confidence: 
 
 
 def detect_series(values: Sequence[float], *, lower_is_better: bool = True, channel: str = "wall",
-                  floor_pct: float | None = None, window: int = DEFAULT_WINDOW, confidence: float = pairwise.CONFIDENCE,
+                  floor_pct: float | None = None, window: int = DEFAULT_WINDOW, confidence: float = HISTORY_CONFIDENCE,
                   beta_scale: float = BETA_SCALE, instruction_jitter: float = pairwise.INSTRUCTION_JITTER,
                   prune_p: float = PRUNE_P) -> list[dict]:
     """Candidate change points of one series (one value per commit, in commit order).
@@ -166,7 +171,7 @@ def detect_series(values: Sequence[float], *, lower_is_better: bool = True, chan
 
 
 def judge(candidate: dict, q_value: float, *, lower_is_better: bool = True, alpha: float = pairwise.DEFAULT_Q,
-          confidence: float = pairwise.CONFIDENCE) -> tuple[str, str]:
+          confidence: float = HISTORY_CONFIDENCE) -> tuple[str, str]:
     """(verdict, rule) of one candidate: deterministic ones by the floor, others as in pairwise."""
     if candidate["method"].startswith("instructions"):
         worse = candidate["change_pct"] if lower_is_better else -candidate["change_pct"]
@@ -175,7 +180,7 @@ def judge(candidate: dict, q_value: float, *, lower_is_better: bool = True, alph
                          f"≥ floor {candidate['floor_pct']:.2f}%: deterministic")
     verdict, rule = pairwise.decide(candidate["change_pct"], candidate["ci_low_pct"], candidate["ci_high_pct"],
                                     q_value, candidate["floor_pct"], lower_is_better=lower_is_better,
-                                    alpha=alpha, confidence=confidence)
+                                    alpha=alpha, confidence=confidence, rule=HISTORY_RULE)
     return verdict, f"{rule} ({candidate['n_before']} commits before vs {candidate['n_after']} after)"
 
 
@@ -202,7 +207,7 @@ def per_commit_series(table: pd.DataFrame) -> Iterator[tuple[tuple, pd.DataFrame
 
 
 def history_suite(table: pd.DataFrame, *, q: float = pairwise.DEFAULT_Q, floors: Mapping | None = None,
-                  window: int = DEFAULT_WINDOW, confidence: float = pairwise.CONFIDENCE,
+                  window: int = DEFAULT_WINDOW, confidence: float = HISTORY_CONFIDENCE,
                   beta_scale: float = BETA_SCALE, instruction_jitter: float = pairwise.INSTRUCTION_JITTER,
                   confirm: ConfirmHook | None = None, include_inconclusive: bool = False) -> pd.DataFrame:
     """Tidy history table -> one row per detected change point (regressed or improved).

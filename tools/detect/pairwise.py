@@ -10,17 +10,18 @@ Statistics, per series (benchmark x params):
   pairs, reported as a percentage ``exp(shift) - 1``. Robust: one wild round moves it little.
 * **interval**: the distribution-free Moses/Lehmann confidence interval for that shift, i.e. the
   inversion of the Mann–Whitney test: pairwise differences between the k-th smallest and k-th
-  largest, k from the null distribution of U (``scipy.stats.mannwhitneyu``). It exists only from
-  4 rounds per side (95%).
+  largest, k from the null distribution of U (``scipy.stats.mannwhitneyu``), at 99.5%
+  (``CONFIDENCE``). It exists only from 6 rounds per side at 99.5% (4 at 95%; ``min_rounds``).
 * **p-value**: two-sided Mann–Whitney U on the log-values (``scipy.stats.mannwhitneyu``);
   q-values by Benjamini–Hochberg across the suite (``compare_suite``).
 * **floor**: the smallest change worth a verdict: max(2%, the 95th percentile of same-commit
   shifts) when calibrated (``calibrate_floor``), else 2%.
 
-Verdict (``decide``): *regressed* / *improved* when the whole interval lies beyond the floor in
-the worse / better direction and q < 0.05; *unchanged* when the whole interval lies within
-±floor; otherwise *inconclusive* (the interval straddles the floor, q is too large, or too few
-rounds). Direction comes from ``tools.schema.lower_is_better`` (ops/s going down is a
+Verdict (``decide``, rule ``"estimate"``, the default): *regressed* / *improved* when the
+HL shift lies beyond the floor in the worse / better direction, the 99.5% interval excludes 0
+and q < 0.05; *unchanged* when the whole interval lies within ±floor; otherwise *inconclusive*
+(not significant, q too large after BH, or too few rounds). Rule ``"interval"`` (used by
+history mode, at 95%) asks the whole interval to lie beyond the floor. Direction comes from ``tools.schema.lower_is_better`` (ops/s going down is a
 regression).
 
 The speed-normalised channel (unit ``relative``, ``track_*_relative``: wall time divided by a
@@ -52,14 +53,17 @@ from tools.schema import SERIES_KEY, component_of, lower_is_better as schema_low
 VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")
 CHANNELS = ("wall", "relative", "instructions", "memory", "metric")
 
-CONFIDENCE = 0.95
+CONFIDENCE = 0.995
 DEFAULT_Q = 0.05
 DEFAULT_FLOOR_PCT = 2.0           # wall / metric / memory: below this a change is not worth a verdict
 INSTRUCTION_FLOOR_PCT = 0.5       # deterministic channel
 INSTRUCTION_JITTER = 100          # instructions (per reported value); run-to-run jitter allowance
 MEMORY_SINGLE_RUN_FLOOR_PCT = 5.0
 DECISION_RULES = ("interval", "estimate")
-DECISION_RULE = "interval"  # peak memory with < 4 rounds: one value per side, a wider floor
+# Chosen by `python -m tools evaluate-detector` on the recorded noise (docs/evaluation.md): at
+# 10+10 rounds "estimate" with a 99.5% interval held A/A false alarms at 0.7% per benchmark
+# (budget 1%) and found +10% in 85% of comparisons, vs 75% for "interval" at 95%.
+DECISION_RULE = "estimate"  # peak memory with < 4 rounds: one value per side, a wider floor
 
 SUITE_COLUMNS = [
     "machine", "environment", "component", "benchmark", "params", "param_values", "type", "unit",
@@ -160,6 +164,14 @@ def mann_whitney_critical(m: int, n: int, confidence: float = CONFIDENCE) -> int
     return lo
 
 
+def min_rounds(confidence: float = CONFIDENCE) -> int:
+    """Fewest rounds per side (equal sides) for which a Moses interval exists at ``confidence``."""
+    n = 1
+    while mann_whitney_critical(n, n, round(confidence, 6)) is None:
+        n += 1
+    return n
+
+
 def shift_interval(base: np.ndarray, head: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Moses/Lehmann distribution-free interval for the shift head - base; (-inf, inf) if n too small."""
     c = mann_whitney_critical(len(base), len(head), round(confidence, 6))
@@ -223,7 +235,7 @@ def decide(change_pct: float, ci_low_pct: float, ci_high_pct: float, q_value: fl
     if not (math.isfinite(ci_low_pct) and math.isfinite(ci_high_pct)):
         counts = f" from {n_base} base / {n_head} head rounds" if n_base is not None else ""
         return "inconclusive", (f"HL shift {_fmt_pct(change_pct)}{counts}: too few for a {conf} "
-                                f"(≥4 rounds per side needed: python -m tools compare-rounds)")
+                                f"(≥{min_rounds(confidence)} rounds per side needed: python -m tools compare-rounds)")
     # Orient so that positive means worse.
     worse_lo, worse_hi = (ci_low_pct, ci_high_pct) if lower_is_better else (-ci_high_pct, -ci_low_pct)
     significant = math.isfinite(q_value) and q_value < alpha
@@ -493,7 +505,7 @@ def compare_suite(base: pd.DataFrame, head: pd.DataFrame, *, q: float = DEFAULT_
         if channel != "instructions":
             label, mde = anomalies.pair_label(b_vals, h_vals, _samples_of(b_rows), _samples_of(h_rows),
                                               floor_pct=res.floor_pct, target_pct=target_pct,
-                                              confidence=confidence)
+                                              confidence=confidence, rule=DECISION_RULE)
         results.append(res)
         rows_meta.append({
             "machine": key[0], "environment": key[1], "benchmark": key[2], "params": key[3],
