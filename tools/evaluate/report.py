@@ -57,22 +57,16 @@ def corpus_section(corpus: NoiseCorpus) -> str:
     ]
     if meta.get("note"):
         lines.append(f"- {meta['note']}")
-    wall = rows[rows.channel == "wall"]
-    if len(wall):
-        lines.append(
-            f"- wall time: {len(wall)} series, {int(wall.processes.min())}–{int(wall.processes.max())} processes each; "
-            f"between-process CV median {wall.cv_between_pct.median():.1f}% "
-            f"(range {wall.cv_between_pct.min():.1f}–{wall.cv_between_pct.max():.1f}%), "
-            f"within-process CV median {wall.cv_within_pct.median():.1f}%, "
-            f"max/min of process values median {wall.max_over_min.median():.2f}")
-    rel = rows[rows.channel == "relative"]
-    if len(rel):
-        lines.append(
-            f"- speed-normalised time (`track_*_relative`, the same asv runs as the wall-time series): "
-            f"{len(rel)} series, {int(rel.processes.min())}–{int(rel.processes.max())} processes each; "
-            f"between-process CV median {rel.cv_between_pct.median():.1f}% "
-            f"(range {rel.cv_between_pct.min():.1f}–{rel.cv_between_pct.max():.1f}%), "
-            f"max/min of process values median {rel.max_over_min.median():.2f}")
+    for channel, label in (("wall", "wall time"),
+                           ("relative", "speed-normalised time (`track_*_relative`, the same asv runs as the wall-time series)")):
+        g = rows[rows.channel == channel]
+        if len(g):
+            within = f"within-process CV median {g.cv_within_pct.median():.1f}%, " if channel == "wall" else ""
+            lines.append(
+                f"- {label}: {len(g)} series, {int(g.processes.min())}–{int(g.processes.max())} processes each; "
+                f"between-process CV median {g.cv_between_pct.median():.1f}% "
+                f"(range {g.cv_between_pct.min():.1f}–{g.cv_between_pct.max():.1f}%), "
+                f"{within}max/min of process values median {g.max_over_min.median():.2f}")
     ir = rows[rows.channel == "instructions"]
     if len(ir):
         lines.append(
