@@ -317,3 +317,28 @@ def test_estimate_rule_is_selectable_and_changes_power_not_the_aa_rate():
     ti, te = pairwise_table(out_i).set_index("method").loc[m], pairwise_table(out_e).set_index("method").loc[m]
     assert te["recall +5%"].value > ti["recall +5%"].value
     assert te["A/A false alarms"].k <= 1
+
+
+def test_recording_rejects_too_few_rounds(tmp_path):
+    from tools.errors import ToolError
+    from tools.evaluate.corpus import record_with_asv
+
+    with pytest.raises(ToolError, match="--record-rounds must be at least 4"):
+        record_with_asv(tmp_path / "c.json.gz", rounds=3)
+    assert not (tmp_path / "c.json.gz").exists()
+
+
+@pytest.mark.slow
+def test_recording_pairs_each_wall_series_with_its_twin_from_the_same_runs(tmp_path):
+    from tools.evaluate.corpus import load_corpus, record_with_asv
+
+    out = tmp_path / "corpus.json.gz"
+    rec = record_with_asv(out, bench=[r"^model_registry_benchmarks\.GetBatch\.time_get_100_by_id$"], rounds=4,
+                          repeat=3, log=lambda *_: None)
+    c = load_corpus(out)
+    wall = c.series["model_registry_benchmarks.GetBatch.time_get_100_by_id"]
+    twin = c.series["model_registry_benchmarks.GetBatch.track_get_100_by_id_relative"]
+    assert (wall.channel, twin.channel, twin.unit) == ("wall", "relative", "relative")
+    assert wall.n_processes == twin.n_processes == 4  # one process of each per asv run
+    assert all(len(p) == 3 for p in wall.processes) and all(len(p) == 1 for p in twin.processes)
+    assert "and its track_*_relative twin" in rec.meta["how"]
