@@ -39,12 +39,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--corpus", type=Path, default=corpus_mod.DEFAULT_CORPUS,
                         help="noise corpus (gzip'd JSON) to read, or to write with --record (default: tests/data/noise_corpus.json.gz)")
     parser.add_argument("--record", action="store_true",
-                        help="first re-record the corpus at HEAD (asv run --python=same, --record-rounds processes per benchmark; ~30 min here)")
+                        help="first re-record the corpus at HEAD (--record-rounds separate asv runs at HEAD, --python=same; ~30 min here)")
     parser.add_argument("--bench", action="append", default=None,
                         help="with --record: asv --bench regex of a wall-time benchmark to record; repeatable "
                         "(default: the 18 workloads of tools.evaluate.corpus.DEFAULT_SELECTION)")
-    parser.add_argument("--record-rounds", type=_positive(int), default=48,
-                        help="with --record: processes (asv rounds) per benchmark (default: %(default)s)")
+    parser.add_argument("--record-rounds", type=_positive(int), default=120,
+                        help="with --record: processes per benchmark, one separate asv run each (default: %(default)s)")
     parser.add_argument("--repeat", type=_positive(int), default=10,
                         help="with --record: samples per process (asv repeat, default: %(default)s)")
     parser.add_argument("--instruction-runs", type=int, default=5,
