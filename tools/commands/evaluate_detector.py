@@ -60,6 +60,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--history-trials", type=_positive(int), default=None,
                         help="histories per scenario (default: 30; --quick: 3)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: 20261126)")
+    parser.add_argument("--commit-rounds", type=_positive(int), default=None,
+                        help="processes per commit in history mode (default: 2, what asv run stores)")
     parser.add_argument("--rule", choices=["interval", "estimate"], default=None,
                         help="our decision rule (tools.detect.pairwise.decide; default: the detector's own)")
     parser.add_argument("--confidence", type=float, default=None,
@@ -79,6 +81,8 @@ def _config(args) -> EvalConfig:
         cfg.history_trials = args.history_trials
     if args.seed is not None:
         cfg.seed = args.seed
+    if args.commit_rounds is not None:
+        cfg.commit_rounds = args.commit_rounds
     if args.confidence is not None and not 0.5 < args.confidence < 1:
         raise ToolError(f"--confidence must lie between 0.5 and 1 (got {args.confidence})")
     cfg.rule, cfg.confidence, cfg.relative = args.rule, args.confidence, not args.no_relative
