@@ -32,7 +32,7 @@ from typing import Any
 
 from .config import BenchmarkConfig, BenchmarkType
 from .instructions import CHILD_VAR, DEFAULT_ITERATIONS, DEFAULT_WARM_UP, count_instructions
-from .relative import make_twin
+from .relative import make_twin, source_text
 from .resources import measure_resources
 
 HARNESS_VERSION = "1"
@@ -57,15 +57,6 @@ _INSTRUCTION_TIMEOUT = 600.0
 
 # inspect and hashlib are imported where used: the instruction-count child imports every
 # benchmark module under valgrind and needs neither (see _describe).
-
-
-def _source_of(cls: type) -> str:
-    import inspect
-
-    try:
-        return inspect.getsource(cls)
-    except (OSError, TypeError):
-        return cls.__qualname__
 
 
 def _version(cls: type) -> str:
@@ -153,7 +144,7 @@ def _describe(cls: type) -> tuple[str, str]:
     parsing source files would only add start-up instructions to both runs."""
     if _in_instruction_child():
         return "", ""
-    return _version(cls), _source_of(cls)
+    return _version(cls), source_text(cls)
 
 
 def asv_benchmark(cls: type) -> type:

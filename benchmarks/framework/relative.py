@@ -35,8 +35,11 @@ import functools
 import gc
 import math
 import os
+import statistics
 import time
 from typing import Any, Callable
+
+from .instructions import CHILD_VAR
 
 # Bump when measure_relative changes what it reports: part of every twin's asv version.
 RELATIVE_VERSION = "1"
@@ -47,8 +50,6 @@ WARM_UP_TIME = 0.05
 MIN_SAMPLES = 5
 MAX_TIME = 1.0  # seconds of sampling at most: a 150 ms call gets MIN_SAMPLES, not SAMPLES
 TIMEOUT = 120.0
-# Set in the instruction-count child (see instructions.py): skip inspect/hashlib work there.
-_CHILD_VAR = "INTELLIROUTER_INSTRUCTION_CHILD"
 
 
 class _Slot:
@@ -142,14 +143,14 @@ def relative_samples(
 
 def measure_relative(fn: Callable[[], Any], **kwargs) -> float:
     """Median per-sample cost of ``fn`` in reference units (see the module docstring)."""
-    ratios = sorted(r for r in relative_samples(fn, **kwargs) if math.isfinite(r))
+    ratios = [r for r in relative_samples(fn, **kwargs) if math.isfinite(r)]
     if not ratios:
         raise RuntimeError("relative timing failed: the reference kernel took no measurable time")
-    mid = len(ratios) // 2
-    return ratios[mid] if len(ratios) % 2 else 0.5 * (ratios[mid - 1] + ratios[mid])
+    return statistics.median(ratios)
 
 
-def _source(fn: Any) -> str:
+def source_text(fn: Any) -> str:
+    """Source of a function or class for asv (``pretty_source``, versions); its name if unavailable."""
     import inspect
 
     try:
@@ -162,7 +163,7 @@ def twin_version(*parts: Any) -> str:
     """asv version of a twin: the timed code, the reference kernel and this module's rule."""
     import hashlib
 
-    text = "\n".join([RELATIVE_VERSION, _source(reference_kernel), _source(_touch)] + [_source(p) for p in parts])
+    text = "\n".join([RELATIVE_VERSION, source_text(reference_kernel), source_text(_touch)] + [source_text(p) for p in parts])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -176,10 +177,10 @@ def make_twin(call: Callable[[Any, tuple], Callable[[], Any]], *, version_of: tu
     track.unit = UNIT
     track.rounds = 1  # asv keeps one value per track result: a second round would overwrite it
     track.timeout = TIMEOUT
-    if os.environ.get(_CHILD_VAR) != "1":
+    if os.environ.get(CHILD_VAR) != "1":  # the instruction-count child skips inspect/hashlib work
         track.version = twin_version(*version_of)
         if pretty is not None:
-            track.pretty_source = _source(pretty)
+            track.pretty_source = source_text(pretty)
     return track
 
 
