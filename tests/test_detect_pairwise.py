@@ -280,3 +280,13 @@ def test_compare_suite_rejects_a_table_without_the_tidy_columns():
         pw.compare_suite(pd.DataFrame({"benchmark": ["a"]}), pd.DataFrame({"benchmark": ["a"]}))
     empty = rows("a_benchmarks.A.time_x", [], "b")
     assert pw.compare_suite(empty, empty).empty
+
+
+def test_estimate_rule_texts_name_what_held_the_verdict_back():
+    # Significant, but the shift (1%) is within the 2% floor while the interval reaches beyond it.
+    verdict, text = pw.decide(1.0, 0.5, 3.0, 0.01, 2.0, rule="estimate")
+    assert verdict == "inconclusive" and "interval excludes 0 but the shift is within ±floor 2.0%" in text
+    # Beyond the floor and excluding 0, but not significant after BH.
+    verdict, text = pw.decide(5.0, 1.0, 9.0, 0.2, 2.0, rule="estimate")
+    assert verdict == "inconclusive" and "excludes 0 but q=0.2 ≥ 0.05 after BH" in text
+    assert pw.decide(5.0, 1.0, 9.0, 0.01, 2.0, rule="estimate")[0] == "regressed"

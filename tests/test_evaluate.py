@@ -285,11 +285,10 @@ def _with_twins(wall_sd=0.25, twin_sd=0.01, n_proc=48, seed=3) -> NoiseCorpus:
 
 
 def test_twin_pairs_with_its_wall_series_and_is_judged_on_the_same_processes():
-    from tools.evaluate.corpus import relative_name, twin_of
+    from tools.evaluate.corpus import relative_name
     from tools.evaluate.harness import history_table, per_series_table, suite_table
 
     assert relative_name("m.C.time_x('a', 1)") == "m.C.track_x_relative('a', 1)"
-    assert twin_of("m.C.track_x_relative('a', 1)") == "m.C.time_x('a', 1)"
     c = _with_twins()
     cfg = EvalConfig(pairwise_trials=6, history_trials=2, after=10, prefix_grid=(5, 10),
                      history_methods=("ours", "pandas rule"))

@@ -191,8 +191,9 @@ def run(args) -> int:
                   else f"stored results ({', '.join(map(str, settings.results_dirs))})")
         mode = (f"{source}; "
                 f"rounds per side: {int(n_rounds.get(base, 0))} base, {int(n_rounds.get(head, 0))} head")
-        if int(n_rounds.min()) < min_rounds():
-            notes.append(f"Fewer than {min_rounds()} rounds per side: wall-time verdicts cannot be decided from these results "
+        need = min_rounds()
+        if int(n_rounds.min()) < need:
+            notes.append(f"Fewer than {need} rounds per side: wall-time verdicts cannot be decided from these results "
                          "(they show as inconclusive); use --rounds 6 to measure base and head interleaved.")
         if args.history:
             history, history_note = _history(table, pairs, args.q)

@@ -58,12 +58,12 @@ DEFAULT_Q = 0.05
 DEFAULT_FLOOR_PCT = 2.0           # wall / metric / memory: below this a change is not worth a verdict
 INSTRUCTION_FLOOR_PCT = 0.5       # deterministic channel
 INSTRUCTION_JITTER = 100          # instructions (per reported value); run-to-run jitter allowance
-MEMORY_SINGLE_RUN_FLOOR_PCT = 5.0
+MEMORY_SINGLE_RUN_FLOOR_PCT = 5.0  # peak memory with no interval (< 6 rounds at 99.5%): a wider floor
 DECISION_RULES = ("interval", "estimate")
 # Chosen by `python -m tools evaluate-detector` on the recorded noise (docs/evaluation.md): at
 # 10+10 rounds "estimate" with a 99.5% interval held A/A false alarms at 0.7% per benchmark
 # (budget 1%) and found +10% in 85% of comparisons, vs 75% for "interval" at 95%.
-DECISION_RULE = "estimate"  # peak memory with < 4 rounds: one value per side, a wider floor
+DECISION_RULE = "estimate"
 
 SUITE_COLUMNS = [
     "machine", "environment", "component", "benchmark", "params", "param_values", "type", "unit",
@@ -93,7 +93,7 @@ class PairwiseResult:
     head_value: float = math.nan
     method: str = "hodges-lehmann"
     confidence: float = CONFIDENCE
-    decision_rule: str = "interval"
+    decision_rule: str = DECISION_RULE
 
 
 # ---------------------------------------------------------------- channel
@@ -256,7 +256,12 @@ def decide(change_pct: float, ci_low_pct: float, ci_high_pct: float, q_value: fl
         return "improved", f"{shown} {cmp}{direction}, {qtxt} < {alpha:g}"
     if ci_low_pct >= -floor_pct and ci_high_pct <= floor_pct:
         return "unchanged", f"{shown} within ±floor {floor_pct:.1f}%"
-    if (worse_lo > floor_pct or worse_hi < -floor_pct) or (rule == "estimate" and (worse_lo > 0 or worse_hi < 0)):
+    if rule == "estimate" and (worse_lo > 0 or worse_hi < 0):
+        if significant:  # a real change, but the shift itself is within the floor
+            return "inconclusive", (f"{shown}: interval excludes 0 but the shift is within ±floor {floor_pct:.1f}% "
+                                    f"and the interval reaches beyond it, {qtxt}; more rounds needed")
+        return "inconclusive", f"{shown} excludes 0 but {qtxt} ≥ {alpha:g} after BH; more rounds needed"
+    if worse_lo > floor_pct or worse_hi < -floor_pct:
         return "inconclusive", f"{shown} beyond floor {floor_pct:.1f}% but {qtxt} ≥ {alpha:g} after BH; more rounds needed"
     return "inconclusive", f"{shown} straddles floor ±{floor_pct:.1f}%, {qtxt}; more rounds needed"
 

@@ -323,12 +323,6 @@ def relative_twin_pattern(pattern: str) -> str:
     return re.sub(r"\\\.time_([a-z0-9_]+)", r"\\.track_\1_relative", pattern)
 
 
-def twin_of(name: str) -> str | None:
-    """``mod.Class.track_x_relative(p)`` -> ``mod.Class.time_x(p)`` (the series it mirrors)."""
-    m = re.match(r"^(.*)\.track_([a-z0-9_]+)_relative(\(.*\))?$", name)
-    return f"{m.group(1)}.time_{m.group(2)}{m.group(3) or ''}" if m else None
-
-
 def relative_name(name: str) -> str | None:
     """``mod.Class.time_x(p)`` -> ``mod.Class.track_x_relative(p)`` (its speed-normalised twin)."""
     m = re.match(r"^(.*)\.time_([a-z0-9_]+)(\(.*\))?$", name)

@@ -78,13 +78,12 @@ class Outcome:
 # ---------------------------------------------------------------- our detector
 
 
-_DECISION: dict = {}  # rule / confidence of this evaluation (set by evaluate from EvalConfig)
-
-
-def _ours_pairwise(base_vals, head_vals, floor, channel="wall"):
+def _ours_pairwise(base_vals, head_vals, floor, cfg: EvalConfig, channel="wall"):
+    """Our verdict with the evaluation's decision rule and confidence (the detector's defaults if unset)."""
     from tools.detect.pairwise import compare
 
-    return compare(base_vals, head_vals, lower_is_better=True, floor_pct=floor, channel=channel, **_DECISION)
+    decision = {k: v for k, v in (("rule", cfg.rule), ("confidence", cfg.confidence)) if v is not None}
+    return compare(base_vals, head_vals, lower_is_better=True, floor_pct=floor, channel=channel, **decision)
 
 
 def twin_of_series(corpus: NoiseCorpus, name: str) -> SeriesNoise | None:
@@ -142,16 +141,17 @@ def _values(s: SeriesNoise, idx, sc: inject.Scenario, centre: float, head: bool)
     return np.array([np.median(p) for p in _pooled(s, idx, sc, centre, head)])
 
 
-def _ours_adaptive(s: SeriesNoise, groups, sc, floor: float, R: int, extra: int, channel: str) -> tuple[str, int]:
+def _ours_adaptive(s: SeriesNoise, groups, sc, floor: float, cfg: EvalConfig, extra: int,
+                   channel: str) -> tuple[str, int]:
     """Our PR verdict: R rounds a side, then R more of each side only if *inconclusive*."""
     centre = float(np.median(s.process_values()))
     b, h = _values(s, groups[0], sc, centre, False), _values(s, groups[1], sc, centre, True)
-    verdict = _ours_pairwise(b, h, floor, channel).verdict
+    verdict = _ours_pairwise(b, h, floor, cfg, channel).verdict
     if verdict == "inconclusive" and extra:
         b = np.r_[b, _values(s, groups[2], sc, centre, False)]
         h = np.r_[h, _values(s, groups[3], sc, centre, True)]
-        return _ours_pairwise(b, h, floor, channel).verdict, 2 * R
-    return verdict, R
+        return _ours_pairwise(b, h, floor, cfg, channel).verdict, 2 * cfg.rounds
+    return verdict, cfg.rounds
 
 
 def run_pairwise(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str]) -> tuple[pd.DataFrame, dict]:
@@ -176,13 +176,13 @@ def run_pairwise(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], 
                 groups = inject.draw_disjoint(rng, s.n_processes, [R, R] + ([R, R] if extra else []))
                 b_procs = _pooled(s, groups[0], sc, centre, head=False)
                 h_procs = _pooled(s, groups[1], sc, centre, head=True)
-                verdict, used = _ours_adaptive(s, groups, sc, floors[name], R, extra, "wall")
+                verdict, used = _ours_adaptive(s, groups, sc, floors[name], cfg, extra, "wall")
                 base = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t)
                 label = f"{R}+{R} rounds, re-run if inconclusive" if extra else f"{R} rounds"
                 records.append({**base, "method": f"ours ({label})",
                                 "flagged": verdict == "regressed", "verdict": verdict, "processes_per_side": used})
                 if twin is not None:  # the same processes' speed-normalised values
-                    verdict, used = _ours_adaptive(twin, groups, sc, floors[twin.name], R, extra, "relative")
+                    verdict, used = _ours_adaptive(twin, groups, sc, floors[twin.name], cfg, extra, "relative")
                     records.append({**base, "method": f"ours, {RELATIVE} ({label})",
                                     "flagged": verdict == "regressed", "verdict": verdict, "processes_per_side": used})
                 asv_full = baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
@@ -208,6 +208,12 @@ def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors:
     records = []
     rng = np.random.default_rng([cfg.seed, 5])
     usable = [n for n in names if corpus.series[n].n_processes >= 2 * R]
+    # One value per process of each twin, computed once: the trials only index into it.
+    twin_values = {}
+    for name in usable if cfg.relative else []:
+        twin = twin_of_series(corpus, name)
+        if twin is not None:
+            twin_values[name] = (twin.name, twin.process_values())
     for t in range(cfg.pairwise_trials):
         results, rel_results, asv_any, asv_def_any = [], [], False, False
         for name in usable:
@@ -215,11 +221,10 @@ def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors:
             b_idx, h_idx = inject.draw_disjoint(rng, s.n_processes, [R, R])
             b_procs, h_procs = [s.processes[i] for i in b_idx], [s.processes[i] for i in h_idx]
             results.append(_ours_pairwise(np.array([np.median(p) for p in b_procs]),
-                                          np.array([np.median(p) for p in h_procs]), floors[name]))
-            twin = twin_of_series(corpus, name) if cfg.relative else None
-            if twin is not None:
-                rel_results.append(_ours_pairwise(twin.process_values()[b_idx], twin.process_values()[h_idx],
-                                                  floors[twin.name], "relative"))
+                                          np.array([np.median(p) for p in h_procs]), floors[name], cfg))
+            if name in twin_values:
+                twin_name, tv = twin_values[name]
+                rel_results.append(_ours_pairwise(tv[b_idx], tv[h_idx], floors[twin_name], cfg, "relative"))
             asv_any |= baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
             asv_def_any |= baselines.asv_pr_regressed(np.concatenate(b_procs[:R0]), np.concatenate(h_procs[:R0]))
         qs = bh_qvalues([r.p_value for r in results])
@@ -361,7 +366,7 @@ def _confirmer(s: SeriesNoise, sc: inject.Scenario, floor: float, rng: np.random
         lv_b, lv_a = before_pos - cfg.before + 1, after_pos - cfg.before + 1
         b = [np.median(inject.apply(sc, s.processes[i], centre, level=lv_b)) for i in groups[0]]
         a = [np.median(inject.apply(sc, s.processes[i], centre, level=lv_a)) for i in groups[1]]
-        return _ours_pairwise(np.array(b), np.array(a), floor).verdict == "regressed"
+        return _ours_pairwise(np.array(b), np.array(a), floor, cfg).verdict == "regressed"
 
     return confirm
 
@@ -450,8 +455,6 @@ def select_series(corpus: NoiseCorpus, cfg: EvalConfig) -> list[str]:
 def evaluate(corpus: NoiseCorpus, cfg: EvalConfig) -> Outcome:
     started = time.perf_counter()
     notes: list[str] = []
-    _DECISION.clear()
-    _DECISION.update({k: v for k, v in (("rule", cfg.rule), ("confidence", cfg.confidence)) if v is not None})
     names = select_series(corpus, cfg)
     if not names:
         from tools.errors import ToolError
