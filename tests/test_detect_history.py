@@ -146,3 +146,74 @@ def test_candidates_merge_one_commit_segments():
     y[20] += 1.0
     bounds = hist.candidate_boundaries(y)
     assert all(b2 - b1 >= 2 for b1, b2 in zip(bounds, bounds[1:]))
+
+
+# ---------------------------------------------------------------- every round of a commit
+
+def rounds_history(seed: int, n: int = 45, r: int = 8, step_at: int | None = None, pct: float = 0.0,
+                   within: float = 0.06, between: float = 0.0) -> list[np.ndarray]:
+    """Per commit, ``r`` round values: a per-commit offset (sd ``between``) plus round noise."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in range(n):
+        level = math.log1p(pct / 100) if step_at is not None and c >= step_at else 0.0
+        out.append(1e-3 * np.exp(level + rng.normal(0, between) + rng.normal(0, within, r)))
+    return out
+
+
+def test_design_effect_known_answers():
+    rng = np.random.default_rng(0)
+    same = [np.full(5, v) for v in rng.normal(0, 1, 30)]  # rounds identical within a commit: ICC = 1
+    assert hist.design_effect(same) == pytest.approx(5.0)
+    independent = [rng.normal(0, 1, 5) for _ in range(200)]  # no commit effect: ICC ~ 0
+    assert hist.design_effect(independent) < 1.1
+    clustered = [rng.normal(rng.normal(0, 1), 1, 5) for _ in range(400)]  # ICC = 0.5 -> 1 + 4 * 0.5
+    assert hist.design_effect(clustered) == pytest.approx(3.0, abs=0.4)
+    # One round per commit: nothing to correct; the sides are centred on their own means.
+    assert hist.design_effect([np.array([1.0])] * 10) == 1.0
+    assert hist.design_effect([np.zeros(4)] * 10, [np.ones(4)] * 10) == 1.0
+
+
+def test_every_round_of_a_commit_is_tested():
+    rounds = rounds_history(1, step_at=40, pct=5)
+    values = [float(np.median(r)) for r in rounds]
+    cands = hist.detect_series(values, rounds=rounds)
+    hit = [c for c in cands if c["position"] == 40]
+    assert hit and hit[0]["rounds_after"] == 5 * 8 and hit[0]["rounds_before"] == 20 * 8
+    assert 0 < hit[0]["ci_low_pct"] < 5 < hit[0]["ci_high_pct"] < 12
+    out = hist.history_suite(rounds_table({"r_benchmarks.R.time_x": rounds}))
+    assert list(out["commit_after"]) == [commit(40)] and list(out["verdict"]) == ["regressed"]
+    assert "40 rounds" in out["rule"].iloc[0] and "looks" in out["rule"].iloc[0]
+    # The same data as one median per commit cannot tell a 5% step 5 commits old.
+    assert not any(c["position"] == 40 and hist.judge(c, c["p_value"])[0] == "regressed"
+                   for c in hist.detect_series(values))
+
+
+def test_commits_that_differ_among_themselves_do_not_pass_for_independent_rounds():
+    # Each commit's machine differs by 3% while its rounds agree within 1%: counting rounds as
+    # independent would call many flat histories changed; the design effect keeps them quiet.
+    alarms = 0
+    for seed in range(20):
+        rounds = rounds_history(50 + seed, within=0.01, between=0.03)
+        alarms += len(hist.history_suite(rounds_table({"r_benchmarks.R.time_x": rounds})))
+    assert alarms <= 1
+    values = [float(np.median(r)) for r in rounds]
+    assert all(c["design_effect"] == math.inf for c in hist.detect_series(values, rounds=rounds))
+
+
+def test_round_lists_must_match_the_commits():
+    with pytest.raises(ToolError, match="round lists"):
+        hist.detect_series([1.0, 2.0, 3.0], rounds=[[1.0]])
+
+
+def rounds_table(rounds_by_bench: dict[str, list[np.ndarray]]) -> pd.DataFrame:
+    frames = []
+    for bench, rounds in rounds_by_bench.items():
+        for c, vals in enumerate(rounds):
+            frames.append(pd.DataFrame({
+                "machine": "m", "environment": "e", "commit": commit(c),
+                "commit_date": pd.Timestamp(1_700_000_000 + 3600 * c, unit="s", tz="UTC"),
+                "round": np.arange(len(vals)), "benchmark": bench, "params": "", "type": "time",
+                "unit": "seconds", "value": vals, "failed": False,
+            }))
+    return pd.concat(frames, ignore_index=True)

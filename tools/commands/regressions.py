@@ -50,6 +50,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--q", type=float, default=0.05, help="false discovery rate across the suite (default 0.05)")
     parser.add_argument("--history", action="store_true",
                         help=f"also locate change points over the stored history (needs >= {HISTORY_MIN_COMMITS} commits)")
+    parser.add_argument("--history-rounds-dir", metavar="DIR", default=None,
+                        help="with --history: interleaved rounds to add to the commits they re-measured "
+                             "(default: .asv/rounds, if it exists)")
     parser.add_argument("--site-url", default=None, metavar="URL",
                         help="asv site root for graph links (default: html_dir from asv.conf.json)")
     parser.add_argument("--fail-on-regression", action="store_true", help="exit 1 when anything regressed (for CI)")
@@ -96,13 +99,40 @@ def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float) -> pd.DataF
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
-def _history(table: pd.DataFrame, pairs, q: float) -> tuple[pd.DataFrame | None, str | None]:
+def interleaved_rounds(rounds_root: Path, machine: str | None) -> pd.DataFrame | None:
+    """Every round kept by interleaved runs (``<rounds_root>/<base8>-<head8>/round-<k>/``), or None."""
+    from tools.loader import load_results
+
+    dirs = sorted(p for p in rounds_root.glob("*/round-*") if p.is_dir() and any(p.glob("*/*.json")))
+    if not dirs:
+        return None
+    return load_results(dirs, machine=machine)
+
+
+def _history_rows(table: pd.DataFrame, pairs, rounds: pd.DataFrame | None) -> tuple[pd.DataFrame, int]:
+    """The history's rows (head's machines/environments), plus the interleaved rounds of commits
+    already in that history: a commit re-measured as base or head then counts every round."""
+    def on_series(t: pd.DataFrame) -> pd.DataFrame:
+        keep = pd.Series(False, index=t.index)
+        for m, e, *_ in pairs:
+            keep |= (t["machine"].astype(str) == m) & (t["environment"].astype(str) == e)
+        return t[keep]
+
+    rows = on_series(table)
+    if rounds is None or rounds.empty:
+        return rows, 0
+    extra = on_series(rounds)
+    extra = extra[extra["commit"].astype(str).isin(set(rows["commit"].astype(str)))]
+    if extra.empty:
+        return rows, 0
+    return pd.concat([rows, extra[[c for c in rows.columns if c in extra.columns]]], ignore_index=True), len(extra)
+
+
+def _history(table: pd.DataFrame, pairs, q: float, rounds: pd.DataFrame | None = None
+             ) -> tuple[pd.DataFrame | None, str | None]:
     from tools.detect.history import history_suite
 
-    keep = pd.Series(False, index=table.index)
-    for m, e, *_ in pairs:
-        keep |= (table["machine"].astype(str) == m) & (table["environment"].astype(str) == e)
-    rows = table[keep]
+    rows, n_extra = _history_rows(table, pairs, rounds)
     n_commits = rows["commit"].nunique()
     if n_commits < HISTORY_MIN_COMMITS:
         return None, (f"History not analysed: {n_commits} commit(s) with results, at least "
@@ -111,9 +141,21 @@ def _history(table: pd.DataFrame, pairs, q: float) -> tuple[pd.DataFrame | None,
     if len(found) and "param_values" not in found.columns:  # for the asv find / profile regexes
         lookup = dict(zip(zip(rows["benchmark"].astype(str), rows["params"].astype(str)), rows["param_values"]))
         found["param_values"] = [lookup.get((str(b), str(p)), ()) for b, p in zip(found["benchmark"], found["params"])]
-    return found, (f"{n_commits} commits analysed; changes are located at the commit where the step happened. "
+    with_rounds = (f", with {n_extra} results of interleaved rounds (every round of a commit is tested)"
+                   if n_extra else "")
+    return found, (f"{n_commits} commits analysed{with_rounds}; changes are located at the commit where the step happened. "
                    "'not re-run' means the boundary commits were not re-measured interleaved "
                    "(`python -m tools regressions --base <before> --head <after> --rounds 6` confirms one).")
+
+
+def _kept_rounds(settings, args) -> pd.DataFrame | None:
+    from tools.detect.rounds import ROUNDS_DIR
+
+    given = getattr(args, "history_rounds_dir", None)
+    root = Path(given) if given else settings.root / ROUNDS_DIR
+    if given and not root.is_dir():
+        raise ToolError(f"--history-rounds-dir {root}: not a directory")
+    return interleaved_rounds(root, settings.machine) if root.is_dir() else None
 
 
 def _local_site(settings, args) -> str:
@@ -162,7 +204,8 @@ def run(args) -> int:
                 + (f", plus {outcome.extra_rounds_run} for inconclusive benchmarks" if outcome.extra_rounds_run else "")
                 + f"; rounds kept in {outcome.pair_dir}")
         if args.history and stored is not None:
-            history, history_note = _history(stored, head_series(stored, head) or [], args.q)
+            history, history_note = _history(stored, head_series(stored, head) or [], args.q,
+                                                  _kept_rounds(settings, args))
     else:
         if args.rounds_dir:
             from tools.loader import load_results
@@ -196,7 +239,7 @@ def run(args) -> int:
             notes.append(f"Fewer than {need} rounds per side: wall-time verdicts cannot be decided from these results "
                          "(they show as inconclusive); use --rounds 6 to measure base and head interleaved.")
         if args.history:
-            history, history_note = _history(table, pairs, args.q)
+            history, history_note = _history(table, pairs, args.q, _kept_rounds(settings, args))
 
     machines = sorted(verdicts["machine"].astype(str).unique()) if len(verdicts) else []
     environments = sorted(verdicts["environment"].astype(str).unique()) if len(verdicts) else []

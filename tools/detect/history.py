@@ -8,10 +8,18 @@
    before and the 3 after, same side) are set aside first, and any remaining one-commit segment
    is merged into the segment after it.
 3. **Test** each candidate on a window of up to ``window`` commits on each side, clipped at the
-   neighbouring candidates: Hodges–Lehmann shift of log-values, Moses 95% interval, Mann–Whitney
-   p (the pairwise statistics, ``tools.detect.pairwise``), Benjamini–Hochberg across every
-   candidate of the suite, and the same decision: the whole interval beyond the floor (2%) and
-   q < 0.05. Only regressions and improvements are reported, at the commit range
+   neighbouring candidates, on **every round** of those commits (a daily run's own rounds plus
+   the interleaved rounds it re-measured; ``per_commit_series``): Hodges–Lehmann shift of
+   log-values, Moses interval, Mann–Whitney p (the pairwise statistics, ``tools.detect.pairwise``).
+   Two corrections keep that honest:
+   - *clustering*: rounds of one commit share a machine and a day, so the interval and the p-value
+     are widened by the design effect (``design_effect``, Kish) estimated from the window itself;
+   - *selection*: the candidate is where the data looked most like a step, so p is multiplied
+     and the interval widened (Bonferroni) by the number of splits of the window ("looks").
+   Weak candidates are eliminated backwards (their neighbours re-tested), then
+   Benjamini–Hochberg across every candidate of the suite and the pairwise decision rule
+   (``pairwise.decide``: estimate beyond the floor, 99.5% interval excluding 0, q < 0.05).
+   Only regressions and improvements are reported, at the commit range
    (last commit before, first commit after].
 4. Instruction counts are exact: a change point is any consecutive pair of commits whose counts
    differ by at least the instruction floor.
@@ -27,21 +35,23 @@ from typing import Callable, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from asv import step_detect
+from scipy import stats
 
 from tools.detect import anomalies, pairwise
 from tools.detect.multiple import bh_qvalues
 from tools.errors import ToolError
 from tools.schema import SERIES_KEY, component_of, lower_is_better as schema_lower_is_better
 
-# History mode keeps the 95% "interval" rule: its windows are tested at every position, and the
-# boundary re-run (pairwise mode) confirms before an alert.
-HISTORY_CONFIDENCE = 0.95
-HISTORY_RULE = "interval"
+# The pairwise decision (estimate beyond the floor, 99.5% interval excluding 0, q < 0.05); what
+# makes it honest here is the correction for looking at every split of a window (``_test_window``).
+HISTORY_CONFIDENCE = pairwise.CONFIDENCE
+HISTORY_RULE = pairwise.DECISION_RULE
 
-DEFAULT_WINDOW = 10
-BETA_SCALE = 0.5  # x asv's default Potts penalty 4 ln(n)/n: more candidates, each one then tested
-PRUNE_P = 0.05    # candidates weaker than this (unadjusted Mann–Whitney p) are merged away
-NOISE_FLOOR_Z = 1.96  # floor >= the 95th percentile of same-level window shifts
+DEFAULT_WINDOW = 20  # commits each side: a long settled "before" is what finds a step 5 commits old
+BETA_SCALE = 0.25  # x asv's default Potts penalty 4 ln(n)/n: many candidates, elimination then tests them
+CLUSTER_P = 0.05  # commits differing beyond their rounds (ANOVA F-test): test one value per commit
+REFINE = 2        # commits either side a surviving candidate may move to (refinement)
+PRUNE_P = 0.05    # candidates weaker than this (Mann–Whitney p, corrected for looks) are merged away
 
 HISTORY_COLUMNS = [
     "machine", "environment", "benchmark", "params", "component", "type", "unit", "channel",
@@ -49,6 +59,7 @@ HISTORY_COLUMNS = [
     "floor_pct", "verdict", "method", "confirmed",
     # beyond the brief's contract:
     "position", "n_before", "n_after", "date_after", "value_before", "value_after", "rule",
+    "rounds_before", "rounds_after", "design_effect", "looks",
 ]
 
 ConfirmHook = Callable[[str, str, pd.DataFrame], Sequence]
@@ -76,34 +87,111 @@ def candidate_boundaries(y: Sequence[float], *, beta_scale: float = BETA_SCALE) 
     return merged
 
 
-def _test_window(before: np.ndarray, after: np.ndarray, logs: bool, confidence: float) -> tuple[float, float, float, float]:
-    """(change %, ci low %, ci high %, p) of after vs before."""
-    shift = pairwise.hodges_lehmann(before, after)
-    lo, hi = pairwise.shift_interval(before, after, confidence)
-    p = pairwise.mann_whitney_p(before, after)
+def clustering(*sides: Sequence[np.ndarray]) -> tuple[float, float]:
+    """(Kish's design effect 1 + (n̄ - 1)·ICC, F-test p of a between-commit variance) of rounds
+    clustered in commits.
+
+    The intra-class correlation comes from a one-way random-effects ANOVA of the rounds by
+    commit, each side (before / after a candidate step) about its own mean: between-commit
+    variance (MSB - MSW) / n0, clipped at 0. Rounds of one commit share that run's machine; if
+    commits differ by more than their rounds explain, a test that counts rounds as independent
+    is too confident by this factor (in variance). Values are winsorised at 5 MADs from their
+    side's median first, so one wild round cannot fake a between-commit variance.
+    """
+    ssb = ssw = 0.0
+    k = total = 0
+    sq_sizes = 0.0
+    for side in sides:
+        groups = [np.asarray(g, dtype=float) for g in side if len(g)]
+        if not groups:
+            continue
+        pooled = np.concatenate(groups)
+        med = float(np.median(pooled))
+        mad = float(np.median(np.abs(pooled - med))) * anomalies.MAD_SCALE
+        if mad > 0:
+            groups = [np.clip(g, med - 5 * mad, med + 5 * mad) for g in groups]
+        centre = float(np.concatenate(groups).mean())
+        ssb += sum(len(g) * (g.mean() - centre) ** 2 for g in groups)
+        ssw += sum(((g - g.mean()) ** 2).sum() for g in groups)
+        k += len(groups)
+        total += len(pooled)
+        sq_sizes += sum(len(g) ** 2 for g in groups) / len(pooled)
+    df_b, df_w = k - len([s for s in sides if len(s)]), total - k
+    if df_b < 1 or df_w < 1:
+        return 1.0, 1.0  # one round per commit, or too few commits: nothing to correct / to tell
+    msb, msw = ssb / df_b, ssw / df_w
+    if msw == 0.0:
+        return (total / k, 0.0) if msb > 0 else (1.0, 1.0)
+    p_between = float(stats.f.sf(msb / msw, df_b, df_w))
+    n0 = (total - sq_sizes) / df_b
+    between = max(0.0, (msb - msw) / n0)
+    if between == 0.0:
+        return 1.0, p_between
+    return 1.0 + (total / k - 1.0) * between / (between + msw), p_between
+
+
+def design_effect(*sides: Sequence[np.ndarray]) -> float:
+    """Kish's design effect of ``clustering`` alone."""
+    return clustering(*sides)[0]
+
+
+def _test_window(before: Sequence[np.ndarray], after: Sequence[np.ndarray], logs: bool,
+                 confidence: float, looks: int = 1) -> tuple[float, float, float, float, float]:
+    """(change %, ci low %, ci high %, p, design effect) of the rounds after vs the rounds before.
+
+    Every round of every commit in the window counts (HL shift, Moses interval, Mann–Whitney p on
+    the pooled rounds) while the commits do not differ among themselves beyond what their rounds
+    explain; the interval's half-widths and the p-value's z are widened by the square root of the
+    design effect all the same. When they do differ (ANOVA F-test p < ``CLUSTER_P``), a few commits
+    are a few independent observations however many rounds each has: the window is then tested
+    on one value per commit (the median of its rounds), and the design effect reported is inf.
+    """
+    deff, p_between = clustering(before, after)
+    if p_between < CLUSTER_P:
+        before = [np.array([np.median(r)]) for r in before]
+        after = [np.array([np.median(r)]) for r in after]
+        deff = math.inf
+    b, a = np.concatenate(before), np.concatenate(after)
+    shift = pairwise.hodges_lehmann(b, a)
+    lo, hi = pairwise.shift_interval(b, a, 1.0 - (1.0 - confidence) / looks)
+    p = min(1.0, pairwise.mann_whitney_p(b, a) * looks)
+    if 1.0 < deff < math.inf:
+        inflate = math.sqrt(deff)
+        lo, hi = shift - (shift - lo) * inflate, shift + (hi - shift) * inflate
+        if math.isfinite(p) and 0 < p < 1:
+            p = float(2 * stats.norm.sf(stats.norm.isf(p / 2) / inflate))
     if logs:
-        return pairwise._to_pct(shift), pairwise._to_pct(lo), pairwise._to_pct(hi), p
-    ref = abs(float(np.median(before))) or math.nan
-    return 100 * shift / ref, 100 * lo / ref, 100 * hi / ref, p
+        return pairwise._to_pct(shift), pairwise._to_pct(lo), pairwise._to_pct(hi), p, deff
+    ref = abs(float(np.median(b))) or math.nan
+    return 100 * shift / ref, 100 * lo / ref, 100 * hi / ref, p, deff
 
 
-def detect_series(values: Sequence[float], *, lower_is_better: bool = True, channel: str = "wall",
+def detect_series(values: Sequence[float], *, rounds: Sequence[Sequence[float]] | None = None,
+                  lower_is_better: bool = True, channel: str = "wall",
                   floor_pct: float | None = None, window: int = DEFAULT_WINDOW, confidence: float = HISTORY_CONFIDENCE,
                   beta_scale: float = BETA_SCALE, instruction_jitter: float = pairwise.INSTRUCTION_JITTER,
                   prune_p: float = PRUNE_P) -> list[dict]:
     """Candidate change points of one series (one value per commit, in commit order).
 
+    ``rounds`` (optional, one sequence per commit) are every round measured at each commit; the
+    windows are then tested on all of them (``_test_window``), while locating candidates and
+    setting spikes aside use the one value per commit. Without it each commit is one round.
     Returns dicts with ``position`` (index of the first commit after the change), change and
     interval in %, ``p_value``, ``n_before``/``n_after`` and ``method``; the verdict is made by
     ``judge`` (after BH across the suite). Non-finite values are skipped (``position`` refers to
     the original indices).
     """
     raw = np.asarray(values, dtype=float)
+    if rounds is not None and len(rounds) != len(raw):
+        raise ToolError(f"history: {len(rounds)} round lists for {len(raw)} commits")
     idx = np.flatnonzero(np.isfinite(raw))
     y_all = raw[idx]
     if len(y_all) < 2:
         return []
     y, logs = _positive_logs(y_all)
+    per_round = [np.asarray(rounds[i], dtype=float) if rounds is not None else np.array([raw[i]]) for i in idx]
+    per_round = [r[np.isfinite(r) & (r > 0)] if logs else r[np.isfinite(r)] for r in per_round]
+    per_round = [(np.log(r) if logs else r) if len(r) else np.array([y[j]]) for j, r in enumerate(per_round)]
     out = []
     if channel == "instructions" and logs:
         floor = floor_pct if floor_pct is not None else pairwise.INSTRUCTION_FLOOR_PCT
@@ -121,21 +209,11 @@ def detect_series(values: Sequence[float], *, lower_is_better: bool = True, chan
     # attract a Potts boundary that clips the windows of real candidates nearby.
     keep = ~anomalies.history_outliers(y) if logs else np.ones(len(y), dtype=bool)
     y, y_all, idx = y[keep], y_all[keep], idx[keep]
+    per_round = [r for r, k in zip(per_round, keep) if k]
     if len(y) < 2:
         return out
     bounds = candidate_boundaries(y, beta_scale=beta_scale)
-    # The floor also covers this series' own noise: the 95th percentile of |HL shift| between two
-    # windows of the same level (1.96 standard errors; sigma from consecutive differences). The
-    # candidates were chosen by the data that test them, so a floor of 2% alone is not enough
-    # on a noisy series (measured: 10% of flat 30-commit series at 10% noise alarmed without it).
-    sigma = anomalies.history_sigma(y) if logs else math.nan
-    base_floor = floor_pct if floor_pct is not None else pairwise.DEFAULT_FLOOR_PCT
-
-    def floor_for(m: int, n: int) -> float:
-        if not math.isfinite(sigma) or m < 1 or n < 1:
-            return base_floor
-        se = math.sqrt(math.pi / 3) * sigma * math.sqrt(1 / m + 1 / n)
-        return max(base_floor, 100 * math.expm1(NOISE_FLOOR_Z * se))
+    floor = floor_pct if floor_pct is not None else pairwise.DEFAULT_FLOOR_PCT
 
     memo: dict[tuple[int, int, int], tuple] = {}  # elimination re-tests only changed windows
 
@@ -144,14 +222,17 @@ def detect_series(values: Sequence[float], *, lower_is_better: bool = True, chan
         res = []
         for k, b in enumerate(bounds, start=1):
             lo_edge, hi_edge = max(edges[k - 1], b - window), min(edges[k + 1], b + window)
-            before, after = y[lo_edge:b], y[b:hi_edge]
+            before, after = per_round[lo_edge:b], per_round[b:hi_edge]
             if (lo_edge, b, hi_edge) not in memo:
-                memo[(lo_edge, b, hi_edge)] = _test_window(before, after, logs, confidence)
-            change, ci_lo, ci_hi, p = memo[(lo_edge, b, hi_edge)]
+                looks = max(1, hi_edge - lo_edge - 1)  # every split of the window could have been picked
+                memo[(lo_edge, b, hi_edge)] = (*_test_window(before, after, logs, confidence, looks), looks)
+            change, ci_lo, ci_hi, p, deff, _ = memo[(lo_edge, b, hi_edge)]
             res.append({"position": int(idx[b]), "before_position": int(idx[b - 1]), "change_pct": change,
                         "ci_low_pct": ci_lo, "ci_high_pct": ci_hi, "p_value": p,
                         "n_before": len(before), "n_after": len(after),
-                        "floor_pct": floor_for(len(before), len(after)),
+                        "rounds_before": int(sum(map(len, before))), "rounds_after": int(sum(map(len, after))),
+                        "design_effect": deff,
+                        "floor_pct": floor, "looks": memo[(lo_edge, b, hi_edge)][5],
                         "value_before": float(np.median(y_all[lo_edge:b])),
                         "value_after": float(np.median(y_all[b:hi_edge])),
                         "method": "asv Potts step + HL/Moses/Mann–Whitney window"})
@@ -166,7 +247,18 @@ def detect_series(values: Sequence[float], *, lower_is_better: bool = True, chan
             break
         del bounds[worst]
         res = tested(bounds)
-    out.extend(res)
+    # Refine: the Potts fit merged one-commit segments, so a survivor may sit a commit or two off
+    # the true step; move each to the split of its neighbourhood with the smallest p (the looks
+    # correction already counts every split of the window).
+    for k in range(len(bounds)):
+        lo_b = (bounds[k - 1] if k else 0) + 1
+        hi_b = bounds[k + 1] - 1 if k + 1 < len(bounds) else len(y) - 1
+        def strength(b: int) -> tuple[float, float]:  # smallest p; among equal p, the larger shift
+            r = tested(bounds[:k] + [b] + bounds[k + 1:])[k]
+            return (r["p_value"] if math.isfinite(r["p_value"]) else 2.0, -abs(r["change_pct"]))
+
+        bounds[k] = min(range(max(lo_b, bounds[k] - REFINE), min(hi_b, bounds[k] + REFINE) + 1), key=strength)
+    out.extend(tested(bounds) if bounds else res)
     return out
 
 
@@ -181,12 +273,24 @@ def judge(candidate: dict, q_value: float, *, lower_is_better: bool = True, alph
     verdict, rule = pairwise.decide(candidate["change_pct"], candidate["ci_low_pct"], candidate["ci_high_pct"],
                                     q_value, candidate["floor_pct"], lower_is_better=lower_is_better,
                                     alpha=alpha, confidence=confidence, rule=HISTORY_RULE)
-    return verdict, f"{rule} ({candidate['n_before']} commits before vs {candidate['n_after']} after)"
+    rounds = ""
+    if candidate.get("rounds_before", candidate["n_before"]) != candidate["n_before"] or \
+            candidate.get("rounds_after", candidate["n_after"]) != candidate["n_after"]:
+        rounds = f", {candidate['rounds_before']} vs {candidate['rounds_after']} rounds"
+    extra = f"; corrected for {candidate['looks']} looks" if candidate.get("looks", 1) > 1 else ""
+    deff = candidate.get("design_effect", 1.0)
+    if deff == math.inf:
+        extra += "; commits vary beyond their rounds: one value per commit tested"
+    elif deff > 1.0:
+        extra += f" and design effect {deff:.2f}"
+    return verdict, (f"{rule} ({candidate['n_before']} commits before vs {candidate['n_after']} after"
+                     f"{rounds}{extra})")
 
 
 def per_commit_series(table: pd.DataFrame) -> Iterator[tuple[tuple, pd.DataFrame]]:
-    """(series key, frame of commit, commit_date, value) per series: the median over rounds of each
-    commit, in commit order (commit date, then first start time). ``frame.attrs`` holds type/unit."""
+    """(series key, frame of commit, commit_date, value, rounds) per series, in commit order (commit
+    date, then first start time): ``value`` is the median over the commit's rows (its rounds: the
+    daily result and any interleaved re-runs), ``rounds`` all of them. ``frame.attrs`` holds type/unit."""
     t = table
     values = pd.to_numeric(t["value"], errors="coerce")
     keep = np.isfinite(values.to_numpy(float))
@@ -195,7 +299,7 @@ def per_commit_series(table: pd.DataFrame) -> Iterator[tuple[tuple, pd.DataFrame
     t = t[keep].assign(value=values[keep].astype(float))
     order_cols = [c for c in ("commit_date", "started_at") if c in t.columns]
     for key, g in t.groupby(SERIES_KEY, sort=True, dropna=False):
-        agg = {"value": ("value", "median")}
+        agg = {"value": ("value", "median"), "rounds": ("value", tuple)}
         for c in order_cols:
             agg[c] = (c, "min")
         per = g.groupby("commit", sort=False).agg(**agg).reset_index()
@@ -227,7 +331,8 @@ def history_suite(table: pd.DataFrame, *, q: float = pairwise.DEFAULT_Q, floors:
         channel = pairwise.channel_of(btype, unit)
         lib = schema_lower_is_better(btype, unit)
         floor = pairwise._floor_for(floors, key)
-        cands = detect_series(per["value"].to_numpy(float), lower_is_better=lib, channel=channel, floor_pct=floor,
+        cands = detect_series(per["value"].to_numpy(float), rounds=list(per["rounds"]), lower_is_better=lib,
+                              channel=channel, floor_pct=floor,
                               window=window, confidence=confidence, beta_scale=beta_scale,
                               instruction_jitter=instruction_jitter)
         for c in cands:
@@ -240,6 +345,8 @@ def history_suite(table: pd.DataFrame, *, q: float = pairwise.DEFAULT_Q, floors:
                 "p_value": c["p_value"], "floor_pct": c["floor_pct"], "method": c["method"],
                 "position": c["position"], "n_before": c["n_before"], "n_after": c["n_after"],
                 "date_after": date_after, "value_before": c["value_before"], "value_after": c["value_after"],
+                "rounds_before": c.get("rounds_before", c["n_before"]), "rounds_after": c.get("rounds_after", c["n_after"]),
+                "design_effect": c.get("design_effect", 1.0), "looks": c.get("looks", 1),
                 "_lib": lib, "_cand": c,
             })
     qs = bh_qvalues([r["p_value"] for r in records])

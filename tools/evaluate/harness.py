@@ -11,7 +11,8 @@ Pairwise (a PR: base vs head)
 
 History (daily runs)
     A series of ``before + after`` commits, each commit ``commit_rounds`` processes drawn from
-    the corpus; the change lands at commit ``before``. Each detector runs on the history as
+    the corpus (ours tests every process of a commit as a round; the baselines see the pooled
+    samples, as asv stores them); the change lands at commit ``before``. Each detector runs on the history as
     known after ``k`` commits of the change (k on a grid); commits-to-detection is the first k
     at which it reports a regression within ±``LOCATION_TOLERANCE`` commits of the true
     change. A/A histories give the false alarms.
@@ -111,17 +112,19 @@ def ours_history_available() -> str | None:
     return None
 
 
-def ours_history_candidates(commit_samples: list[np.ndarray], floor: float | None = None) -> list[tuple[int, int]]:
+def ours_history_candidates(commit_samples: list[np.ndarray], floor: float | None = None,
+                            rounds: list[np.ndarray] | None = None) -> list[tuple[int, int]]:
     """(last commit before, first commit after) of each regression our history mode reports.
 
     Mirrors ``history_suite`` for a single series: ``detect_series`` on one value per commit
-    (median of its samples), Benjamini-Hochberg over its candidates, ``judge``.
+    (median of its samples) with every round of each commit (``rounds``: one value per process;
+    without it, each commit is one round), Benjamini-Hochberg over its candidates, ``judge``.
     """
     from tools.detect import history
     from tools.detect.multiple import bh_qvalues
 
     values = [float(np.median(s)) for s in commit_samples]
-    cands = history.detect_series(values, floor_pct=floor)
+    cands = history.detect_series(values, rounds=rounds, floor_pct=floor)
     qs = bh_qvalues([c["p_value"] for c in cands])
     return [(int(c["before_position"]), int(c["position"])) for c, q in zip(cands, qs)
             if history.judge(c, q)[0] == "regressed"]
@@ -310,7 +313,8 @@ def instruction_table(out: "Outcome") -> pd.DataFrame:
 # ---------------------------------------------------------------- history
 
 
-Detector = Callable[[list[np.ndarray]], list[int]]
+# (pooled samples per commit, one value per process per commit) -> first commits after each alarm
+Detector = Callable[[list[np.ndarray], list[np.ndarray]], list[int]]
 
 
 def _history_detectors(notes: list[str], wanted: tuple[str, ...]) -> dict[str, Callable[..., Detector]]:
@@ -325,10 +329,10 @@ def _history_detectors(notes: list[str], wanted: tuple[str, ...]) -> dict[str, C
         def factory(s, sc, floor, rng, cfg, cache):
             confirm = _confirmer(s, sc, floor, rng, cfg) if confirmed else None
 
-            def detect(cs):
+            def detect(cs, rounds):
                 key = len(cs)
                 if key not in cache:
-                    cache[key] = ours_history_candidates(cs, floor)
+                    cache[key] = ours_history_candidates(cs, floor, rounds)
                 return [after for before, after in cache[key] if confirm is None or confirm(before, after)]
 
             return detect
@@ -343,15 +347,15 @@ def _history_detectors(notes: list[str], wanted: tuple[str, ...]) -> dict[str, C
                 continue
             det[name] = ours_factory(name == "ours + confirm")
         elif name == "asv step_detect":
-            det[name] = lambda *a: baselines.asv_history_regressions
+            det[name] = lambda *a: (lambda cs, _rounds: baselines.asv_history_regressions(cs))
         elif name == "pandas rule":
-            det[name] = lambda *a: (lambda cs: baselines.pandas_regressions([float(np.median(c)) for c in cs]))
+            det[name] = lambda *a: (lambda cs, _rounds: baselines.pandas_regressions([float(np.median(c)) for c in cs]))
         elif name == "Otava":
             why = baselines.otava_available()
             if why:
                 notes.append(f"Otava: not evaluated — {why} (install: pip install --no-deps apache-otava)")
                 continue
-            det[name] = lambda *a: (lambda cs: baselines.otava_regressions([float(np.median(c)) for c in cs]))
+            det[name] = lambda *a: (lambda cs, _rounds: baselines.otava_regressions([float(np.median(c)) for c in cs]))
     return det
 
 
@@ -378,18 +382,22 @@ def history_index(s: SeriesNoise, cfg: EvalConfig, rng: np.random.Generator) -> 
     return rng.permutation(s.n_processes) if need <= s.n_processes else rng.integers(0, s.n_processes, need)
 
 
-def build_history(s: SeriesNoise, sc: inject.Scenario, cfg: EvalConfig, rng: np.random.Generator | None = None,
-                  idx: np.ndarray | None = None) -> list[np.ndarray]:
-    """Commits of one history: each the pooled samples of ``commit_rounds`` processes."""
-    n = cfg.before + cfg.after
+def history_processes(s: SeriesNoise, sc: inject.Scenario, cfg: EvalConfig, rng: np.random.Generator | None = None,
+                      idx: np.ndarray | None = None) -> list[list[np.ndarray]]:
+    """Commits of one history: each ``commit_rounds`` processes' samples, the change injected."""
     centre = float(np.median(s.process_values()))
     idx = history_index(s, cfg, rng) if idx is None else idx
     commits = []
-    for c in range(n):
+    for c in range(cfg.before + cfg.after):
         procs = [s.processes[i] for i in idx[c * cfg.commit_rounds : (c + 1) * cfg.commit_rounds]]
         level = c - cfg.before + 1  # 1 at the first changed commit
-        commits.append(np.concatenate([inject.apply(sc, p, centre, level=level) for p in procs]))
+        commits.append([inject.apply(sc, p, centre, level=level) for p in procs])
     return commits
+
+
+def commit_rounds_values(processes: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """One value per process (its median) for each commit: the rounds history mode tests."""
+    return [np.array([float(np.median(p)) for p in procs]) for procs in processes]
 
 
 def run_history(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str],
@@ -405,12 +413,14 @@ def run_history(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], n
             name = series_names[int(rng.integers(len(series_names)))]
             series = corpus.series[name]
             idx = history_index(series, cfg, rng)
-            commits = build_history(series, sc, cfg, idx=idx)
+            procs = history_processes(series, sc, cfg, idx=idx)
+            commits = ([np.concatenate(p) for p in procs], commit_rounds_values(procs))
             twin = twin_of_series(corpus, name) if cfg.relative else None
             # The twin's history is built from the same processes: the channels see the same runs.
             runs = [(mname, factory, series, commits, name) for mname, factory in factories.items()]
             if twin is not None:
-                twin_commits = build_history(twin, sc, cfg, idx=idx)
+                twin_procs = history_processes(twin, sc, cfg, idx=idx)
+                twin_commits = ([np.concatenate(p) for p in twin_procs], commit_rounds_values(twin_procs))
                 runs += [(f"{mname.replace('ours', f'ours, {RELATIVE}', 1)}", factory, twin, twin_commits, twin.name)
                          for mname, factory in factories.items() if mname.startswith("ours")]
             lo, hi = s0 - LOCATION_TOLERANCE, s0 + (sc.steps - 1) + LOCATION_TOLERANCE
@@ -419,13 +429,14 @@ def run_history(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], n
                 cache = caches.setdefault(fname, {})
                 det = factory(series, sc, floors.get(fname), np.random.default_rng([cfg.seed, ci, t, mi, 3]), cfg, cache)
                 rec = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t, method=mname)
+                pooled, rounds = commits
                 if not sc.is_change:
-                    flagged = det(commits)
+                    flagged = det(pooled, rounds)
                     records.append({**rec, "false_alarms": len(flagged), "first_k": math.nan})
                     continue
                 first = math.nan
                 for k in grid:
-                    flagged = det(commits[: s0 + k])
+                    flagged = det(pooled[: s0 + k], rounds[: s0 + k])
                     if any(lo <= f <= hi for f in flagged):
                         first = k
                         break
