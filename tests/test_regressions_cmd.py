@@ -199,3 +199,38 @@ def test_profile_targets_the_timed_twin_of_a_counter():
     assert profile_target("m.C.track_x_instructions", known) == "m.C.time_x"
     assert profile_target("m.C.track_y_instructions", known) == "m.C.track_y_instructions"  # no twin
     assert profile_target("m.C.time_x", known) == "m.C.time_x"
+
+
+def test_history_counts_the_interleaved_rounds_of_its_commits(tmp_path, capsys):
+    from tools.commands.regressions import _history_rows, interleaved_rounds
+
+    benches = {"router_benchmarks.Route.time_route": {"type": "time", "unit": "seconds", "version": "1",
+                                                      "params": [], "param_names": []}}
+    commits = [f"{i:02d}" * 20 for i in range(10)]
+    runs = [{"commit": c, "date": T0 + i * 86_400_000, "values": {"router_benchmarks.Route.time_route": [1e-4]}}
+            for i, c in enumerate(commits)]
+    write_results(tmp_path / "r", benches, runs, machine="ci-box")
+    # Two interleaved runs kept: the last two commits (3 rounds each), and a PR commit not on main.
+    outsider = "f" * 40
+    for pair, (a, b) in {"p1": (commits[-2], commits[-1]), "p2": (commits[-1], outsider)}.items():
+        for k in range(3):
+            write_results(tmp_path / "kept" / pair / f"round-{k}", benches,
+                          [{"commit": c, "date": T0 + 20 * 86_400_000, "values": {"router_benchmarks.Route.time_route": [1e-4]}}
+                           for c in (a, b)], machine="ci-box")
+    from tools.loader import load_results
+
+    table = load_results(tmp_path / "r")
+    rounds = interleaved_rounds(tmp_path / "kept", None)
+    rows, n_extra = _history_rows(table, [("ci-box", table["environment"].iloc[0])], rounds)
+    assert n_extra == 9  # 3 rounds of commits[-2], 6 of commits[-1]; the outsider is not history
+    assert outsider not in set(rows["commit"]) and (rows["commit"] == commits[-1]).sum() == 7
+    assert interleaved_rounds(tmp_path / "nothing-here", None) is None
+
+    code, out, _ = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--history",
+                        "--history-rounds-dir", str(tmp_path / "kept"))
+    assert code == 0
+    md, _, _ = _report(tmp_path / "o")
+    assert "with 9 results of interleaved rounds" in md
+    code, _, err = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o2"), "--history",
+                        "--history-rounds-dir", str(tmp_path / "missing"))
+    assert code != 0 and "--history-rounds-dir" in err and "not a directory" in err

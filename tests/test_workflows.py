@@ -212,21 +212,23 @@ def test_results_branch_round_trip(tmp_path):
     save = _step_script(MAIN_WORKFLOW, "save-results", "Commit the results")
     restore = _step_script(MAIN_WORKFLOW, "benchmark", "Restore result history")
 
-    def run_save(files: dict[str, str], sha: str) -> None:
+    def run_save(files: dict[str, str], sha: str, rounds: dict[str, str] | None = None) -> None:
         work = tmp_path / f"save-{sha}"
         git("clone", "-q", "--depth=1", f"file://{origin}", str(work), cwd=tmp_path)
-        new = tmp_path / f"new-{sha}"
-        for rel, text in files.items():
-            (new / rel).parent.mkdir(parents=True, exist_ok=True)
-            (new / rel).write_text(text)
-        proc = _bash(save, work, {**env, "NEW_RESULTS": str(new), "SOURCE_SHA": sha})
+        new, new_rounds = tmp_path / f"new-{sha}", tmp_path / f"rounds-{sha}"
+        for base, tree in ((new, files), (new_rounds, rounds or {})):
+            for rel, text in tree.items():
+                (base / rel).parent.mkdir(parents=True, exist_ok=True)
+                (base / rel).write_text(text)
+        proc = _bash(save, work, {**env, "NEW_RESULTS": str(new), "NEW_ROUNDS": str(new_rounds), "SOURCE_SHA": sha})
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
     first = {"benchmarks.json": "{}", "gh/machine.json": "{}", "gh/aaaaaaaa-env.json": '{"a": 1}'}
     run_save(first, "a" * 40)  # the branch does not exist yet: created as an orphan
     # the next run uploads the restored history plus its own file
-    run_save({**first, "gh/bbbbbbbb-env.json": '{"b": 2}'}, "b" * 40)
-    run_save({**first, "gh/bbbbbbbb-env.json": '{"b": 2}'}, "c" * 40)  # nothing new: no commit
+    kept = {"aaaaaaaa-bbbbbbbb/round-0/gh/bbbbbbbb-env.json": '{"r": 0}'}
+    run_save({**first, "gh/bbbbbbbb-env.json": '{"b": 2}'}, "b" * 40, rounds=kept)
+    run_save({**first, "gh/bbbbbbbb-env.json": '{"b": 2}'}, "c" * 40, rounds=kept)  # nothing new: no commit
 
     log = git("log", "--format=%s", "asv-results", cwd=origin).stdout.split("\n")
     assert [line for line in log if line] == ["Benchmark results for bbbbbbbb", "Benchmark results for aaaaaaaa"]
@@ -241,6 +243,8 @@ def test_results_branch_round_trip(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "restored 4 result files" in proc.stdout
     assert (fresh / ".asv" / "results" / "gh" / "bbbbbbbb-env.json").read_text() == '{"b": 2}'
+    assert "restored 1 interleaved rounds" in proc.stdout
+    assert (fresh / ".asv" / "rounds" / "aaaaaaaa-bbbbbbbb" / "round-0" / "gh" / "bbbbbbbb-env.json").is_file()
 
     # without the branch: a notice, nothing restored, no failure
     bare = tmp_path / "bare.git"
