@@ -10,12 +10,13 @@
 3. **Test** each candidate on a window of up to ``window`` commits on each side, clipped at the
    neighbouring candidates, on **every round** of those commits (a daily run's own rounds plus
    the interleaved rounds it re-measured; ``per_commit_series``): Hodges–Lehmann shift of
-   log-values, Moses interval, Mann–Whitney p (the pairwise statistics, ``tools.detect.pairwise``).
+   log-values, its standard error from the 95% Moses interval, Student's t (``shift_test``).
    Two corrections keep that honest:
-   - *clustering*: rounds of one commit share a machine and a day, so the interval and the p-value
-     are widened by the design effect (``design_effect``, Kish) estimated from the window itself;
+   - *clustering*: rounds of one commit share a machine and a day, so the standard error is
+     widened by the design effect (``design_effect``, Kish) estimated from the window itself, and
+     commits that differ beyond their rounds are tested as one value each;
    - *selection*: the candidate is where the data looked most like a step, so p is multiplied
-     and the interval widened (Bonferroni) by the number of splits of the window ("looks").
+     and the interval widened (Bonferroni) by the number of splits of the series ("looks").
    Weak candidates are eliminated backwards (their neighbours re-tested), then
    Benjamini–Hochberg across every candidate of the suite and the pairwise decision rule
    (``pairwise.decide``: estimate beyond the floor, 99.5% interval excluding 0, q < 0.05).
@@ -135,14 +136,38 @@ def design_effect(*sides: Sequence[np.ndarray]) -> float:
     return clustering(*sides)[0]
 
 
+def shift_test(b: np.ndarray, a: np.ndarray, shift: float, deff: float, confidence: float,
+               looks: int) -> tuple[float, float, float]:
+    """(ci low, ci high, p) of the HL shift ``a - b``, Bonferroni-corrected for ``looks``.
+
+    Standard error from the distribution-free 95% Moses interval, (high - low) / (2·1.96) (its
+    width estimates the HL estimator's spread whatever the noise's shape), times √deff; then
+    Student's t with m + n - 2 degrees of freedom (effective sizes m/deff, n/deff). Why not the
+    rank test's exact p: it cannot go below 2/C(m+n, n), so with one round per commit and a few
+    commits after a step no split could pass once multiplied by the looks, however large the step.
+    """
+    m, n = len(b) / deff, len(a) / deff
+    lo95, hi95 = pairwise.shift_interval(b, a, 0.95)
+    if m + n < 3 or not (math.isfinite(lo95) and math.isfinite(hi95)):
+        return -math.inf, math.inf, 1.0  # too few values for a 95% interval: nothing to say
+    se = (hi95 - lo95) / (2 * stats.norm.isf(0.025)) * math.sqrt(deff)
+    if se == 0:
+        return shift, shift, (0.0 if shift != 0 else 1.0)
+    df = m + n - 2
+    p = min(1.0, 2 * float(stats.t.sf(abs(shift) / se, df)) * looks)
+    half = float(stats.t.isf((1 - confidence) / (2 * looks), df)) * se
+    if not half < 10.0:  # wider than a factor e^10 either way: no interval worth the name
+        return -math.inf, math.inf, p
+    return shift - half, shift + half, p
+
+
 def _test_window(before: Sequence[np.ndarray], after: Sequence[np.ndarray], logs: bool,
                  confidence: float, looks: int = 1) -> tuple[float, float, float, float, float]:
     """(change %, ci low %, ci high %, p, design effect) of the rounds after vs the rounds before.
 
-    Every round of every commit in the window counts (HL shift, Moses interval, Mann–Whitney p on
-    the pooled rounds) while the commits do not differ among themselves beyond what their rounds
-    explain; the interval's half-widths and the p-value's z are widened by the square root of the
-    design effect all the same. When they do differ (ANOVA F-test p < ``CLUSTER_P``), a few commits
+    Every round of every commit in the window counts (HL shift of the pooled rounds, ``shift_test``
+    with the design effect) while the commits do not differ among themselves beyond what their
+    rounds explain. When they do differ (ANOVA F-test p < ``CLUSTER_P``), a few commits
     are a few independent observations however many rounds each has: the window is then tested
     on one value per commit (the median of its rounds), and the design effect reported is inf.
     """
@@ -153,13 +178,7 @@ def _test_window(before: Sequence[np.ndarray], after: Sequence[np.ndarray], logs
         deff = math.inf
     b, a = np.concatenate(before), np.concatenate(after)
     shift = pairwise.hodges_lehmann(b, a)
-    lo, hi = pairwise.shift_interval(b, a, 1.0 - (1.0 - confidence) / looks)
-    p = min(1.0, pairwise.mann_whitney_p(b, a) * looks)
-    if 1.0 < deff < math.inf:
-        inflate = math.sqrt(deff)
-        lo, hi = shift - (shift - lo) * inflate, shift + (hi - shift) * inflate
-        if math.isfinite(p) and 0 < p < 1:
-            p = float(2 * stats.norm.sf(stats.norm.isf(p / 2) / inflate))
+    lo, hi, p = shift_test(b, a, shift, 1.0 if deff == math.inf else deff, confidence, looks)
     if logs:
         return pairwise._to_pct(shift), pairwise._to_pct(lo), pairwise._to_pct(hi), p, deff
     ref = abs(float(np.median(b))) or math.nan
@@ -224,7 +243,7 @@ def detect_series(values: Sequence[float], *, rounds: Sequence[Sequence[float]] 
             lo_edge, hi_edge = max(edges[k - 1], b - window), min(edges[k + 1], b + window)
             before, after = per_round[lo_edge:b], per_round[b:hi_edge]
             if (lo_edge, b, hi_edge) not in memo:
-                looks = max(1, hi_edge - lo_edge - 1)  # every split of the window could have been picked
+                looks = len(y) - 1  # the candidate could have been any split of the series
                 memo[(lo_edge, b, hi_edge)] = (*_test_window(before, after, logs, confidence, looks), looks)
             change, ci_lo, ci_hi, p, deff, _ = memo[(lo_edge, b, hi_edge)]
             res.append({"position": int(idx[b]), "before_position": int(idx[b - 1]), "change_pct": change,
@@ -248,16 +267,19 @@ def detect_series(values: Sequence[float], *, rounds: Sequence[Sequence[float]] 
         del bounds[worst]
         res = tested(bounds)
     # Refine: the Potts fit merged one-commit segments, so a survivor may sit a commit or two off
-    # the true step; move each to the split of its neighbourhood with the smallest p (the looks
-    # correction already counts every split of the window).
+    # the true step; move each to the split of its neighbourhood with the least L1 cost (the Potts
+    # objective: absolute deviations of every round from its side's median). Not by p: the HL shift shrugs off a
+    # commit of the other level, so a misplaced split with more commits can have the smaller p.
     for k in range(len(bounds)):
-        lo_b = (bounds[k - 1] if k else 0) + 1
-        hi_b = bounds[k + 1] - 1 if k + 1 < len(bounds) else len(y) - 1
-        def strength(b: int) -> tuple[float, float]:  # smallest p; among equal p, the larger shift
-            r = tested(bounds[:k] + [b] + bounds[k + 1:])[k]
-            return (r["p_value"] if math.isfinite(r["p_value"]) else 2.0, -abs(r["change_pct"]))
+        left = bounds[k - 1] if k else 0
+        right = bounds[k + 1] if k + 1 < len(bounds) else len(y)
 
-        bounds[k] = min(range(max(lo_b, bounds[k] - REFINE), min(hi_b, bounds[k] + REFINE) + 1), key=strength)
+        def cost(b: int) -> float:  # over every round of the two segments
+            segs = (np.concatenate(per_round[left:b]), np.concatenate(per_round[b:right]))
+            return float(sum(np.abs(x - np.median(x)).sum() for x in segs))
+
+        options = range(max(left + 1, bounds[k] - REFINE), min(right - 1, bounds[k] + REFINE) + 1)
+        bounds[k] = min(options, key=lambda b: (cost(b), abs(b - bounds[k])))
     out.extend(tested(bounds) if bounds else res)
     return out
 
