@@ -205,7 +205,8 @@ def test_quick_run_on_the_stored_corpus_writes_the_table(tmp_path, capsys):
     csv = sorted(out.glob("evaluation_*.csv"))
     assert len(md) == 1 and len(csv) == 1
     text = md[0].read_text()
-    for needle in ("## Pairwise", "## History", "asv continuous rule", "pandas rule", "A/A false alarms"):
+    for needle in ("## Pairwise", "## History", "asv continuous rule", "pandas rule", "A/A false alarms",
+                   "| series | channel | A/A alarms | +2% ≤ 5 commits"):
         assert needle in text
     assert "asv step_detect" in capsys.readouterr().out
     df = pd.read_csv(csv[0])
@@ -341,3 +342,19 @@ def test_recording_pairs_each_wall_series_with_its_twin_from_the_same_runs(tmp_p
     assert wall.n_processes == twin.n_processes == 4  # one process of each per asv run
     assert all(len(p) == 3 for p in wall.processes) and all(len(p) == 1 for p in twin.processes)
     assert "and its track_*_relative twin" in rec.meta["how"]
+
+
+def test_history_series_table_counts_per_benchmark_and_channel():
+    from tools.evaluate.harness import Outcome, history_series_table
+
+    recs = [dict(series="s1", scenario="A/A", kind="none", pct=0, trial=0, method="ours", false_alarms=1, first_k=math.nan),
+            dict(series="s1", scenario="+5%", kind="step", pct=5, trial=0, method="ours", false_alarms=math.nan, first_k=3),
+            dict(series="s1", scenario="+5%", kind="step", pct=5, trial=1, method="ours", false_alarms=math.nan, first_k=10),
+            dict(series="s1", scenario="+5%", kind="step", pct=5, trial=0, method="ours, speed-normalised",
+                 false_alarms=math.nan, first_k=math.nan),
+            dict(series="s1", scenario="+5%", kind="step", pct=5, trial=0, method="ours + confirm",
+                 false_alarms=math.nan, first_k=1)]
+    t = history_series_table(Outcome(pd.DataFrame(), pd.DataFrame(recs), {}))
+    assert list(t.channel) == ["speed-normalised", "wall"]  # confirmation rows are not counted
+    wall = t[t.channel == "wall"].iloc[0]
+    assert wall["A/A alarms"] == "1/1" and wall["+5% ≤ 5 commits"] == "1/2" and wall["+2% ≤ 5 commits"] == "0/0"

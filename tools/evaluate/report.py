@@ -13,6 +13,7 @@ from tools.evaluate.harness import (
     LOCATION_TOLERANCE,
     EvalConfig,
     Outcome,
+    history_series_table,
     history_table,
     instruction_table,
     pairwise_table,
@@ -103,6 +104,9 @@ def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command:
         "*ours + confirm* re-runs the two boundary commits interleaved "
         f"({cfg.rounds} fresh processes each) and alerts only if the pairwise verdict is `regressed`.",
         markdown_table(hist),
+        f"Per benchmark (ours, no confirmation; {cfg.history_trials} histories per scenario taken in turn "
+        "over the benchmarks): histories with an A/A alarm, and steps found within 5 commits.",
+        markdown_table(history_series_table(out)),
         "## Instruction channel (cachegrind counts, one run per side)",
         "Counts of the same commit from separate processes; effects injected as above. asv keeps no "
         "samples for `track_*` results, so its rule is the factor 1.1 alone.",
