@@ -77,6 +77,22 @@ def corpus_section(corpus: NoiseCorpus) -> str:
     return "\n".join(lines) + "\n"
 
 
+PER_SERIES_HISTORIES = 5  # fewer histories per benchmark and scenario say nothing per benchmark
+
+
+def history_series_section(out: Outcome, cfg: EvalConfig, n_bench: int) -> str:
+    """The per-benchmark history table, when each benchmark got enough histories to mean something."""
+    need = PER_SERIES_HISTORIES * max(1, n_bench)
+    if cfg.history_trials < need:
+        return (f"(Per-benchmark history table: with `--history-trials {need}` or more, i.e. at least "
+                f"{PER_SERIES_HISTORIES} histories per benchmark and scenario.)")
+    return "\n\n".join([
+        f"Per benchmark (ours, no confirmation; {cfg.history_trials} histories per scenario taken in turn "
+        "over the benchmarks): histories with an A/A alarm, and steps found within 5 commits.",
+        markdown_table(history_series_table(out)),
+    ])
+
+
 def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command: str) -> str:
     pw = pairwise_table(out)
     hist = history_table(out, cfg)
@@ -104,9 +120,7 @@ def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command:
         "*ours + confirm* re-runs the two boundary commits interleaved "
         f"({cfg.rounds} fresh processes each) and alerts only if the pairwise verdict is `regressed`.",
         markdown_table(hist),
-        f"Per benchmark (ours, no confirmation; {cfg.history_trials} histories per scenario taken in turn "
-        "over the benchmarks): histories with an A/A alarm, and steps found within 5 commits.",
-        markdown_table(history_series_table(out)),
+        history_series_section(out, cfg, n_bench),
         "## Instruction channel (cachegrind counts, one run per side)",
         "Counts of the same commit from separate processes; effects injected as above. asv keeps no "
         "samples for `track_*` results, so its rule is the factor 1.1 alone.",
