@@ -1,4 +1,4 @@
-"""History mode: change points along each benchmark series, one value per commit.
+"""History mode: change points along each benchmark series, every round of every commit.
 
 1. **Locate** candidate steps with asv's own step detection (``asv.step_detect``: an L1
    piecewise-constant "Potts" fit whose penalty is chosen by an information criterion). It fits
@@ -17,8 +17,8 @@
      commits that differ beyond their rounds are tested as one value each;
    - *selection*: the candidate is where the data looked most like a step, so p is multiplied
      and the interval widened (Bonferroni) by the number of splits of the series ("looks").
-   Weak candidates are eliminated backwards (their neighbours re-tested), then
-   Benjamini–Hochberg across every candidate of the suite and the pairwise decision rule
+   Weak candidates are eliminated backwards (their neighbours re-tested), survivors moved to the
+   split of least L1 cost within ±``REFINE`` commits, then Benjamini–Hochberg across every candidate of the suite and the pairwise decision rule
    (``pairwise.decide``: estimate beyond the floor, 99.5% interval excluding 0, q < 0.05).
    Only regressions and improvements are reported, at the commit range
    (last commit before, first commit after].
@@ -44,7 +44,7 @@ from tools.errors import ToolError
 from tools.schema import SERIES_KEY, component_of, lower_is_better as schema_lower_is_better
 
 # The pairwise decision (estimate beyond the floor, 99.5% interval excluding 0, q < 0.05); what
-# makes it honest here is the correction for looking at every split of a window (``_test_window``).
+# makes it honest here is the correction for looking at every split of the series (``_test_window``).
 HISTORY_CONFIDENCE = pairwise.CONFIDENCE
 HISTORY_RULE = pairwise.DECISION_RULE
 
@@ -52,7 +52,7 @@ DEFAULT_WINDOW = 20  # commits each side: a long settled "before" is what finds 
 BETA_SCALE = 0.25  # x asv's default Potts penalty 4 ln(n)/n: many candidates, elimination then tests them
 CLUSTER_P = 0.05  # commits differing beyond their rounds (ANOVA F-test): test one value per commit
 REFINE = 2        # commits either side a surviving candidate may move to (refinement)
-PRUNE_P = 0.05    # candidates weaker than this (Mann–Whitney p, corrected for looks) are merged away
+PRUNE_P = 0.05    # candidates weaker than this (p corrected for looks) are merged away
 
 HISTORY_COLUMNS = [
     "machine", "environment", "benchmark", "params", "component", "type", "unit", "channel",
