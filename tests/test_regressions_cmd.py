@@ -190,6 +190,7 @@ def test_history_section_locates_a_step(tmp_path, capsys):
     assert "asv find" in hist[0]["recommendations"]["asv_find"]
     section = md.split("## History (change points)")[1]
     assert f"{commits[6][:8]}..{commits[7][:8]}" in section and "regressed" in section
+    assert "| rule |" in section and "commits before vs" in section and "looks" in section  # the rule that decided
 
 
 def test_profile_targets_the_timed_twin_of_a_counter():

@@ -254,7 +254,7 @@ def detect_series(values: Sequence[float], *, rounds: Sequence[Sequence[float]] 
                         "floor_pct": floor, "looks": memo[(lo_edge, b, hi_edge)][5],
                         "value_before": float(np.median(y_all[lo_edge:b])),
                         "value_after": float(np.median(y_all[b:hi_edge])),
-                        "method": "asv Potts step + HL/Moses/Mann–Whitney window"})
+                        "method": "asv Potts step + HL shift t-test of every round in the window"})
         return res
 
     # Backward elimination: a spurious candidate would clip its neighbours' windows, so drop the
