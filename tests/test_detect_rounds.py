@@ -195,3 +195,48 @@ def test_real_asv_rounds_are_separate_processes_and_load_as_rounds(tmp_path):
     row = out.verdicts.iloc[0]
     assert row["n_base"] == row["n_head"] == 2 and row["verdict"] == "inconclusive" and "too few" in row["rule"]
     assert not (repo / ".asv" / "results").exists()
+
+
+def test_compact_rounds_keeps_values_and_drops_samples(tmp_path, capsys):
+    from _tools_testkit import write_results
+    from tools.__main__ import main
+    from tools.detect.rounds import compact_rounds
+    from tools.loader import load_results
+
+    benches = {"r_benchmarks.R.time_x": {"type": "time", "unit": "seconds", "version": "1", "params": [],
+                                         "param_names": []}}
+    root = tmp_path / "rounds"
+    for k in range(2):
+        write_results(root / "aaaaaaaa-bbbbbbbb" / f"round-{k}", benches,
+                      [{"commit": c * 40, "date": 1_767_225_600_000, "values": {"r_benchmarks.R.time_x": [1e-4 + k * 1e-6]},
+                        "samples": {"r_benchmarks.R.time_x": [[1e-4] * 50]}} for c in "ab"], machine="ci")
+    dirs = sorted(root.glob("*/round-*"))
+    before = load_results(dirs)
+    n, saved = compact_rounds(root)
+    assert n == 4 and saved > 0
+    after = load_results(dirs)
+    assert list(after["value"]) == list(before["value"]) and list(after["round"]) == list(before["round"])
+    assert compact_rounds(root) == (0, 0)  # idempotent
+    assert main(["compact-rounds", str(root)]) == 0 and "0 result file(s) rewritten" in capsys.readouterr().out
+
+
+def test_compact_rounds_refuses_a_corrupt_file_and_changes_nothing(tmp_path, capsys):
+    from _tools_testkit import write_results
+    from tools.__main__ import main
+
+    benches = {"r_benchmarks.R.time_x": {"type": "time", "unit": "seconds", "version": "1", "params": [],
+                                         "param_names": []}}
+    root = tmp_path / "rounds"
+    write_results(root / "p" / "round-0", benches,
+                  [{"commit": "a" * 40, "date": 1, "values": {"r_benchmarks.R.time_x": [1.0]},
+                    "samples": {"r_benchmarks.R.time_x": [[1.0, 1.0]]}}], machine="ci")
+    good = next((root / "p" / "round-0" / "ci").glob("aaaaaaaa-*.json"))
+    text = good.read_text()
+    (root / "p" / "round-1" / "ci").mkdir(parents=True)
+    (root / "p" / "round-1" / "ci" / "bad.json").write_text("{not json")
+    assert main(["compact-rounds", str(root)]) != 0
+    err = capsys.readouterr().err
+    assert "bad.json" in err and "not an asv result file" in err
+    assert good.read_text() == text  # nothing rewritten
+    assert main(["compact-rounds", str(tmp_path / "missing")]) != 0
+    assert "no such directory" in capsys.readouterr().err

@@ -166,6 +166,7 @@ def test_main_workflow_triggers_history_and_outputs():
     runs = "\n".join(s.get("run", "") for s in _steps(bench))
     assert re.search(r"bash scripts/run_benchmarks.sh --rounds [4-9]", runs)  # regressions decided interleaved
     assert "git archive" in runs and "RESULTS_BRANCH" in runs  # history restored
+    assert "python -m tools compact-rounds .asv/rounds" in runs  # kept rounds saved without raw samples
     # the pipeline makes the published site self-contained
     assert "python -m tools site" in (ROOT / "scripts" / "run_benchmarks.sh").read_text(encoding="utf-8")
     uses = [s.get("uses", "") for s in _steps(bench)]

@@ -215,3 +215,47 @@ def make_confirmer(*, rounds: int = 6, extra_rounds: int = 0, run: RoundsRun | N
                 for b, p, v in zip(changes["benchmark"], changes["params"], changes["verdict"])]
 
     return confirm
+
+
+# ---------------------------------------------------------------- keeping rounds for history
+
+HEAVY_COLUMNS = ("samples", "profile")  # what history mode never reads: raw samples, profiler output
+
+
+def compact_rounds(root: Path) -> tuple[int, int]:
+    """Drop raw samples and profiles from every kept round result under ``root``
+    (``<pair>/round-<k>/<machine>/*.json``), keeping each round's value and statistics — all that
+    history mode reads. Returns (files rewritten, bytes saved); idempotent.
+
+    Every file is read and checked before any is rewritten, each rewrite is atomic: a corrupt
+    file stops the command with its path and leaves every file as it was.
+    """
+    import json
+
+    from tools.io import atomic_write_text
+
+    root = Path(root)
+    if not root.is_dir():
+        raise ToolError(f"{root}: no such directory (the interleaved rounds live in {ROUNDS_DIR})")
+    files = sorted(p for p in root.glob("*/round-*/*/*.json") if p.name != "machine.json")
+    parsed = []
+    for path in files:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            columns = data["result_columns"]
+            results = data["results"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ToolError(f"{path}: not an asv result file ({exc.__class__.__name__}: {exc})") from None
+        heavy = [columns.index(c) for c in HEAVY_COLUMNS if c in columns]
+        parsed.append((path, data, results, heavy))
+    rewritten = saved = 0
+    for path, data, results, heavy in parsed:
+        if not any(i < len(row) and row[i] is not None for row in results.values() for i in heavy):
+            continue
+        for name, row in results.items():
+            results[name] = [None if i in heavy else v for i, v in enumerate(row)]
+        before = path.stat().st_size
+        atomic_write_text(path, json.dumps(data, separators=(",", ":")))
+        rewritten += 1
+        saved += before - path.stat().st_size
+    return rewritten, saved
