@@ -235,6 +235,8 @@ def test_compare_suite_columns_channels_and_directions():
     assert got["track_route_throughput"] == ("metric", "regressed")
     assert got["track_route_instructions"] == ("instructions", "regressed")
     assert got["peakmem_route"] == ("memory", "unchanged")
+    assert pw.channel_of("track", "bytes") == "metric"  # e.g. track_*_rss_growth: noisy, needs rounds
+    assert pw.channel_of("memory", "bytes") == "memory"
     assert (out["component"] == "router").all()
     assert math.isnan(out.loc[out["channel"] == "instructions", "q_value"].iloc[0])
 
