@@ -169,9 +169,11 @@ def _run_children(jobs: list[dict], valgrind: str, tmpdir: str) -> list[int]:
             text=True,
         )
         started.append((job, proc, out_file, log_file))
+    # Wait for every child before judging any: raising while a sibling still writes into
+    # ``tmpdir`` made its cleanup fail ("Directory not empty") instead of reporting the error.
+    finished = [(job, proc, proc.communicate()[1], out_file, log_file) for job, proc, out_file, log_file in started]
     totals = []
-    for job, proc, out_file, log_file in started:
-        _, stderr = proc.communicate()
+    for job, proc, stderr, out_file, log_file in finished:
         if proc.returncode != 0:
             tail = "\n".join(stderr.strip().splitlines()[-15:])
             raise InstructionCountError(
