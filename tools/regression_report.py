@@ -293,8 +293,7 @@ def regression_report(verdicts: pd.DataFrame, ctx: ReportContext, history: pd.Da
                                  f"{str(h.commit_before)[:8]}..{str(h.commit_after)[:8]}", human_pct(h.change_pct),
                                  human_interval(h.ci_low_pct, h.ci_high_pct),
                                  f"{h.q_value:.3g}" if isinstance(h.q_value, float) and math.isfinite(h.q_value) else "—",
-                                 h.verdict, {True: "yes", False: "no"}.get(h.confirmed, "not re-run"),
-                                 getattr(h, "rule", None) or h.method]
+                                 h.verdict, {True: "yes", False: "no"}.get(h.confirmed, "not re-run"), h.rule]
                                 for h in history.itertuples()]), ""]
             for _, h in history[history["verdict"] == "regressed"].iterrows():
                 rec = recommendations(h, ctx, base=str(h["commit_before"]), head=str(h["commit_after"]))

@@ -83,6 +83,14 @@ def _stored_pairs(table: pd.DataFrame, args, settings) -> tuple[str, list[tuple[
     return head, [(m, e, b) for m, e in pairs if (b := previous_commit(table, head, m, e)) is not None]
 
 
+def _on_series(table: pd.DataFrame, series) -> pd.DataFrame:
+    """The rows of ``table`` on these (machine, environment, ...) series."""
+    keep = pd.Series(False, index=table.index)
+    for m, e, *_ in series:
+        keep |= (table["machine"].astype(str) == m) & (table["environment"].astype(str) == e)
+    return table[keep]
+
+
 def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float) -> pd.DataFrame:
     from tools.detect.pairwise import compare_suite
 
@@ -91,10 +99,7 @@ def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float) -> pd.DataF
     for m, e, b in pairs:
         by_base.setdefault(b, []).append((m, e))
     for base, series in by_base.items():
-        keep = pd.Series(False, index=table.index)
-        for m, e in series:
-            keep |= (table["machine"].astype(str) == m) & (table["environment"].astype(str) == e)
-        rows = table[keep]
+        rows = _on_series(table, series)
         parts.append(compare_suite(rows[rows["commit"].astype(str) == base], rows[rows["commit"].astype(str) == head], q=q))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
@@ -112,16 +117,10 @@ def interleaved_rounds(rounds_root: Path, machine: str | None) -> pd.DataFrame |
 def _history_rows(table: pd.DataFrame, pairs, rounds: pd.DataFrame | None) -> tuple[pd.DataFrame, int]:
     """The history's rows (head's machines/environments), plus the interleaved rounds of commits
     already in that history: a commit re-measured as base or head then counts every round."""
-    def on_series(t: pd.DataFrame) -> pd.DataFrame:
-        keep = pd.Series(False, index=t.index)
-        for m, e, *_ in pairs:
-            keep |= (t["machine"].astype(str) == m) & (t["environment"].astype(str) == e)
-        return t[keep]
-
-    rows = on_series(table)
+    rows = _on_series(table, pairs)
     if rounds is None or rounds.empty:
         return rows, 0
-    extra = on_series(rounds)
+    extra = _on_series(rounds, pairs)
     extra = extra[extra["commit"].astype(str).isin(set(rows["commit"].astype(str)))]
     if extra.empty:
         return rows, 0

@@ -220,7 +220,8 @@ def detect_series(values: Sequence[float], *, rounds: Sequence[Sequence[float]] 
             if abs(change) >= jitter_floor:
                 out.append({"position": int(idx[i]), "before_position": int(idx[i - 1]), "change_pct": change,
                             "ci_low_pct": change, "ci_high_pct": change, "p_value": math.nan,
-                            "n_before": 1, "n_after": 1, "floor_pct": jitter_floor,
+                            "n_before": 1, "n_after": 1, "rounds_before": 1, "rounds_after": 1,
+                            "design_effect": 1.0, "looks": 1, "floor_pct": jitter_floor,
                             "value_before": float(y_all[i - 1]), "value_after": float(y_all[i]),
                             "method": "instructions: consecutive commits, deterministic"})
         return out
@@ -235,6 +236,7 @@ def detect_series(values: Sequence[float], *, rounds: Sequence[Sequence[float]] 
     floor = floor_pct if floor_pct is not None else pairwise.DEFAULT_FLOOR_PCT
 
     memo: dict[tuple[int, int, int], tuple] = {}  # elimination re-tests only changed windows
+    looks = len(y) - 1  # the candidate could have been any split of the series
 
     def tested(bounds: list[int]) -> list[dict]:
         edges = [0] + bounds + [len(y)]
@@ -243,15 +245,14 @@ def detect_series(values: Sequence[float], *, rounds: Sequence[Sequence[float]] 
             lo_edge, hi_edge = max(edges[k - 1], b - window), min(edges[k + 1], b + window)
             before, after = per_round[lo_edge:b], per_round[b:hi_edge]
             if (lo_edge, b, hi_edge) not in memo:
-                looks = len(y) - 1  # the candidate could have been any split of the series
-                memo[(lo_edge, b, hi_edge)] = (*_test_window(before, after, logs, confidence, looks), looks)
-            change, ci_lo, ci_hi, p, deff, _ = memo[(lo_edge, b, hi_edge)]
+                memo[(lo_edge, b, hi_edge)] = _test_window(before, after, logs, confidence, looks)
+            change, ci_lo, ci_hi, p, deff = memo[(lo_edge, b, hi_edge)]
             res.append({"position": int(idx[b]), "before_position": int(idx[b - 1]), "change_pct": change,
                         "ci_low_pct": ci_lo, "ci_high_pct": ci_hi, "p_value": p,
                         "n_before": len(before), "n_after": len(after),
                         "rounds_before": int(sum(map(len, before))), "rounds_after": int(sum(map(len, after))),
                         "design_effect": deff,
-                        "floor_pct": floor, "looks": memo[(lo_edge, b, hi_edge)][5],
+                        "floor_pct": floor, "looks": looks,
                         "value_before": float(np.median(y_all[lo_edge:b])),
                         "value_after": float(np.median(y_all[b:hi_edge])),
                         "method": "asv Potts step + HL shift t-test of every round in the window"})
@@ -280,7 +281,7 @@ def detect_series(values: Sequence[float], *, rounds: Sequence[Sequence[float]] 
 
         options = range(max(left + 1, bounds[k] - REFINE), min(right - 1, bounds[k] + REFINE) + 1)
         bounds[k] = min(options, key=lambda b: (cost(b), abs(b - bounds[k])))
-    out.extend(tested(bounds) if bounds else res)
+    out.extend(tested(bounds))
     return out
 
 
@@ -296,11 +297,10 @@ def judge(candidate: dict, q_value: float, *, lower_is_better: bool = True, alph
                                     q_value, candidate["floor_pct"], lower_is_better=lower_is_better,
                                     alpha=alpha, confidence=confidence, rule=HISTORY_RULE)
     rounds = ""
-    if candidate.get("rounds_before", candidate["n_before"]) != candidate["n_before"] or \
-            candidate.get("rounds_after", candidate["n_after"]) != candidate["n_after"]:
+    if (candidate["rounds_before"], candidate["rounds_after"]) != (candidate["n_before"], candidate["n_after"]):
         rounds = f", {candidate['rounds_before']} vs {candidate['rounds_after']} rounds"
-    extra = f"; corrected for {candidate['looks']} looks" if candidate.get("looks", 1) > 1 else ""
-    deff = candidate.get("design_effect", 1.0)
+    extra = f"; corrected for {candidate['looks']} looks" if candidate["looks"] > 1 else ""
+    deff = candidate["design_effect"]
     if deff == math.inf:
         extra += "; commits vary beyond their rounds: one value per commit tested"
     elif deff > 1.0:
@@ -367,8 +367,8 @@ def history_suite(table: pd.DataFrame, *, q: float = pairwise.DEFAULT_Q, floors:
                 "p_value": c["p_value"], "floor_pct": c["floor_pct"], "method": c["method"],
                 "position": c["position"], "n_before": c["n_before"], "n_after": c["n_after"],
                 "date_after": date_after, "value_before": c["value_before"], "value_after": c["value_after"],
-                "rounds_before": c.get("rounds_before", c["n_before"]), "rounds_after": c.get("rounds_after", c["n_after"]),
-                "design_effect": c.get("design_effect", 1.0), "looks": c.get("looks", 1),
+                "rounds_before": c["rounds_before"], "rounds_after": c["rounds_after"],
+                "design_effect": c["design_effect"], "looks": c["looks"],
                 "_lib": lib, "_cand": c,
             })
     qs = bh_qvalues([r["p_value"] for r in records])

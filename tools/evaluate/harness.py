@@ -395,9 +395,11 @@ def history_processes(s: SeriesNoise, sc: inject.Scenario, cfg: EvalConfig, rng:
     return commits
 
 
-def commit_rounds_values(processes: list[list[np.ndarray]]) -> list[np.ndarray]:
-    """One value per process (its median) for each commit: the rounds history mode tests."""
-    return [np.array([float(np.median(p)) for p in procs]) for procs in processes]
+def history_views(processes: list[list[np.ndarray]]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per commit: its processes' samples pooled (what asv stores, for the baselines) and one value
+    per process, its median (the rounds our history mode tests)."""
+    return ([np.concatenate(procs) for procs in processes],
+            [np.array([float(np.median(p)) for p in procs]) for procs in processes])
 
 
 def run_history(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str],
@@ -413,14 +415,12 @@ def run_history(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], n
             name = series_names[t % len(series_names)]  # round robin: every benchmark alike often
             series = corpus.series[name]
             idx = history_index(series, cfg, rng)
-            procs = history_processes(series, sc, cfg, idx=idx)
-            commits = ([np.concatenate(p) for p in procs], commit_rounds_values(procs))
+            commits = history_views(history_processes(series, sc, cfg, idx=idx))
             twin = twin_of_series(corpus, name) if cfg.relative else None
             # The twin's history is built from the same processes: the channels see the same runs.
             runs = [(mname, factory, series, commits, name) for mname, factory in factories.items()]
             if twin is not None:
-                twin_procs = history_processes(twin, sc, cfg, idx=idx)
-                twin_commits = ([np.concatenate(p) for p in twin_procs], commit_rounds_values(twin_procs))
+                twin_commits = history_views(history_processes(twin, sc, cfg, idx=idx))
                 runs += [(f"{mname.replace('ours', f'ours, {RELATIVE}', 1)}", factory, twin, twin_commits, twin.name)
                          for mname, factory in factories.items() if mname.startswith("ours")]
             lo, hi = s0 - LOCATION_TOLERANCE, s0 + (sc.steps - 1) + LOCATION_TOLERANCE
