@@ -17,6 +17,7 @@ import pandas as pd
 
 from tools.humanize import human_interval, human_pct, human_value
 from tools.render import asv_find_command, asv_profile_command, graph_link, md_code, md_table
+from tools.schema import twin_of, workload_of
 
 VERDICT_ORDER = ("regressed", "improved", "inconclusive", "unchanged")
 
@@ -77,26 +78,16 @@ def recommendations(row: Mapping, ctx: ReportContext, base: str | None = None, h
 
 
 def profile_target(benchmark: str, known: Mapping[str, Sequence[str]]) -> str:
-    """What to profile: for ``track_x_instructions`` / ``track_x_throughput`` the timed
+    """What to profile: for ``track_x_instructions`` / ``_throughput`` / ``_relative`` the timed
     ``time_x`` twin (profiling the counter would profile valgrind or the rate loop)."""
-    head, _, method = benchmark.rpartition(".")
-    for suffix in ("_instructions", "_throughput", "_relative"):
-        if head and method.startswith("track_") and method.endswith(suffix):
-            twin = f"{head}.time_{method[len('track_'):-len(suffix)]}"
-            if twin in known:
-                return twin
-    return benchmark
+    timed = twin_of(benchmark, "time") if benchmark.rpartition(".")[2].startswith("track_") else None
+    return timed if timed in known else benchmark
 
 
 def _stem(benchmark: str) -> tuple[str, str] | None:
-    """``mod.Cls.time_x`` -> (mod.Cls, x); ``mod.Cls.track_x_instructions`` / ``_relative`` -> (mod.Cls, x)."""
-    head, _, method = str(benchmark).rpartition(".")
-    if method.startswith("time_"):
-        return head, method[len("time_"):]
-    for suffix in ("_instructions", "_relative"):
-        if method.startswith("track_") and method.endswith(suffix):
-            return head, method[len("track_"):-len(suffix)]
-    return None
+    """(mod.Cls, x) of ``time_x`` and of its twins: what pairs wall time with its witnesses."""
+    workload = workload_of(benchmark)
+    return workload[:2] if workload else None
 
 
 WITNESSES = ("relative", "instructions")  # the low-noise channels a wall-time verdict is read against

@@ -7,6 +7,8 @@ asv results; export, detection, charts and reports are pure functions of it.
 
 from __future__ import annotations
 
+import re
+
 # Column -> meaning. Order is the table's column order.
 TIDY_COLUMNS: dict[str, str] = {
     "machine": "asv machine name",
@@ -38,6 +40,37 @@ TIDY_COLUMNS: dict[str, str] = {
 
 # A series is everything measured for one benchmark x params on one machine and environment.
 SERIES_KEY = ["machine", "environment", "benchmark", "params"]
+
+
+# track_<workload>_<kind>: a channel derived from the timed workload time_<workload> of the same class.
+TWIN_KINDS = ("instructions", "relative", "throughput")
+_WORKLOAD = re.compile(r"^(?P<cls>.*)\.(?:time_(?P<timed>[a-z0-9_]+)|track_(?P<tracked>[a-z0-9_]+?)_(?P<kind>"
+                       + "|".join(TWIN_KINDS) + r"))(?P<params>\(.*\))?$")
+
+
+def workload_of(benchmark: str) -> tuple[str, str, str] | None:
+    """(class path, workload, kind) of ``mod.Cls.time_x`` (kind "time") or of its twins
+    ``mod.Cls.track_x_instructions`` / ``_relative`` / ``_throughput``; None for anything else.
+    A trailing ``(params)`` (the corpus' series names) is ignored."""
+    m = _WORKLOAD.match(str(benchmark))
+    if not m:
+        return None
+    if m["timed"]:
+        return m["cls"], m["timed"], "time"
+    return m["cls"], m["tracked"], m["kind"]
+
+
+def twin_of(benchmark: str, kind: str) -> str | None:
+    """``mod.Cls.time_x(p)`` -> ``mod.Cls.track_x_<kind>(p)`` (or back with kind "time"); None
+    when ``benchmark`` is not a workload of ``workload_of``."""
+    if kind != "time" and kind not in TWIN_KINDS:
+        raise ValueError(f"unknown twin kind {kind!r}; expected 'time' or one of {TWIN_KINDS}")
+    m = _WORKLOAD.match(str(benchmark))
+    if not m:
+        return None
+    cls, work = m["cls"], m["timed"] or m["tracked"]
+    method = f"time_{work}" if kind == "time" else f"track_{work}_{kind}"
+    return f"{cls}.{method}{m['params'] or ''}"
 
 
 def component_of(benchmark: str) -> str:

@@ -39,6 +39,7 @@ from tools.config import read_asv_conf, write_scratch_asv_conf
 from tools.errors import ToolError
 from tools.io import atomic_write_bytes
 from tools.revisions import git_rev_parse
+from tools.schema import twin_of, workload_of
 
 FORMAT = 1
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "noise_corpus.json.gz"
@@ -325,8 +326,8 @@ def relative_twin_pattern(pattern: str) -> str:
 
 def relative_name(name: str) -> str | None:
     """``mod.Class.time_x(p)`` -> ``mod.Class.track_x_relative(p)`` (its speed-normalised twin)."""
-    m = re.match(r"^(.*)\.time_([a-z0-9_]+)(\(.*\))?$", name)
-    return f"{m.group(1)}.track_{m.group(2)}_relative{m.group(3) or ''}" if m else None
+    workload = workload_of(name)
+    return twin_of(name, "relative") if workload and workload[2] == "time" else None
 
 
 def record_with_asv(
