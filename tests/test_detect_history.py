@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from tools.detect import history as hist
 from tools.errors import ToolError
@@ -185,7 +186,7 @@ def test_every_round_of_a_commit_is_tested():
     assert 0 < hit[0]["ci_low_pct"] < 5 < hit[0]["ci_high_pct"] < 12
     out = hist.history_suite(rounds_table({"r_benchmarks.R.time_x": rounds}))
     assert list(out["verdict"]) == ["regressed"] and out["position"].iloc[0] in (39, 40, 41)
-    assert "rounds" in out["rule"].iloc[0] and "44 looks" in out["rule"].iloc[0]
+    assert "rounds" in out["rule"].iloc[0] and f"{hist.effective_looks(45):.3g} effective looks" in out["rule"].iloc[0]
 
 
 def test_commits_that_differ_among_themselves_do_not_pass_for_independent_rounds():
@@ -235,6 +236,37 @@ def test_shift_test_known_answers():
     # A null shift is not significant.
     null_b, null_a = rng.normal(0, 1, 50), rng.normal(0, 1, 50)
     assert hist.shift_test(null_b, null_a, float(np.median(np.subtract.outer(null_a, null_b))), 1.0, 0.995, 49)[2] > 0.05
+
+
+def scan_exceedances(n: int, window: int, critical: float, sims: int, seed: int) -> float:
+    """Fraction of flat series whose largest window |z| over all splits exceeds ``critical``
+    (written out split by split, independently of effective_looks' vectorised scan)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((sims, n))
+    worst = np.zeros(sims)
+    for b in range(1, n):
+        before, after = x[:, max(0, b - window):b], x[:, b:min(n, b + window)]
+        z = (after.mean(axis=1) - before.mean(axis=1)) / math.sqrt(1 / before.shape[1] + 1 / after.shape[1])
+        worst = np.maximum(worst, np.abs(z))
+    return float((worst > critical).mean())
+
+
+def test_effective_looks_are_calibrated_and_bounded():
+    # Critical value from the effective looks -> "any split" false alarms at the nominal 0.5%
+    # (20,000 fresh flat series: ±0.15% is 3 standard errors); Bonferroni over every split is
+    # stricter than it needs to be (about twice the looks at 35 commits).
+    for n in (12, 35):
+        looks = hist.effective_looks(n, 20, 0.005)
+        assert 1 < looks < n - 1
+        assert n != 35 or looks < 0.6 * (n - 1)
+        rate = scan_exceedances(n, 20, stats.norm.isf(0.005 / (2 * looks)), 20_000, seed=n)
+        assert rate == pytest.approx(0.005, abs=0.0015)
+        assert scan_exceedances(n, 20, stats.norm.isf(0.005 / (2 * (n - 1))), 20_000, seed=n) <= rate
+    # More splits, more looks; far apart windows add looks in proportion; never below 1.
+    assert hist.effective_looks(2) == 1.0 and hist.effective_looks(3) >= 1.0
+    assert hist.effective_looks(20) < hist.effective_looks(60) < hist.effective_looks(200)
+    assert hist.effective_looks(1000) == pytest.approx(hist.effective_looks(400) * 999 / 399)
+    assert hist.effective_looks(35) == hist.effective_looks.__wrapped__(35)  # deterministic
 
 
 def test_a_large_step_is_found_with_one_round_per_commit_and_few_commits():
