@@ -19,7 +19,7 @@
      and the interval widened (Bonferroni) by the *effective* number of looks
      (``effective_looks``): what the series' splits, tested each on its window, are worth as
      independent tests. Neighbouring splits share most of their data, so that is about half of
-     the splits (17 of 34 at 35 commits), calibrated by simulating the scan of a flat series.
+     the splits (19 of 34 at 35 commits), calibrated by simulating the scan of a flat series.
    Weak candidates are eliminated backwards (their neighbours re-tested), survivors moved to the
    split of least L1 cost within ±``REFINE`` commits, then Benjamini–Hochberg across every candidate of the suite and the pairwise decision rule
    (``pairwise.decide``: estimate beyond the floor, 99.5% interval excluding 0, q < 0.05).
@@ -57,7 +57,7 @@ BETA_SCALE = 0.25  # x asv's default Potts penalty 4 ln(n)/n: many candidates, e
 CLUSTER_P = 0.05  # commits differing beyond their rounds (ANOVA F-test): test one value per commit
 REFINE = 2        # commits either side a surviving candidate may move to (refinement)
 PRUNE_P = 0.05    # candidates weaker than this (p corrected for looks) are merged away
-SCAN_SIMS = 40_000   # flat series simulated per length to count the effective looks (±10% on them)
+SCAN_SIMS = 100_000  # flat series simulated per length to count the effective looks (±5% on them)
 SCAN_SEED = 20261202  # fixed: the same history always gets the same verdicts
 SCAN_MAX_COMMITS = 400  # beyond this the looks grow in proportion to the splits (windows far apart)
 
@@ -335,6 +335,10 @@ def judge(candidate: dict, q_value: float, *, lower_is_better: bool = True, alph
     verdict, rule = pairwise.decide(candidate["change_pct"], candidate["ci_low_pct"], candidate["ci_high_pct"],
                                     q_value, candidate["floor_pct"], lower_is_better=lower_is_better,
                                     alpha=alpha, confidence=confidence, rule=HISTORY_RULE)
+    if candidate["method"].startswith("interleaved sessions"):
+        return verdict, (f"{rule} ({candidate['n_before']} interleaved sessions straddling the step, "
+                         f"{candidate['rounds_before']} vs {candidate['rounds_after']} rounds; corrected for "
+                         f"{candidate['looks']:.3g} effective looks)")
     rounds = ""
     if (candidate["rounds_before"], candidate["rounds_after"]) != (candidate["n_before"], candidate["n_after"]):
         rounds = f", {candidate['rounds_before']} vs {candidate['rounds_after']} rounds"
@@ -371,6 +375,42 @@ def per_commit_series(table: pd.DataFrame) -> Iterator[tuple[tuple, pd.DataFrame
         yield tuple(key), per
 
 
+def candidate_records(key: tuple, per: pd.DataFrame, cands: Sequence[dict]) -> list[dict]:
+    """One HISTORY_COLUMNS record per candidate of one series (``per`` from ``per_commit_series``)."""
+    btype, unit = per.attrs["type"], per.attrs["unit"]
+    records = []
+    for c in cands:
+        date_after = per["commit_date"].iloc[c["position"]] if "commit_date" in per.columns else None
+        records.append({
+            "machine": key[0], "environment": key[1], "benchmark": key[2], "params": key[3],
+            "component": component_of(key[2]), "type": btype, "unit": unit,
+            "channel": pairwise.channel_of(btype, unit),
+            "commit_before": per["commit"].iloc[c["before_position"]], "commit_after": per["commit"].iloc[c["position"]],
+            "change_pct": c["change_pct"], "ci_low_pct": c["ci_low_pct"], "ci_high_pct": c["ci_high_pct"],
+            "p_value": c["p_value"], "floor_pct": c["floor_pct"], "method": c["method"],
+            "position": c["position"], "n_before": c["n_before"], "n_after": c["n_after"],
+            "date_after": date_after, "value_before": c["value_before"], "value_after": c["value_after"],
+            "rounds_before": c["rounds_before"], "rounds_after": c["rounds_after"],
+            "design_effect": c["design_effect"], "looks": c["looks"],
+            "_lib": schema_lower_is_better(btype, unit), "_cand": c,
+        })
+    return records
+
+
+def judge_records(records: list[dict], *, q: float = pairwise.DEFAULT_Q, confidence: float = HISTORY_CONFIDENCE,
+                  include_inconclusive: bool = False) -> list[dict]:
+    """Benjamini–Hochberg across ``records`` (the whole suite), then ``judge`` each; keeps the
+    regressions and improvements (everything with ``include_inconclusive``)."""
+    qs = bh_qvalues([r["p_value"] for r in records])
+    kept = []
+    for r, qv in zip(records, qs):
+        verdict, rule = judge(r["_cand"], qv, lower_is_better=r["_lib"], alpha=q, confidence=confidence)
+        if verdict in ("regressed", "improved") or include_inconclusive:
+            r.update(q_value=qv, verdict=verdict, rule=rule, confirmed=None)
+            kept.append(r)
+    return kept
+
+
 def history_suite(table: pd.DataFrame, *, q: float = pairwise.DEFAULT_Q, floors: Mapping | None = None,
                   window: int = DEFAULT_WINDOW, confidence: float = HISTORY_CONFIDENCE,
                   beta_scale: float = BETA_SCALE, instruction_jitter: float = pairwise.INSTRUCTION_JITTER,
@@ -390,33 +430,14 @@ def history_suite(table: pd.DataFrame, *, q: float = pairwise.DEFAULT_Q, floors:
     for key, per in per_commit_series(table):
         btype, unit = per.attrs["type"], per.attrs["unit"]
         channel = pairwise.channel_of(btype, unit)
-        lib = schema_lower_is_better(btype, unit)
         floor = pairwise._floor_for(floors, key)
-        cands = detect_series(per["value"].to_numpy(float), rounds=list(per["rounds"]), lower_is_better=lib,
+        cands = detect_series(per["value"].to_numpy(float), rounds=list(per["rounds"]),
+                              lower_is_better=schema_lower_is_better(btype, unit),
                               channel=channel, floor_pct=floor,
                               window=window, confidence=confidence, beta_scale=beta_scale,
                               instruction_jitter=instruction_jitter)
-        for c in cands:
-            date_after = per["commit_date"].iloc[c["position"]] if "commit_date" in per.columns else None
-            records.append({
-                "machine": key[0], "environment": key[1], "benchmark": key[2], "params": key[3],
-                "component": component_of(key[2]), "type": btype, "unit": unit, "channel": channel,
-                "commit_before": per["commit"].iloc[c["before_position"]], "commit_after": per["commit"].iloc[c["position"]],
-                "change_pct": c["change_pct"], "ci_low_pct": c["ci_low_pct"], "ci_high_pct": c["ci_high_pct"],
-                "p_value": c["p_value"], "floor_pct": c["floor_pct"], "method": c["method"],
-                "position": c["position"], "n_before": c["n_before"], "n_after": c["n_after"],
-                "date_after": date_after, "value_before": c["value_before"], "value_after": c["value_after"],
-                "rounds_before": c["rounds_before"], "rounds_after": c["rounds_after"],
-                "design_effect": c["design_effect"], "looks": c["looks"],
-                "_lib": lib, "_cand": c,
-            })
-    qs = bh_qvalues([r["p_value"] for r in records])
-    kept = []
-    for r, qv in zip(records, qs):
-        verdict, rule = judge(r["_cand"], qv, lower_is_better=r["_lib"], alpha=q, confidence=confidence)
-        if verdict in ("regressed", "improved") or include_inconclusive:
-            r.update(q_value=qv, verdict=verdict, rule=rule, confirmed=None)
-            kept.append(r)
+        records += candidate_records(key, per, cands)
+    kept = judge_records(records, q=q, confidence=confidence, include_inconclusive=include_inconclusive)
     out = pd.DataFrame.from_records(kept, columns=HISTORY_COLUMNS)
     if confirm is not None and len(out):
         out["confirmed"] = out["confirmed"].astype(object)

@@ -1,0 +1,247 @@
+"""History from interleaved sessions: steps judged only by comparisons made within one session.
+
+Why: rounds of one daily run share that day's machine. Between two sessions on two VMs (same
+code, same suite) the speed-normalised time of a benchmark moved by -0.1% to +16.8%, sd 5.1%
+across the 18 recorded benchmarks (wall time: sd 22%), while a session's own processes scatter
+by 3-9%. Pooled across days (``history``), those day effects are noise at best and false steps
+at worst. A session that interleaves two commits (``tools.detect.rounds``: ABBA, one process per
+round) shares its day effect between them, so its shift is free of it.
+
+The daily job interleaves HEAD with an *anchor* a few commits back (``regressions --base-lag``): a step at
+commit c is then straddled by the sessions of days c .. c + lag - 1, each measuring it, and
+nothing else measures it. Per benchmark:
+
+1. each session is a stratum: the cross-differences log(head round) - log(base round);
+2. each split b of the history (between commit b - 1 and b) is tested on the sessions that
+   straddle it (base before b, head at or after b) with van Elteren's stratified rank-sum test
+   (``stratified_shift``): Mann–Whitney within each session, weighted 1/(m + n + 1), summed.
+   Under "no step at b" every straddling session is exchangeable within itself whatever its day
+   and whatever the shape of the noise — which matters: wall time's processes fall into slow and
+   fast phases, and a shift estimate with a normal-theory standard error alarmed in 7% of A/A
+   histories; ranks bound what one session can contribute. The shift and its interval are the
+   weighted median and quantiles of the cross-differences (the stratified Moses interval);
+3. selection: p is multiplied and the interval widened by the effective looks of this
+   history's design (``session_looks``: the scan over splits simulated on its sessions);
+4. candidates are taken strongest first; splits sharing a session with a taken one are the
+   same step seen off-centre and are dropped;
+5. Benjamini–Hochberg across the suite and the pairwise decision rule (``history.judge``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from tools.detect import pairwise
+from tools.errors import ToolError
+from tools.schema import SERIES_KEY
+
+LOOKS_SIMS = 100_000        # flat designs simulated per session layout (±5% on the looks)...
+LOOKS_WORK = 400_000_000    # ...fewer for long histories: sims x sessions x splits at most this
+LOOKS_SEED = 20261202
+
+
+@dataclass(frozen=True)
+class Session:
+    """Two commits measured interleaved in one session: positions in the history, and rounds."""
+
+    before: int
+    after: int
+    base: np.ndarray
+    head: np.ndarray
+
+
+def _log_rounds(values: Sequence[float]) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    return np.log(v[np.isfinite(v) & (v > 0)])
+
+
+@dataclass(frozen=True)
+class Stratum:
+    """One session as a stratum of van Elteren's test: its cross-differences head_j - base_i of
+    log-values, their weight 1 / (m + n + 1), and the null variance of its weighted U."""
+
+    diffs: np.ndarray
+    weight: float
+    variance: float
+    m: int
+    n: int
+
+
+def stratum(base: Sequence[float], head: Sequence[float]) -> Stratum | None:
+    """The session as a stratum, or None without a usable round on either side."""
+    lb, la = _log_rounds(base), _log_rounds(head)
+    m, n = len(lb), len(la)
+    if not m or not n:
+        return None
+    w = 1.0 / (m + n + 1)
+    return Stratum(np.subtract.outer(la, lb).ravel(), w, w * w * m * n * (m + n + 1) / 12.0, m, n)
+
+
+def stratified_shift(strata: Sequence[Stratum], critical: float) -> tuple[float, float, float, float]:
+    """(shift, low, high, z) of van Elteren's stratified rank-sum test over ``strata``.
+
+    T(δ) = Σ_s w_s (#{d > δ} + ½#{d = δ} - m_s n_s / 2) over every cross-difference d of each
+    stratum; under "no shift" T(0) has mean 0 and variance Σ w_s² m_s n_s (m_s + n_s + 1) / 12
+    whatever the noise's shape (ranks within a session are exchangeable). z = T(0)/√var; the
+    estimate is where T crosses 0 — the weighted median of all cross-differences — and the
+    interval is where |T(δ)| < critical·√var: weighted quantiles (Moses' interval, stratified).
+    """
+    d = np.concatenate([s.diffs for s in strata])
+    w = np.concatenate([np.full(len(s.diffs), s.weight) for s in strata])
+    total = float(w.sum())
+    sd = math.sqrt(sum(s.variance for s in strata))
+    t0 = float(w[d > 0].sum() + 0.5 * w[d == 0].sum()) - total / 2
+    order = np.argsort(d, kind="stable")
+    d, cw = d[order], np.cumsum(w[order])
+
+    def quantile(level: float) -> float:
+        if level <= 0 or level >= 1:
+            return -math.inf if level <= 0 else math.inf
+        return float(d[min(len(d) - 1, int(np.searchsorted(cw, level * total)))])
+
+    half = critical * sd / total
+    return quantile(0.5), quantile(0.5 - half), quantile(0.5 + half), (t0 / sd if sd > 0 else 0.0)
+
+
+def straddles(sessions: Sequence[Session], n: int) -> np.ndarray:
+    """Boolean (splits x sessions): split b (1..n-1) lies in (before, after] of the session."""
+    b = np.arange(1, n)[:, None]
+    before = np.array([s.before for s in sessions])[None, :]
+    after = np.array([s.after for s in sessions])[None, :]
+    return (before < b) & (b <= after)
+
+
+@functools.lru_cache(maxsize=256)
+def session_looks(spans: tuple[tuple[int, int], ...], n: int, alpha: float) -> float:
+    """Effective number of independent looks of the scan over splits for this session layout.
+
+    Each session is a unit-variance null statistic (equal weights: the layout, not the noise, sets
+    how much neighbouring splits share); split b's z is the sum over its straddling sessions /
+    √count; the (1 - alpha) quantile c of max |z| gives alpha / P(|Z| > c). Capped at the
+    number of testable splits, at least 1; deterministic (fixed seed).
+    """
+    fake = [Session(lo, hi, np.empty(0), np.empty(0)) for lo, hi in spans]
+    m = straddles(fake, n).astype(float)
+    counts = m.sum(axis=1)
+    m, counts = m[counts > 0], counts[counts > 0]
+    if len(counts) <= 1:
+        return 1.0
+    weights = m.T / np.sqrt(counts)[None, :]  # sessions x testable splits
+    rng = np.random.default_rng(LOOKS_SEED)
+    sims = max(20_000, min(LOOKS_SIMS, LOOKS_WORK // weights.size))
+    maxima = []
+    for start in range(0, sims, 5000):
+        x = rng.standard_normal((min(5000, sims - start), len(spans)))
+        maxima.append(np.abs(x @ weights).max(axis=1))
+    critical = float(np.quantile(np.concatenate(maxima), 1 - alpha))
+    return float(min(len(counts), max(1.0, alpha / (2 * stats.norm.sf(critical)))))
+
+
+def split_tests(sessions: Sequence[Session], n: int, confidence: float) -> list[dict]:
+    """Per testable split: van Elteren's test over its straddling sessions, corrected for looks."""
+    usable = [(s, st) for s in sessions if (st := stratum(s.base, s.head)) is not None]
+    if not usable or n < 2:
+        return []
+    looks = session_looks(tuple((s.before, s.after) for s, _ in usable), n, 1 - confidence)
+    critical = float(stats.norm.isf((1 - confidence) / (2 * looks)))
+    m = straddles([s for s, _ in usable], n)
+    out = []
+    for k in np.flatnonzero(m.any(axis=1)):
+        on = np.flatnonzero(m[k])
+        strata = [usable[i][1] for i in on]
+        shift, lo, hi, z = stratified_shift(strata, critical)
+        out.append({"split": int(k) + 1, "sessions": on, "shift": shift, "low": lo, "high": hi, "z": z,
+                    "p_value": min(1.0, 2 * float(stats.norm.sf(abs(z))) * looks), "looks": looks,
+                    "rounds_before": int(sum(st.m for st in strata)),
+                    "rounds_after": int(sum(st.n for st in strata))})
+    return out
+
+
+def detect_sessions(n: int, sessions: Sequence[Session], *, floor_pct: float | None = None,
+                    confidence: float = pairwise.CONFIDENCE, prune_p: float = 0.05) -> list[dict]:
+    """Candidate steps of one benchmark's history of ``n`` commits from its interleaved sessions.
+
+    Returns dicts shaped like ``history.detect_series``' (``position`` = first commit after the
+    step, change and interval in %, ``p_value``; ``n_before``/``n_after`` count sessions), for
+    ``history.judge`` after BH across the suite. Splits weaker than ``prune_p`` (corrected) are
+    not candidates.
+    """
+    tests = split_tests(sessions, n, confidence)
+    floor = floor_pct if floor_pct is not None else pairwise.DEFAULT_FLOOR_PCT
+    taken: list[dict] = []
+    used: set[int] = set()
+    for t in sorted(tests, key=lambda t: (t["p_value"], -abs(t["z"]))):
+        if t["p_value"] >= prune_p:
+            break
+        if used & set(t["sessions"].tolist()):
+            continue  # the same step seen from a split beside it
+        used |= set(t["sessions"].tolist())
+        lo, hi = t["low"], t["high"]
+        taken.append({
+            "position": t["split"], "before_position": t["split"] - 1,
+            "change_pct": pairwise._to_pct(t["shift"]), "ci_low_pct": pairwise._to_pct(lo),
+            "ci_high_pct": pairwise._to_pct(hi), "p_value": t["p_value"],
+            "n_before": len(t["sessions"]), "n_after": len(t["sessions"]),
+            "rounds_before": t["rounds_before"], "rounds_after": t["rounds_after"],
+            "design_effect": 1.0, "looks": t["looks"], "floor_pct": floor,
+            "value_before": math.nan, "value_after": math.nan,
+            "method": f"interleaved sessions: van Elteren rank-sum test of the {len(t['sessions'])} "
+                      "sessions straddling the split",
+        })
+    return sorted(taken, key=lambda c: c["position"])
+
+
+def series_sessions(per_commits: Sequence[str], rounds: pd.DataFrame) -> list[Session]:
+    """Sessions of one series: ``rounds`` (its kept interleaved rounds, with a ``session`` column)
+    grouped by session; each must hold exactly two commits of the history ``per_commits`` (in
+    order), else it is not a comparison this history can place and is left out."""
+    pos = {str(c): i for i, c in enumerate(per_commits)}
+    out = []
+    for _, g in rounds.groupby("session", sort=True):
+        commits = [str(c) for c in g["commit"].unique()]
+        if len(commits) != 2 or not all(c in pos for c in commits):
+            continue
+        first, second = sorted(commits, key=pos.__getitem__)
+        values = pd.to_numeric(g["value"], errors="coerce")
+        side = g["commit"].astype(str)
+        out.append(Session(pos[first], pos[second], values[side == first].to_numpy(float),
+                           values[side == second].to_numpy(float)))
+    return out
+
+
+def sessions_suite(history: pd.DataFrame, rounds: pd.DataFrame, *, q: float = pairwise.DEFAULT_Q,
+                   floors: Mapping | None = None, confidence: float = pairwise.CONFIDENCE,
+                   include_inconclusive: bool = False) -> pd.DataFrame:
+    """History table + kept interleaved rounds (``session`` column: one id per interleaved run)
+    -> one HISTORY_COLUMNS row per step found by within-session comparisons (``detect_sessions``),
+    BH across the suite. The instruction channel is left to ``history`` (exact counts need no
+    session). Commit order is the history's (``history.per_commit_series``)."""
+    from tools.detect import history as hist
+
+    if "session" not in rounds.columns:
+        raise ToolError("sessions: the interleaved rounds have no 'session' column (load them with "
+                        "tools.commands.regressions.interleaved_rounds)")
+    failed = rounds["failed"].fillna(False).astype(bool) if "failed" in rounds.columns else False
+    rounds = rounds[~failed] if isinstance(failed, pd.Series) else rounds
+    by_series = {tuple(k): g for k, g in rounds.groupby(SERIES_KEY, sort=False, dropna=False)}
+    records = []
+    for key, per in hist.per_commit_series(history):
+        if key not in by_series or pairwise.channel_of(per.attrs["type"], per.attrs["unit"]) == "instructions":
+            continue
+        found = series_sessions(list(per["commit"]), by_series[key])
+        if not found:
+            continue
+        cands = detect_sessions(len(per), found, floor_pct=pairwise._floor_for(floors, key), confidence=confidence)
+        for c in cands:
+            c["value_before"] = float(per["value"].iloc[c["before_position"]])
+            c["value_after"] = float(per["value"].iloc[c["position"]])
+        records += hist.candidate_records(key, per, cands)
+    kept = hist.judge_records(records, q=q, confidence=confidence, include_inconclusive=include_inconclusive)
+    return pd.DataFrame.from_records(kept, columns=hist.HISTORY_COLUMNS)
