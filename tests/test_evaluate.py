@@ -206,12 +206,14 @@ def test_quick_run_on_the_stored_corpus_writes_the_table(tmp_path, capsys):
     assert len(md) == 1 and len(csv) == 1
     text = md[0].read_text()
     for needle in ("## Pairwise", "## History", "asv continuous rule", "pandas rule", "A/A false alarms",
-                   "(Per-benchmark history table: with `--history-trials 15` or more"):
+                   "(Per-benchmark history table: with `--history-trials 15` or more",
+                   "## Daily history with day effects", "ours, sessions"):
         assert needle in text
     assert "asv step_detect" in capsys.readouterr().out
     df = pd.read_csv(csv[0])
     pw = df[df.table == "pairwise"]
     assert set(pw.scenario) >= {"A/A", "+5%", "+20%"}
+    assert set(df[df.table == "daily history"].scenario) >= {"A/A", "+5%"}
     assert ((pw.ci_low <= pw.rate) & (pw.rate <= pw.ci_high)).all()
 
 
@@ -358,3 +360,34 @@ def test_history_series_table_counts_per_benchmark_and_channel():
     assert list(t.channel) == ["speed-normalised", "wall"]  # confirmation rows are not counted
     wall = t[t.channel == "wall"].iloc[0]
     assert wall["A/A alarms"] == "1/1" and wall["+5% ≤ 5 commits"] == "1/2" and wall["+2% ≤ 5 commits"] == "0/0"
+
+
+def test_daily_days_share_their_day_effect_within_a_session():
+    from tools.evaluate import daily
+
+    corpus = synthetic_corpus(n_series=1, n_proc=60, sd_between=0.01)
+    s = next(iter(corpus.series.values()))
+    cfg = EvalConfig(before=8, after=4, commit_rounds=2, session_rounds=4, anchor_lag=3)
+    flat = daily.simulate_days([s], inject.AA, cfg, [0.0], np.random.default_rng(1))[0]
+    shaken = daily.simulate_days([s], inject.AA, cfg, [0.5], np.random.default_rng(1))[0]
+    assert len(shaken["runs"]) == 12 and [len(r) for r in shaken["runs"]] == [2] * 12
+    assert [(d, a) for d, a, *_ in shaken["sessions"]] == [(d, max(0, d - 3)) for d in range(1, 12)]
+    # Same draws, day effects on top: each session's two sides move together, so its shift is the same.
+    for (_, _, b0, h0), (_, _, b1, h1) in zip(flat["sessions"], shaken["sessions"]):
+        assert np.log(np.median(h1) / np.median(b1)) == pytest.approx(np.log(np.median(h0) / np.median(b0)))
+    assert not np.allclose([np.median(np.concatenate(r)) for r in flat["runs"]],
+                           [np.median(np.concatenate(r)) for r in shaken["runs"]])
+    # Every round known by day 5: the commit's own run and its sessions' rounds so far.
+    per = daily.known_rounds(shaken, 5)
+    assert len(per) == 5 and len(per[4]) == 2 + 4 and len(per[0]) == 2 + 3 * 4
+    for method in daily.METHODS[:3]:
+        assert isinstance(daily.detect(method, shaken, 12), list)
+    with pytest.raises(ValueError, match="unknown daily-history method"):
+        daily.detect("nope", shaken, 12)
+
+
+@pytest.mark.parametrize("args, message", [(["--daily-trials", "-1"], "--daily-trials must be 0 or more"),
+                                           (["--day-sd", "1.5"], "--day-sd must lie in [0, 1)")])
+def test_daily_options_are_checked(tmp_path, capsys, args, message):
+    assert main(["evaluate-detector", "--quick", *args, "--output-dir", str(tmp_path / "e")]) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "e").exists()

@@ -66,6 +66,14 @@ def add_arguments(parser) -> None:
                         help="our decision rule (tools.detect.pairwise.decide; default: the detector's own)")
     parser.add_argument("--confidence", type=float, default=None,
                         help="confidence of our intervals, e.g. 0.95 (default: the detector's own)")
+    parser.add_argument("--daily-trials", type=int, default=None,
+                        help="daily histories with day effects per scenario (0: skip; default: 30; --quick: 2)")
+    parser.add_argument("--anchor-lag", type=_positive(int), default=None,
+                        help="daily history: the session interleaves each commit with the one this many days back (default: 5)")
+    parser.add_argument("--session-rounds", type=_positive(int), default=None,
+                        help="daily history: processes per side of each day's session (default: 6, the daily workflow's --rounds)")
+    parser.add_argument("--day-sd", type=float, default=None,
+                        help="daily history: day-to-day sd of log level, e.g. 0.05 (default: measured, per channel)")
     parser.add_argument("--no-relative", action="store_true",
                         help="do not judge the speed-normalised twins (track_*_relative) of the corpus")
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUT, help="where evaluation_<ts>.md/.csv go (default: %(default)s)")
@@ -85,6 +93,17 @@ def _config(args) -> EvalConfig:
         cfg.commit_rounds = args.commit_rounds
     if args.confidence is not None and not 0.5 < args.confidence < 1:
         raise ToolError(f"--confidence must lie between 0.5 and 1 (got {args.confidence})")
+    if args.daily_trials is not None:
+        if args.daily_trials < 0:
+            raise ToolError(f"--daily-trials must be 0 or more (got {args.daily_trials})")
+        cfg.daily_trials = args.daily_trials
+    if args.anchor_lag is not None:
+        cfg.anchor_lag = args.anchor_lag
+    if args.session_rounds is not None:
+        cfg.session_rounds = args.session_rounds
+    if args.day_sd is not None and not 0 <= args.day_sd < 1:
+        raise ToolError(f"--day-sd must lie in [0, 1) (got {args.day_sd})")
+    cfg.day_sd = args.day_sd if args.day_sd is not None else cfg.day_sd
     cfg.rule, cfg.confidence, cfg.relative = args.rule, args.confidence, not args.no_relative
     return cfg
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from tools.evaluate import baselines, inject
+from tools.evaluate.daily import run_daily
 from tools.evaluate.corpus import NoiseCorpus, SeriesNoise
 from tools.evaluate.metrics import Rate, analytic_mde, commits_to_detection, min_detectable_effect
 
@@ -57,10 +58,16 @@ class EvalConfig:
     relative: bool = True  # also judge each benchmark's speed-normalised twin (track_*_relative)
     rule: str | None = None  # decision rule of tools.detect.pairwise.decide (None: its default)
     confidence: float | None = None  # interval confidence (None: tools.detect.pairwise.CONFIDENCE)
+    # Daily history with day effects (tools.evaluate.daily): histories per scenario (0: skip),
+    # the daily session's anchor lag and rounds per side, day-to-day sd (None: measured DAY_SD).
+    daily_trials: int = 30
+    anchor_lag: int = 5
+    session_rounds: int = 6
+    day_sd: float | None = None
 
     @classmethod
     def quick(cls) -> "EvalConfig":
-        return cls(pairwise_trials=4, history_trials=3, max_series=3, after=21, prefix_grid=(5, 21))
+        return cls(pairwise_trials=4, history_trials=3, max_series=3, after=21, prefix_grid=(5, 21), daily_trials=2)
 
 
 @dataclass
@@ -73,6 +80,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     instructions: pd.DataFrame | None = None
     suite_aa: pd.DataFrame | None = None
+    daily: pd.DataFrame | None = None
     seconds: float = 0.0
 
 
@@ -481,8 +489,9 @@ def evaluate(corpus: NoiseCorpus, cfg: EvalConfig) -> Outcome:
     history = run_history(corpus, cfg, names, notes, floors)
     instructions = run_instructions(corpus, cfg, notes)
     suite_aa = run_suite_aa(corpus, cfg, names, floors)
+    daily = run_daily(corpus, cfg, names, notes) if cfg.daily_trials > 0 else None
     return Outcome(pairwise, history, floors, notes, instructions=instructions, suite_aa=suite_aa,
-                   seconds=time.perf_counter() - started)
+                   daily=daily, seconds=time.perf_counter() - started)
 
 
 def pairwise_table(out: Outcome) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from tools.evaluate.corpus import NoiseCorpus
+from tools.evaluate.daily import daily_table
 from tools.evaluate.harness import (
     LOCATION_TOLERANCE,
     EvalConfig,
@@ -93,6 +94,24 @@ def history_series_section(out: Outcome, cfg: EvalConfig, n_bench: int) -> str:
     ])
 
 
+def daily_section(out: Outcome, cfg: EvalConfig) -> str:
+    """Daily history with day effects (tools.evaluate.daily): pooled rounds vs sessions."""
+    if out.daily is None or out.daily.empty:
+        return "(Daily history with day effects: skipped, `--daily-trials 0`.)"
+    sd = "measured day sd per channel" if cfg.day_sd is None else f"day sd {100 * cfg.day_sd:g}%"
+    return "\n\n".join([
+        f"## Daily history with day effects: {cfg.daily_trials} histories per scenario, {sd}",
+        f"One commit a day, {cfg.before} days before the change. Each day has its own machine: a day effect "
+        "(log-normal, the day sd below, measured between two recorded sessions on two VMs) multiplies "
+        f"everything measured that day — the commit's asv run ({cfg.commit_rounds} processes) and a session "
+        f"interleaving it with the commit {cfg.anchor_lag} days back ({cfg.session_rounds} processes each). "
+        "*ours, pooled* tests every round of each commit (history mode without sessions); *ours, sessions* "
+        "judges steps only by within-session comparisons (`tools.detect.sessions`); asv and Otava see the daily "
+        f"asv values. Found = a regression reported within ±{LOCATION_TOLERANCE} commits of the change.",
+        markdown_table(daily_table(out.daily, cfg)),
+    ])
+
+
 def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command: str) -> str:
     pw = pairwise_table(out)
     hist = history_table(out, cfg)
@@ -121,6 +140,7 @@ def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command:
         f"({cfg.rounds} fresh processes each) and alerts only if the pairwise verdict is `regressed`.",
         markdown_table(hist),
         history_series_section(out, cfg, n_bench),
+        daily_section(out, cfg),
         "## Instruction channel (cachegrind counts, one run per side)",
         "Counts of the same commit from separate processes; effects injected as above. asv keeps no "
         "samples for `track_*` results, so its rule is the factor 1.1 alone.",
@@ -162,6 +182,15 @@ def long_csv(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> str:
                                  Rate.of((g.first_k <= 5).fillna(False)), median_commits=med))
         recs.append(_rate_record("history", method, scenario, f"found within {cfg.after} commits",
                                  Rate.of(g.first_k.notna()), median_commits=med))
+    if out.daily is not None and not out.daily.empty:
+        for (channel, method, scenario), g in out.daily.groupby(["channel", "method", "scenario"], sort=False):
+            name = f"{method} ({channel}, day sd {100 * g.day_sd.iloc[0]:g}%)"
+            if g.kind.iloc[0] == "none":
+                recs.append(_rate_record("daily history", name, scenario, "false alarm", Rate.of(g.false_alarms > 0)))
+                continue
+            med, _, _ = commits_to_detection(list(g.first_k))
+            recs.append(_rate_record("daily history", name, scenario, "found within 5 commits",
+                                     Rate.of((g.first_k <= 5).fillna(False)), median_commits=med))
     per = per_series_table(out, corpus, cfg)
     for _, row in per.iterrows():
         for col, val in row.items():
