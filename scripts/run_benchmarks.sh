@@ -3,11 +3,13 @@
 #   venv -> asv machine -> asv run --record-samples -> export CSV -> performance report
 #   + charts -> regression report against the previous results -> asv publish -> offline site.
 #
-# Usage: scripts/run_benchmarks.sh [--quick] [--rounds N] [--skip-existing] [--machine NAME] [RANGE]
+# Usage: scripts/run_benchmarks.sh [--quick] [--rounds N] [--base-lag K] [--skip-existing] [--machine NAME] [RANGE]
 #   RANGE          asv range to measure (default: HEAD^!, the current commit); e.g. main~5..main, NEW
 #   --quick        asv --quick: one sample per benchmark (smoke run; numbers are rough)
 #   --rounds N     regression check measures base and head interleaved, N rounds each (default 0:
 #                  compare the stored results; wall-time verdicts then stay inconclusive)
+#   --base-lag K   compare with the K-th previous commit with results (default 1); the daily
+#                  job uses 5 so that its interleaved sessions straddle every recent step
 #   --skip-existing  do not re-measure commits that already have results (asv --skip-existing-commits);
 #                  without it, a commit measured again overwrites its result file
 #   --machine NAME asv machine name (default: $ASV_MACHINE or the host name)
@@ -18,6 +20,7 @@ cd "$ROOT"
 
 QUICK=0
 ROUNDS=0
+BASE_LAG=1
 SKIP_EXISTING=0
 MACHINE="${ASV_MACHINE:-$(hostname)}"
 RANGE=""
@@ -25,9 +28,10 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
         --rounds) ROUNDS="${2:?--rounds needs a number}"; shift ;;
+        --base-lag) BASE_LAG="${2:?--base-lag needs a number}"; shift ;;
         --skip-existing) SKIP_EXISTING=1 ;;
         --machine) MACHINE="${2:?--machine needs a name}"; shift ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) [ -z "$RANGE" ] || { echo "error: one RANGE only (got '$RANGE' and '$1')" >&2; exit 2; }
            RANGE="$1" ;;
@@ -76,7 +80,7 @@ step "performance report and charts"
 tool report --machine "$MACHINE"
 
 step "regressions against the previous results"
-REG_ARGS=(--machine "$MACHINE" --history)
+REG_ARGS=(--machine "$MACHINE" --history --base-lag "$BASE_LAG")
 [ "$ROUNDS" -gt 0 ] && REG_ARGS+=(--rounds "$ROUNDS")
 tool regressions "${REG_ARGS[@]}"
 

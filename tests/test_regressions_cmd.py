@@ -222,6 +222,7 @@ def test_history_counts_the_interleaved_rounds_of_its_commits(tmp_path, capsys):
 
     table = load_results(tmp_path / "r")
     rounds = interleaved_rounds(tmp_path / "kept", None)
+    assert sorted(rounds["session"].unique()) == ["p1", "p2"]  # which interleaved run each round came from
     rows, n_extra = _history_rows(table, [("ci-box", table["environment"].iloc[0])], rounds)
     assert n_extra == 9  # 3 rounds of commits[-2], 6 of commits[-1]; the outsider is not history
     assert outsider not in set(rows["commit"]) and (rows["commit"] == commits[-1]).sum() == 7
@@ -232,6 +233,23 @@ def test_history_counts_the_interleaved_rounds_of_its_commits(tmp_path, capsys):
     assert code == 0
     md, _, _ = _report(tmp_path / "o")
     assert "with 9 results of interleaved rounds" in md
+    assert "within-session comparisons of 1 interleaved session (" in md  # p2 is not on main
     code, _, err = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o2"), "--history",
                         "--history-rounds-dir", str(tmp_path / "missing"))
     assert code != 0 and "--history-rounds-dir" in err and "not a directory" in err
+
+
+def test_base_lag_compares_with_the_kth_previous_commit(tmp_path, capsys):
+    benches = {"router_benchmarks.Route.time_route": {"type": "time", "unit": "seconds", "version": "1",
+                                                      "params": [], "param_names": []}}
+    commits = [f"{i:02d}" * 20 for i in range(6)]
+    write_results(tmp_path / "r", benches, [{"commit": c, "date": T0 + i * 86_400_000,
+                                             "values": {"router_benchmarks.Route.time_route": [1e-4]}}
+                                            for i, c in enumerate(commits)], machine="ci-box")
+    code, out, _ = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--base-lag", "3")
+    assert code == 0 and f"{commits[2][:8]} → {commits[5][:8]}" in out
+    # Fewer commits than the lag: the oldest one is the anchor.
+    code, out, _ = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--base-lag", "40")
+    assert code == 0 and f"{commits[0][:8]} → {commits[5][:8]}" in out
+    code, _, err = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--base-lag", "0")
+    assert code != 0 and "--base-lag must be 1 or more" in err

@@ -56,9 +56,11 @@ def newest_commit(table: pd.DataFrame) -> str:
     return str(commits.iloc[-1]["commit"])
 
 
-def previous_commit(table: pd.DataFrame, head: str, machine: str, environment: str) -> str | None:
-    """The newest commit before ``head`` (by commit date) with results on the same machine
-    and environment; None when ``head`` is the first."""
+def previous_commit(table: pd.DataFrame, head: str, machine: str, environment: str, lag: int = 1) -> str | None:
+    """The ``lag``-th newest commit before ``head`` (by commit date) with results on the same
+    machine and environment (the oldest one when fewer exist); None when ``head`` is the first."""
+    if lag < 1:
+        raise ValueError(f"lag must be >= 1 (got {lag})")
     commits = commits_with_results(table)
     same = commits[(commits["machine"].astype(str) == machine) & (commits["environment"].astype(str) == environment)]
     same = same.reset_index(drop=True)
@@ -70,7 +72,7 @@ def previous_commit(table: pd.DataFrame, head: str, machine: str, environment: s
     if earlier.empty:  # same commit date (e.g. a fast series of commits): fall back to run order
         earlier = same.iloc[: at[0]]
         earlier = earlier[earlier["commit"].astype(str) != head]
-    return str(earlier.iloc[-1]["commit"]) if not earlier.empty else None
+    return str(earlier.iloc[-min(lag, len(earlier))]["commit"]) if not earlier.empty else None
 
 
 def head_series(table: pd.DataFrame, head: str) -> list[tuple[str, str]]:

@@ -37,6 +37,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--base", metavar="REV", help="base revision (default: the previous commit with results "
                                                       "on the same machine and environment as head)")
     parser.add_argument("--head", metavar="REV", help="head revision (default: the newest commit with results)")
+    parser.add_argument("--base-lag", type=int, default=1, metavar="K",
+                        help="without --base: compare with the K-th previous commit with results (default 1). "
+                             "The daily job uses 5: its interleaved session then straddles every step of the "
+                             "last 5 commits, which history from sessions needs")
     parser.add_argument("--rounds", type=int, default=0, metavar="N",
                         help="measure base and head now, interleaved, N rounds each (>= 6 for a wall-time "
                              "interval; 0 = use stored results, the default)")
@@ -80,7 +84,10 @@ def _stored_pairs(table: pd.DataFrame, args, settings) -> tuple[str, list[tuple[
     if args.base:
         base = resolve_revision(args.base, table, settings.repo)
         return head, [(m, e, base) for m, e in pairs]
-    return head, [(m, e, b) for m, e in pairs if (b := previous_commit(table, head, m, e)) is not None]
+    lag = getattr(args, "base_lag", 1)
+    if lag < 1:
+        raise ToolError(f"--base-lag must be 1 or more (got {lag})")
+    return head, [(m, e, b) for m, e in pairs if (b := previous_commit(table, head, m, e, lag)) is not None]
 
 
 def _on_series(table: pd.DataFrame, series) -> pd.DataFrame:
@@ -105,13 +112,18 @@ def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float) -> pd.DataF
 
 
 def interleaved_rounds(rounds_root: Path, machine: str | None) -> pd.DataFrame | None:
-    """Every round kept by interleaved runs (``<rounds_root>/<base8>-<head8>/round-<k>/``), or None."""
+    """Every round kept by interleaved runs (``<rounds_root>/<base8>-<head8>/round-<k>/``), or
+    None; the ``session`` column names the interleaved run (its folder) each round belongs to."""
     from tools.loader import load_results
 
-    dirs = sorted(p for p in rounds_root.glob("*/round-*") if p.is_dir() and any(p.glob("*/*.json")))
-    if not dirs:
+    if not rounds_root.is_dir():
         return None
-    return load_results(dirs, machine=machine)
+    parts = []
+    for session in sorted(p for p in rounds_root.iterdir() if p.is_dir()):
+        dirs = sorted(p for p in session.glob("round-*") if p.is_dir() and any(p.glob("*/*.json")))
+        if dirs:
+            parts.append(load_results(dirs, machine=machine).assign(session=session.name))
+    return pd.concat(parts, ignore_index=True) if parts else None
 
 
 def _history_rows(table: pd.DataFrame, pairs, rounds: pd.DataFrame | None) -> tuple[pd.DataFrame, int]:
@@ -130,6 +142,7 @@ def _history_rows(table: pd.DataFrame, pairs, rounds: pd.DataFrame | None) -> tu
 def _history(table: pd.DataFrame, pairs, q: float, rounds: pd.DataFrame | None = None
              ) -> tuple[pd.DataFrame | None, str | None]:
     from tools.detect.history import history_suite
+    from tools.detect.sessions import sessions_suite
 
     rows, n_extra = _history_rows(table, pairs, rounds)
     n_commits = rows["commit"].nunique()
@@ -137,11 +150,26 @@ def _history(table: pd.DataFrame, pairs, q: float, rounds: pd.DataFrame | None =
         return None, (f"History not analysed: {n_commits} commit(s) with results, at least "
                       f"{HISTORY_MIN_COMMITS} needed.")
     found = history_suite(rows, q=q)
+    n_sessions = 0
+    if rounds is not None and not rounds.empty:
+        kept = _on_series(rounds, pairs)
+        in_history = set(rows["commit"].astype(str))
+        placed = kept.groupby("session")["commit"].agg(lambda c: set(c.astype(str)) <= in_history and c.nunique() == 2)
+        n_sessions = int(placed.sum()) if len(kept) else 0
+        if n_sessions:
+            # Steps judged by within-session comparisons only: free of day-to-day machine effects.
+            by_sessions = sessions_suite(rows, kept, q=q)
+            found = pd.concat([f for f in (found, by_sessions) if len(f)], ignore_index=True) \
+                if len(by_sessions) else found
     if len(found) and "param_values" not in found.columns:  # for the asv find / profile regexes
         lookup = dict(zip(zip(rows["benchmark"].astype(str), rows["params"].astype(str)), rows["param_values"]))
         found["param_values"] = [lookup.get((str(b), str(p)), ()) for b, p in zip(found["benchmark"], found["params"])]
     with_rounds = (f", with {n_extra} results of interleaved rounds (every round of a commit is tested)"
                    if n_extra else "")
+    if n_sessions:
+        with_rounds += (f"; steps also judged by within-session comparisons of {n_sessions} interleaved "
+                        f"session{'s' if n_sessions != 1 else ''} (method 'interleaved sessions': immune to "
+                        "day-to-day machine differences)")
     return found, (f"{n_commits} commits analysed{with_rounds}; changes are located at the commit where the step happened. "
                    "'not re-run' means the boundary commits were not re-measured interleaved "
                    "(`python -m tools regressions --base <before> --head <after> --rounds 6` confirms one).")
