@@ -161,6 +161,20 @@ def _rate_record(table: str, method: str, scenario: str, metric: str, rate: Rate
                 rate=rate.value, ci_low=lo, ci_high=hi, **extra)
 
 
+def _history_records(table: str, method: str, scenario: str, g: pd.DataFrame, within_all: int | None = None) -> list[dict]:
+    """An A/A group's false-alarm rate, or a change's share found within 5 commits (and within
+    ``within_all``, every commit after it)."""
+    if g.kind.iloc[0] == "none":
+        return [_rate_record(table, method, scenario, "false alarm", Rate.of(g.false_alarms > 0))]
+    med, _, _ = commits_to_detection(list(g.first_k))
+    recs = [_rate_record(table, method, scenario, "found within 5 commits",
+                         Rate.of((g.first_k <= 5).fillna(False)), median_commits=med)]
+    if within_all is not None:
+        recs.append(_rate_record(table, method, scenario, f"found within {within_all} commits",
+                                 Rate.of(g.first_k.notna()), median_commits=med))
+    return recs
+
+
 def long_csv(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> str:
     """Every rate, one row each: table, method, scenario, metric, k, n, rate, ci_low, ci_high, ..."""
     recs = []
@@ -174,23 +188,11 @@ def long_csv(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> str:
         for (method, scenario), g in out.instructions.groupby(["method", "scenario"], sort=False):
             recs.append(_rate_record("instructions", method, scenario, "flagged", Rate.of(g.flagged)))
     for (method, scenario), g in out.history.groupby(["method", "scenario"], sort=False):
-        if g.kind.iloc[0] == "none":
-            recs.append(_rate_record("history", method, scenario, "false alarm", Rate.of(g.false_alarms > 0)))
-            continue
-        med, _, _ = commits_to_detection(list(g.first_k))
-        recs.append(_rate_record("history", method, scenario, "found within 5 commits",
-                                 Rate.of((g.first_k <= 5).fillna(False)), median_commits=med))
-        recs.append(_rate_record("history", method, scenario, f"found within {cfg.after} commits",
-                                 Rate.of(g.first_k.notna()), median_commits=med))
+        recs += _history_records("history", method, scenario, g, within_all=cfg.after)
     if out.daily is not None and not out.daily.empty:
         for (channel, method, scenario), g in out.daily.groupby(["channel", "method", "scenario"], sort=False):
-            name = f"{method} ({channel}, day sd {100 * g.day_sd.iloc[0]:g}%)"
-            if g.kind.iloc[0] == "none":
-                recs.append(_rate_record("daily history", name, scenario, "false alarm", Rate.of(g.false_alarms > 0)))
-                continue
-            med, _, _ = commits_to_detection(list(g.first_k))
-            recs.append(_rate_record("daily history", name, scenario, "found within 5 commits",
-                                     Rate.of((g.first_k <= 5).fillna(False)), median_commits=med))
+            recs += _history_records("daily history", f"{method} ({channel}, day sd {100 * g.day_sd.iloc[0]:g}%)",
+                                     scenario, g)
     per = per_series_table(out, corpus, cfg)
     for _, row in per.iterrows():
         for col, val in row.items():
