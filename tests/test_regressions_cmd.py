@@ -253,3 +253,34 @@ def test_base_lag_compares_with_the_kth_previous_commit(tmp_path, capsys):
     assert code == 0 and f"{commits[0][:8]} → {commits[5][:8]}" in out
     code, _, err = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--base-lag", "0")
     assert code != 0 and "--base-lag must be 1 or more" in err
+
+
+def test_history_reports_a_step_the_interleaved_sessions_straddle(tmp_path, capsys):
+    import numpy as np
+
+    name = "router_benchmarks.Route.time_route"
+    benches = {name: {"type": "time", "unit": "seconds", "version": "1", "params": [], "param_names": []}}
+    commits = [f"{i:02d}" * 20 for i in range(14)]
+    rng = np.random.default_rng(4)
+    level = [1e-4 * (1.3 if i >= 9 else 1.0) for i in range(14)]
+    # Daily results: one run per commit on its own day, each day 40% off the last (machines differ).
+    day = np.exp(rng.normal(0, 0.4, 14))
+    write_results(tmp_path / "r", benches, [{"commit": c, "date": T0 + i * 86_400_000,
+                                             "values": {name: [level[i] * day[i]]}} for i, c in enumerate(commits)],
+                  machine="ci-box")
+    # Each day's session: the commit and the one 5 back, 8 rounds each, sharing that day's machine.
+    for d in range(1, 14):
+        a = max(0, d - 5)
+        for k in range(8):
+            write_results(tmp_path / "kept" / f"{commits[a][:8]}-{commits[d][:8]}" / f"round-{k}", benches,
+                          [{"commit": commits[i], "date": T0 + i * 86_400_000,
+                            "values": {name: [level[i] * day[d] * float(np.exp(rng.normal(0, 0.02)))]}} for i in (a, d)],
+                          machine="ci-box")
+    code, _, _ = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--history",
+                      "--history-rounds-dir", str(tmp_path / "kept"))
+    assert code == 0
+    md, data, _ = _report(tmp_path / "o")
+    assert "within-session comparisons of 13 interleaved sessions" in md
+    rows = [r for r in data["results"] if r.get("mode") == "history" and r["method"].startswith("interleaved sessions")]
+    assert [(r["commit_before"], r["commit_after"], r["verdict"]) for r in rows] == [(commits[8], commits[9], "regressed")]
+    assert 20 < rows[0]["change_pct"] < 40 and "interleaved sessions straddling the step" in rows[0]["rule"]
