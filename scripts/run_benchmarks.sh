@@ -3,11 +3,12 @@
 #   venv -> asv machine -> asv run --record-samples -> export CSV -> performance report
 #   + charts -> regression report against the previous results -> asv publish -> offline site.
 #
-# Usage: scripts/run_benchmarks.sh [--quick] [--rounds N] [--base-lag K] [--skip-existing] [--machine NAME] [RANGE]
+# Usage: scripts/run_benchmarks.sh [--quick] [--rounds N] [--extra-rounds N] [--base-lag K] [--skip-existing] [--machine NAME] [RANGE]
 #   RANGE          asv range to measure (default: HEAD^!, the current commit); e.g. main~5..main, NEW
 #   --quick        asv --quick: one sample per benchmark (smoke run; numbers are rough)
 #   --rounds N     regression check measures base and head interleaved, N rounds each (default 0:
 #                  compare the stored results; wall-time verdicts then stay inconclusive)
+#   --extra-rounds N  with --rounds: up to N more rounds for inconclusive benchmarks (default: = N)
 #   --base-lag K   compare with the K-th previous commit with results (default 1); the daily
 #                  job uses 5 so that its interleaved sessions straddle every recent step
 #   --skip-existing  do not re-measure commits that already have results (asv --skip-existing-commits);
@@ -20,6 +21,7 @@ cd "$ROOT"
 
 QUICK=0
 ROUNDS=0
+EXTRA_ROUNDS=""
 BASE_LAG=1
 SKIP_EXISTING=0
 MACHINE="${ASV_MACHINE:-$(hostname)}"
@@ -28,10 +30,11 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
         --rounds) ROUNDS="${2:?--rounds needs a number}"; shift ;;
+        --extra-rounds) EXTRA_ROUNDS="${2:?--extra-rounds needs a number}"; shift ;;
         --base-lag) BASE_LAG="${2:?--base-lag needs a number}"; shift ;;
         --skip-existing) SKIP_EXISTING=1 ;;
         --machine) MACHINE="${2:?--machine needs a name}"; shift ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) [ -z "$RANGE" ] || { echo "error: one RANGE only (got '$RANGE' and '$1')" >&2; exit 2; }
            RANGE="$1" ;;
@@ -82,6 +85,7 @@ tool report --machine "$MACHINE"
 step "regressions against the previous results"
 REG_ARGS=(--machine "$MACHINE" --history --base-lag "$BASE_LAG")
 [ "$ROUNDS" -gt 0 ] && REG_ARGS+=(--rounds "$ROUNDS")
+[ -n "$EXTRA_ROUNDS" ] && REG_ARGS+=(--extra-rounds "$EXTRA_ROUNDS")
 tool regressions "${REG_ARGS[@]}"
 
 step "asv publish"
