@@ -165,10 +165,10 @@ def test_main_workflow_triggers_history_and_outputs():
     assert checkout["with"]["fetch-depth"] == 0
     runs = "\n".join(s.get("run", "") for s in _steps(bench))
     # Regressions decided interleaved, against the commit 5 back (history from sessions needs it),
-    # with at least 6 rounds a side (a 99.5% interval's minimum), 15 on the daily run.
+    # with at least 6 rounds a side (a 99.5% interval's minimum), 24 on the daily run.
     assert re.search(r'bash scripts/run_benchmarks.sh --rounds "\$ROUNDS" --extra-rounds "\$EXTRA_ROUNDS" --base-lag 5', runs)
     env = next(s for s in bench["steps"] if s.get("name") == "Run the benchmark pipeline")["env"]
-    assert env["ROUNDS"] == "${{ github.event_name == 'schedule' && '15' || '6' }}"
+    assert env["ROUNDS"] == "${{ github.event_name == 'schedule' && '24' || '6' }}"
     assert "git archive" in runs and "RESULTS_BRANCH" in runs  # history restored
     assert "python -m tools compact-rounds .asv/rounds" in runs  # kept rounds saved without raw samples
     # the pipeline makes the published site self-contained
