@@ -187,9 +187,10 @@ def test_split_rounds_needs_equal_rounds():
 def test_evaluation_is_seeded_and_honest_on_aa():
     c = synthetic_corpus(n_series=1, n_proc=40, sd_between=0.01)
     cfg = EvalConfig(pairwise_trials=3, history_trials=1, after=21, prefix_grid=(21,),
-                     history_methods=("pandas rule",))
+                     history_methods=("pandas rule",), daily_trials=1)
     a, b = evaluate(c, cfg), evaluate(c, cfg)
     assert a.pairwise.equals(b.pairwise)
+    assert a.daily.equals(b.daily) and set(a.daily.method) >= {"ours, sessions", "ours, pooled"}
     table = pairwise_table(a).set_index("method")
     ours = [m for m in table.index if m.startswith("ours")][0]
     # 1% between-process noise, 10 processes per side: 20% is always found, A/A never flagged
@@ -266,7 +267,7 @@ def test_missing_otava_becomes_a_note_not_a_crash(monkeypatch):
     monkeypatch.setattr(baselines, "otava_available", lambda: "ModuleNotFoundError: No module named 'otava'")
     c = synthetic_corpus(n_series=1, n_proc=40)
     cfg = EvalConfig(pairwise_trials=1, history_trials=1, after=21, prefix_grid=(21,),
-                     history_methods=("pandas rule", "Otava"))
+                     history_methods=("pandas rule", "Otava"), daily_trials=0)
     out = evaluate(c, cfg)
     assert set(out.history.method) == {"pandas rule"}
     assert any(n.startswith("Otava: not evaluated") for n in out.notes)
@@ -294,7 +295,7 @@ def test_twin_pairs_with_its_wall_series_and_is_judged_on_the_same_processes():
     assert relative_name("m.C.time_x('a', 1)") == "m.C.track_x_relative('a', 1)"
     c = _with_twins()
     cfg = EvalConfig(pairwise_trials=6, history_trials=2, after=10, prefix_grid=(5, 10),
-                     history_methods=("ours", "pandas rule"))
+                     history_methods=("ours", "pandas rule"), daily_trials=0)
     out = evaluate(c, cfg)
     table = pairwise_table(out).set_index("method")
     wall = table.loc["ours (10+10 rounds, re-run if inconclusive)"]
@@ -312,9 +313,10 @@ def test_twin_pairs_with_its_wall_series_and_is_judged_on_the_same_processes():
 def test_estimate_rule_is_selectable_and_changes_power_not_the_aa_rate():
     c = _with_twins(twin_sd=0.04)
     out_i = evaluate(c, EvalConfig(pairwise_trials=20, history_trials=1, after=5, prefix_grid=(5,),
-                                   history_methods=("pandas rule",), rule="interval"))
+                                   history_methods=("pandas rule",), rule="interval", daily_trials=0))
     out_e = evaluate(c, EvalConfig(pairwise_trials=20, history_trials=1, after=5, prefix_grid=(5,),
-                                   history_methods=("pandas rule",), rule="estimate", confidence=0.99))
+                                   history_methods=("pandas rule",), rule="estimate", confidence=0.99,
+                                   daily_trials=0))
     m = "ours, speed-normalised (10+10 rounds, re-run if inconclusive)"
     ti, te = pairwise_table(out_i).set_index("method").loc[m], pairwise_table(out_e).set_index("method").loc[m]
     assert te["recall +5%"].value > ti["recall +5%"].value
