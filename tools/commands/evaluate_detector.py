@@ -103,7 +103,8 @@ def _config(args) -> EvalConfig:
         cfg.session_rounds = args.session_rounds
     if args.day_sd is not None and not 0 <= args.day_sd < 1:
         raise ToolError(f"--day-sd must lie in [0, 1) (got {args.day_sd})")
-    cfg.day_sd = args.day_sd if args.day_sd is not None else cfg.day_sd
+    if args.day_sd is not None:
+        cfg.day_sd = args.day_sd
     cfg.rule, cfg.confidence, cfg.relative = args.rule, args.confidence, not args.no_relative
     return cfg
 

@@ -142,7 +142,7 @@ def _history_rows(table: pd.DataFrame, pairs, rounds: pd.DataFrame | None) -> tu
 def _history(table: pd.DataFrame, pairs, q: float, rounds: pd.DataFrame | None = None
              ) -> tuple[pd.DataFrame | None, str | None]:
     from tools.detect.history import history_suite
-    from tools.detect.sessions import sessions_suite
+    from tools.detect.sessions import placeable, sessions_suite
 
     rows, n_extra = _history_rows(table, pairs, rounds)
     n_commits = rows["commit"].nunique()
@@ -154,13 +154,12 @@ def _history(table: pd.DataFrame, pairs, q: float, rounds: pd.DataFrame | None =
     if rounds is not None and not rounds.empty:
         kept = _on_series(rounds, pairs)
         in_history = set(rows["commit"].astype(str))
-        placed = kept.groupby("session")["commit"].agg(lambda c: set(c.astype(str)) <= in_history and c.nunique() == 2)
-        n_sessions = int(placed.sum()) if len(kept) else 0
+        n_sessions = sum(placeable(set(c.astype(str)), in_history) for _, c in kept.groupby("session")["commit"])
         if n_sessions:
             # Steps judged by within-session comparisons only: free of day-to-day machine effects.
             by_sessions = sessions_suite(rows, kept, q=q)
-            found = pd.concat([f for f in (found, by_sessions) if len(f)], ignore_index=True) \
-                if len(by_sessions) else found
+            if len(by_sessions):
+                found = pd.concat([found, by_sessions], ignore_index=True) if len(found) else by_sessions
     if len(found) and "param_values" not in found.columns:  # for the asv find / profile regexes
         lookup = dict(zip(zip(rows["benchmark"].astype(str), rows["params"].astype(str)), rows["param_values"]))
         found["param_values"] = [lookup.get((str(b), str(p)), ()) for b, p in zip(found["benchmark"], found["params"])]

@@ -143,6 +143,14 @@ def design_effect(*sides: Sequence[np.ndarray]) -> float:
     return clustering(*sides)[0]
 
 
+def looks_from_maxima(maxima: np.ndarray, alpha: float, cap: float) -> float:
+    """Effective looks from simulated null maxima of |z| over a family of tests: the (1 - alpha)
+    quantile c of the maxima is the family's critical value, alpha / P(|Z| > c) the number of
+    independent tests Bonferroni would need to reach it; between 1 and ``cap`` (Bonferroni)."""
+    critical = float(np.quantile(maxima, 1 - alpha))
+    return float(min(cap, max(1.0, alpha / (2 * stats.norm.sf(critical)))))
+
+
 @functools.lru_cache(maxsize=512)
 def effective_looks(n: int, window: int = DEFAULT_WINDOW, alpha: float = 1 - HISTORY_CONFIDENCE) -> float:
     """How many independent two-sided tests the n - 1 splits of an n-commit series are worth at
@@ -171,8 +179,7 @@ def effective_looks(n: int, window: int = DEFAULT_WINDOW, alpha: float = 1 - HIS
         c = np.concatenate([np.zeros((len(x), 1)), np.cumsum(x, axis=1)], axis=1)
         diff = (c[:, hi] - c[:, b]) / (hi - b) - (c[:, b] - c[:, lo]) / (b - lo)
         maxima.append(np.abs(diff / scale).max(axis=1))
-    critical = float(np.quantile(np.concatenate(maxima), 1 - alpha))
-    return float(min(splits, max(1.0, alpha / (2 * stats.norm.sf(critical)))))
+    return looks_from_maxima(np.concatenate(maxima), alpha, splits)
 
 
 def shift_test(b: np.ndarray, a: np.ndarray, shift: float, deff: float, confidence: float,
@@ -409,6 +416,13 @@ def judge_records(records: list[dict], *, q: float = pairwise.DEFAULT_Q, confide
             r.update(q_value=qv, verdict=verdict, rule=rule, confirmed=None)
             kept.append(r)
     return kept
+
+
+def regressed_candidates(cands: Sequence[dict], *, lower_is_better: bool = True) -> list[dict]:
+    """The candidates of one series judged ``regressed`` after Benjamini–Hochberg across them
+    (``history_suite`` for a lone series, as the evaluation runs it)."""
+    qs = bh_qvalues([c["p_value"] for c in cands])
+    return [c for c, q in zip(cands, qs) if judge(c, q, lower_is_better=lower_is_better)[0] == "regressed"]
 
 
 def history_suite(table: pd.DataFrame, *, q: float = pairwise.DEFAULT_Q, floors: Mapping | None = None,

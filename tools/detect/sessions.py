@@ -32,12 +32,13 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Container, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from tools.detect import history as hist
 from tools.detect import pairwise
 from tools.errors import ToolError
 from tools.schema import SERIES_KEY
@@ -125,7 +126,7 @@ def session_looks(spans: tuple[tuple[int, int], ...], n: int, alpha: float) -> f
     Each session is a unit-variance null statistic (equal weights: the layout, not the noise, sets
     how much neighbouring splits share); split b's z is the sum over its straddling sessions /
     √count; the (1 - alpha) quantile c of max |z| gives alpha / P(|Z| > c). Capped at the
-    number of testable splits, at least 1; deterministic (fixed seed).
+    number of testable splits, at least 1 (``history.looks_from_maxima``); deterministic (fixed seed).
     """
     fake = [Session(lo, hi, np.empty(0), np.empty(0)) for lo, hi in spans]
     m = straddles(fake, n).astype(float)
@@ -140,8 +141,7 @@ def session_looks(spans: tuple[tuple[int, int], ...], n: int, alpha: float) -> f
     for start in range(0, sims, 5000):
         x = rng.standard_normal((min(5000, sims - start), len(spans)))
         maxima.append(np.abs(x @ weights).max(axis=1))
-    critical = float(np.quantile(np.concatenate(maxima), 1 - alpha))
-    return float(min(len(counts), max(1.0, alpha / (2 * stats.norm.sf(critical)))))
+    return hist.looks_from_maxima(np.concatenate(maxima), alpha, len(counts))
 
 
 def split_tests(sessions: Sequence[Session], n: int, confidence: float) -> list[dict]:
@@ -198,6 +198,11 @@ def detect_sessions(n: int, sessions: Sequence[Session], *, floor_pct: float | N
     return sorted(taken, key=lambda c: c["position"])
 
 
+def placeable(commits: set[str], history: Container[str]) -> bool:
+    """A session compares exactly two commits, both in the history: only then can it be placed."""
+    return len(commits) == 2 and all(c in history for c in commits)
+
+
 def series_sessions(per_commits: Sequence[str], rounds: pd.DataFrame) -> list[Session]:
     """Sessions of one series: ``rounds`` (its kept interleaved rounds, with a ``session`` column)
     grouped by session; each must hold exactly two commits of the history ``per_commits`` (in
@@ -205,8 +210,8 @@ def series_sessions(per_commits: Sequence[str], rounds: pd.DataFrame) -> list[Se
     pos = {str(c): i for i, c in enumerate(per_commits)}
     out = []
     for _, g in rounds.groupby("session", sort=True):
-        commits = [str(c) for c in g["commit"].unique()]
-        if len(commits) != 2 or not all(c in pos for c in commits):
+        commits = {str(c) for c in g["commit"].unique()}
+        if not placeable(commits, pos):
             continue
         first, second = sorted(commits, key=pos.__getitem__)
         values = pd.to_numeric(g["value"], errors="coerce")
@@ -223,13 +228,11 @@ def sessions_suite(history: pd.DataFrame, rounds: pd.DataFrame, *, q: float = pa
     -> one HISTORY_COLUMNS row per step found by within-session comparisons (``detect_sessions``),
     BH across the suite. The instruction channel is left to ``history`` (exact counts need no
     session). Commit order is the history's (``history.per_commit_series``)."""
-    from tools.detect import history as hist
-
     if "session" not in rounds.columns:
         raise ToolError("sessions: the interleaved rounds have no 'session' column (load them with "
                         "tools.commands.regressions.interleaved_rounds)")
-    failed = rounds["failed"].fillna(False).astype(bool) if "failed" in rounds.columns else False
-    rounds = rounds[~failed] if isinstance(failed, pd.Series) else rounds
+    if "failed" in rounds.columns:
+        rounds = rounds[~rounds["failed"].fillna(False).astype(bool)]
     by_series = {tuple(k): g for k, g in rounds.groupby(SERIES_KEY, sort=False, dropna=False)}
     records = []
     for key, per in hist.per_commit_series(history):

@@ -39,10 +39,10 @@ DAY_SD = {"wall": 0.22, "speed-normalised": 0.05}
 METHODS = ("ours, pooled", "ours, sessions", "asv step_detect", "Otava")
 
 
-def day_processes(s: SeriesNoise, sc: inject.Scenario, commit: int, change_at: int, n: int,
+def day_processes(s: SeriesNoise, centre: float, sc: inject.Scenario, commit: int, change_at: int, n: int,
                   day_effect: float, rng: np.random.Generator) -> list[np.ndarray]:
-    """``n`` processes of ``commit`` measured on a day with ``day_effect`` (log), change injected."""
-    centre = float(np.median(s.process_values()))
+    """``n`` processes of ``commit`` measured on a day with ``day_effect`` (log), change injected
+    (``centre``: the series' median process value, as ``inject.apply`` wants it)."""
     idx = rng.integers(0, s.n_processes, n)
     return [inject.apply(sc, s.processes[i], centre, level=commit - change_at + 1) * math.exp(day_effect)
             for i in idx]
@@ -57,15 +57,16 @@ def simulate_days(series: list[SeriesNoise], sc: inject.Scenario, cfg, day_sd: l
     seeds = rng.integers(0, 2**63, (n_days, 3))  # one draw per day and role, shared by the channels
     out = []
     for s, sd in zip(series, day_sd):
+        centre = float(np.median(s.process_values()))
         runs, sessions = [], []
         for d in range(n_days):
             e = sd * shocks[d]
-            runs.append(day_processes(s, sc, d, cfg.before, cfg.commit_rounds, e, np.random.default_rng(seeds[d, 0])))
+            runs.append(day_processes(s, centre, sc, d, cfg.before, cfg.commit_rounds, e, np.random.default_rng(seeds[d, 0])))
             if d == 0:
                 continue
             a = max(0, d - cfg.anchor_lag)
-            base = day_processes(s, sc, a, cfg.before, cfg.session_rounds, e, np.random.default_rng(seeds[d, 1]))
-            head = day_processes(s, sc, d, cfg.before, cfg.session_rounds, e, np.random.default_rng(seeds[d, 2]))
+            base = day_processes(s, centre, sc, a, cfg.before, cfg.session_rounds, e, np.random.default_rng(seeds[d, 1]))
+            head = day_processes(s, centre, sc, d, cfg.before, cfg.session_rounds, e, np.random.default_rng(seeds[d, 2]))
             sessions.append((d, a, np.array([np.median(p) for p in base]), np.array([np.median(p) for p in head])))
         out.append({"runs": runs, "sessions": sessions})
     return out
@@ -81,14 +82,6 @@ def known_rounds(days: dict, known: int) -> list[np.ndarray]:
     return [np.array(r) for r in per]
 
 
-def _regressed_after(cands: list[dict]) -> list[int]:
-    from tools.detect import history
-    from tools.detect.multiple import bh_qvalues
-
-    qs = bh_qvalues([c["p_value"] for c in cands])
-    return [int(c["position"]) for c, q in zip(cands, qs) if history.judge(c, q)[0] == "regressed"]
-
-
 def detect(method: str, days: dict, known: int) -> list[int]:
     """First commits after each regression ``method`` reports from the first ``known`` days."""
     from tools.detect import history, sessions
@@ -96,10 +89,11 @@ def detect(method: str, days: dict, known: int) -> list[int]:
     daily = [np.concatenate(procs) for procs in days["runs"][:known]]
     if method == "ours, pooled":
         per = known_rounds(days, known)
-        return _regressed_after(history.detect_series([float(np.median(r)) for r in per], rounds=per))
+        cands = history.detect_series([float(np.median(r)) for r in per], rounds=per)
+        return [int(c["position"]) for c in history.regressed_candidates(cands)]
     if method == "ours, sessions":
         held = [sessions.Session(a, d, base, head) for d, a, base, head in days["sessions"] if d < known]
-        return _regressed_after(sessions.detect_sessions(known, held))
+        return [int(c["position"]) for c in history.regressed_candidates(sessions.detect_sessions(known, held))]
     if method == "asv step_detect":
         return baselines.asv_history_regressions(daily)
     if method == "Otava":

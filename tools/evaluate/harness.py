@@ -129,13 +129,10 @@ def ours_history_candidates(commit_samples: list[np.ndarray], floor: float | Non
     without it, each commit is one round), Benjamini-Hochberg over its candidates, ``judge``.
     """
     from tools.detect import history
-    from tools.detect.multiple import bh_qvalues
 
     values = [float(np.median(s)) for s in commit_samples]
     cands = history.detect_series(values, rounds=rounds, floor_pct=floor)
-    qs = bh_qvalues([c["p_value"] for c in cands])
-    return [(int(c["before_position"]), int(c["position"])) for c, q in zip(cands, qs)
-            if history.judge(c, q)[0] == "regressed"]
+    return [(int(c["before_position"]), int(c["position"])) for c in history.regressed_candidates(cands)]
 
 
 # ---------------------------------------------------------------- pairwise
