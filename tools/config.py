@@ -150,6 +150,14 @@ def load_table(settings: Settings) -> pd.DataFrame:
 
 
 def utc_stamp(now: pd.Timestamp | None = None) -> str:
-    """``YYYY-MM-DD_HH-MM-SS`` in UTC, the suffix of every output file name."""
+    """``YYYY-MM-DD_HH-MM-SS`` in UTC, the suffix of every output file name.
+
+    ``SOURCE_DATE_EPOCH`` (seconds, the reproducible-builds convention) fixes "now", so the same
+    results give byte-identical outputs."""
+    if now is None and os.environ.get("SOURCE_DATE_EPOCH", "").strip():
+        epoch = os.environ["SOURCE_DATE_EPOCH"].strip()
+        if not epoch.isdigit():
+            raise ToolError(f"SOURCE_DATE_EPOCH={epoch!r}: expected whole seconds since 1970")
+        now = pd.Timestamp(int(epoch), unit="s", tz="UTC")
     now = now or pd.Timestamp.now(tz="UTC")
     return now.strftime("%Y-%m-%d_%H-%M-%S")
