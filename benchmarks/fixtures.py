@@ -135,17 +135,17 @@ def make_registry(n: int, salt: str = "models"):
 # asv re-runs ``setup`` before every sample of a benchmark that has one (asv_runner:
 # setup isolates timed calls); these per-process memos keep that cheap. Models are
 # immutable, so sharing them is safe; a shared registry is for read-only benchmarks.
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shared_models(n: int, salt: str = "models") -> tuple:
     return tuple(make_models(n, salt))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shared_registry(n: int, salt: str = "models"):
     return make_registry(n, salt)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shared_router(n: int, strategy: str = "round_robin"):
     """A router over ``shared_registry(n)``; its counters advance, as a live router's do."""
     return make_router(shared_registry(n), strategy)

@@ -215,7 +215,7 @@ def _measure_realistic() -> None:
     for k in (0, 100, 10_000):
         start, end = memory_range(stamps, k) if k else (stamps[n // 2] + 1e-4, stamps[n // 2] + 2e-4)
         number = 10 if k > 1000 else 200
-        took = best(lambda: manager.get_messages_in_range(cid, start, end), number)
+        took = best(lambda s=start, e=end: manager.get_messages_in_range(cid, s, e), number)
         print(f"time range, {k:,} results: {took * 1e6:.1f} us")
 
 

@@ -48,7 +48,7 @@ class Registration(_Budget):
             register(model)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shuffled_ids(n_models: int) -> tuple:
     ids = [m.id for m in shared_registry(n_models).list()]
     rng(f"lookup:{n_models}").shuffle(ids)

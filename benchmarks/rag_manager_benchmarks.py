@@ -13,8 +13,8 @@ from benchmarks.fixtures import (
     make_fuse_chunks,
     make_rag,
     make_rag_hit_rate_corpus,
-    rag_source_texts,
     rag_query,
+    rag_source_texts,
     require,
 )
 from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time

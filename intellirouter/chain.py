@@ -30,10 +30,34 @@ from typing import Any, ClassVar
 from intellirouter.errors import ChainValidationError
 
 __all__ = [
-    "AllOf", "AnyOf", "Chain", "ChainEngine", "ChainResult", "Completion", "CompletionRequest",
-    "Condition", "ConditionalStep", "Dependency", "DependencyKind", "Event", "FunctionStep",
-    "LLMStep", "LocalConnector", "LoopStep", "ModelConnector", "Not", "ParallelStep", "Plan",
-    "Problem", "Step", "StepKind", "StepRecord", "ToolStep", "Variable", "chain_from_dict", "check",
+    "AllOf",
+    "AnyOf",
+    "Chain",
+    "ChainEngine",
+    "ChainResult",
+    "Completion",
+    "CompletionRequest",
+    "Condition",
+    "ConditionalStep",
+    "Dependency",
+    "DependencyKind",
+    "Event",
+    "FunctionStep",
+    "LLMStep",
+    "LocalConnector",
+    "LoopStep",
+    "ModelConnector",
+    "Not",
+    "ParallelStep",
+    "Plan",
+    "Problem",
+    "Step",
+    "StepKind",
+    "StepRecord",
+    "ToolStep",
+    "Variable",
+    "chain_from_dict",
+    "check",
     "validate",
 ]
 
@@ -52,9 +76,9 @@ class StepKind(enum.Enum):
 
 
 class DependencyKind(enum.Enum):
-    SIMPLE = "simple"            # run iff the one step completed
-    ALL = "all"                  # run iff every listed step completed
-    ANY = "any"                  # run iff at least one listed step completed
+    SIMPLE = "simple"  # run iff the one step completed
+    ALL = "all"  # run iff every listed step completed
+    ANY = "any"  # run iff at least one listed step completed
     CONDITIONAL = "conditional"  # run iff the one step completed and the condition holds
 
 
@@ -264,8 +288,14 @@ class Problem:
 # Chains from plain data (parsed JSON / YAML)
 # ---------------------------------------------------------------------------------------
 
-_STEP_TYPES = {"llm": LLMStep, "function": FunctionStep, "tool": ToolStep, "conditional": ConditionalStep,
-               "parallel": ParallelStep, "loop": LoopStep}
+_STEP_TYPES = {
+    "llm": LLMStep,
+    "function": FunctionStep,
+    "tool": ToolStep,
+    "conditional": ConditionalStep,
+    "parallel": ParallelStep,
+    "loop": LoopStep,
+}
 _RENAMED = {"conditional": {"then": "then_steps", "else": "else_steps"}, "loop": {"break": "break_condition"}}
 
 
@@ -282,14 +312,15 @@ def _condition_from(data):
             raise _DefinitionError(f"unknown condition key(s) {sorted(extra)}")
         return Condition(data["left"], data.get("op", "truthy"), data.get("right"))
     if len(data) == 1:
-        (key, value), = data.items()
+        ((key, value),) = data.items()
         if key in ("all", "any") and isinstance(value, list):
             parts = [_condition_from(v) for v in value]
             return AllOf(*parts) if key == "all" else AnyOf(*parts)
         if key == "not":
             return Not(_condition_from(value))
-    raise _DefinitionError(f"a condition is {{left, op, right}}, {{all: [...]}}, {{any: [...]}} or {{not: ...}}, "
-                           f"got keys {sorted(data)}")
+    raise _DefinitionError(
+        f"a condition is {{left, op, right}}, {{all: [...]}}, {{any: [...]}} or {{not: ...}}, got keys {sorted(data)}"
+    )
 
 
 def _dependency_from(data):
@@ -297,7 +328,7 @@ def _dependency_from(data):
         return data
     if isinstance(data, Mapping):
         if set(data) == {"all"} or set(data) == {"any"}:
-            (kind, ids), = data.items()
+            ((kind, ids),) = data.items()
             if isinstance(ids, list):
                 return Dependency.all(*ids) if kind == "all" else Dependency.any(*ids)
         if set(data) == {"step", "when"}:
@@ -331,7 +362,7 @@ def _step_from(data) -> Step:
         raise _DefinitionError("a step needs an id")
     try:
         return cls(**kwargs)
-    except TypeError as exc:   # a required field is missing
+    except TypeError as exc:  # a required field is missing
         raise _DefinitionError(str(exc).replace("__init__() ", "")) from None
 
 
@@ -369,16 +400,25 @@ def chain_from_dict(data: Mapping[str, Any]) -> Chain:
         if isinstance(raw, Mapping) and "name" in raw and set(raw) <= {"name", "required", "default", "description"}:
             variables.append(Variable(**raw))
         else:
-            problems.append(Problem(None, "bad_definition",
-                                    f"a variable is {{name, required?, default?, description?}}, got {raw!r}"))
+            problems.append(
+                Problem(
+                    None, "bad_definition", f"a variable is {{name, required?, default?, description?}}, got {raw!r}"
+                )
+            )
     outputs = data.get("outputs", {})
     if not isinstance(outputs, Mapping):
         problems.append(Problem(None, "bad_definition", "'outputs' must map result names to templates"))
         outputs = {}
     if problems:
         raise ChainValidationError(problems)
-    return Chain(data.get("id", ""), steps, variables, outputs, name=data.get("name", ""),
-                 description=data.get("description", ""))
+    return Chain(
+        data.get("id", ""),
+        steps,
+        variables,
+        outputs,
+        name=data.get("name", ""),
+        description=data.get("description", ""),
+    )
 
 
 def validate(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, tools=None) -> list[Problem]:
@@ -400,10 +440,17 @@ def check(chain, inputs: Mapping[str, Any] | None = None, **kw):
 
 # The other modules import the definitions above, so they are re-exported lazily.
 _LAZY = {
-    "ChainEngine": "chain_engine", "ChainResult": "chain_engine", "Completion": "chain_engine",
-    "CompletionRequest": "chain_engine", "LocalConnector": "chain_engine",
-    "ModelConnector": "chain_engine", "StepRecord": "chain_engine", "Event": "chain_engine",
-    "Plan": "chain_validate", "Template": "chain_template", "CallableRegistry": "chain_registry",
+    "ChainEngine": "chain_engine",
+    "ChainResult": "chain_engine",
+    "Completion": "chain_engine",
+    "CompletionRequest": "chain_engine",
+    "LocalConnector": "chain_engine",
+    "ModelConnector": "chain_engine",
+    "StepRecord": "chain_engine",
+    "Event": "chain_engine",
+    "Plan": "chain_validate",
+    "Template": "chain_template",
+    "CallableRegistry": "chain_registry",
 }
 
 

@@ -23,12 +23,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from intellirouter.errors import ChainExecutionError, ChainValidationError
-
 from intellirouter.chain import StepKind, validate
 from intellirouter.chain_registry import CallableRegistry, Registered  # noqa: F401 (re-export)
 from intellirouter.chain_template import MISSING, TemplateError, render_value
 from intellirouter.chain_validate import Plan, analyze, input_problems
+from intellirouter.errors import ChainExecutionError, ChainValidationError
 
 # ---------------------------------------------------------------------------------------
 # Model connectors
@@ -83,13 +82,50 @@ class LocalConnector:
     ``asyncio.sleep`` (the call then returns a coroutine and the step runs as a task);
     ``asynchronous=True`` does so even with zero latency, like a network client."""
 
-    VOCAB = ("the", "model", "answer", "context", "result", "plan", "step", "data", "route",
-             "token", "summary", "because", "therefore", "and", "with", "value", "check",
-             "next", "final", "draft", "source", "query", "score", "best", "cost", "fast",
-             "chain", "memory", "retrieve", "reason", "output", "done")
+    VOCAB = (
+        "the",
+        "model",
+        "answer",
+        "context",
+        "result",
+        "plan",
+        "step",
+        "data",
+        "route",
+        "token",
+        "summary",
+        "because",
+        "therefore",
+        "and",
+        "with",
+        "value",
+        "check",
+        "next",
+        "final",
+        "draft",
+        "source",
+        "query",
+        "score",
+        "best",
+        "cost",
+        "fast",
+        "chain",
+        "memory",
+        "retrieve",
+        "reason",
+        "output",
+        "done",
+    )
 
-    def __init__(self, *, model: str = "local-echo", seed: int = 0,
-                 latency_s: float = 0.0, per_token_latency_s: float = 0.0, asynchronous: bool = False):
+    def __init__(
+        self,
+        *,
+        model: str = "local-echo",
+        seed: int = 0,
+        latency_s: float = 0.0,
+        per_token_latency_s: float = 0.0,
+        asynchronous: bool = False,
+    ):
         if latency_s < 0 or per_token_latency_s < 0:
             raise ValueError("simulated latencies must be >= 0")
         self.model, self.seed = model, seed
@@ -105,10 +141,14 @@ class LocalConnector:
         n = min(request.max_tokens, 4 + digest[0] % 29)
         vocab, n_vocab, n_words = self.VOCAB, len(self.VOCAB), len(words)
         # odd bytes echo a word of the prompt, even ones pick from the vocabulary
-        out = [words[(b >> 1) % n_words] if b & 1 and n_words else vocab[(b >> 1) % n_vocab]
-               for b in digest[1:1 + n]]
-        return Completion(" ".join(out), model, count_tokens(system) + count_tokens(request.prompt), n,
-                          "length" if n == request.max_tokens else "stop")
+        out = [words[(b >> 1) % n_words] if b & 1 and n_words else vocab[(b >> 1) % n_vocab] for b in digest[1 : 1 + n]]
+        return Completion(
+            " ".join(out),
+            model,
+            count_tokens(system) + count_tokens(request.prompt),
+            n,
+            "length" if n == request.max_tokens else "stop",
+        )
 
     def complete(self, request: CompletionRequest):
         completion = self.generate(request)
@@ -127,21 +167,21 @@ class LocalConnector:
 
 
 class Event(NamedTuple):
-    seq: int       # global order of events within one execution
-    t_ns: int      # time.perf_counter_ns()
-    kind: str      # "start" | "end" | "skip"
-    step: str      # step path: "a", "par/b", "loop[2]/body"
+    seq: int  # global order of events within one execution
+    t_ns: int  # time.perf_counter_ns()
+    kind: str  # "start" | "end" | "skip"
+    step: str  # step path: "a", "par/b", "loop[2]/body"
 
 
 @dataclass(slots=True)
 class StepRecord:
     step_id: str
     kind: str
-    status: str                   # "completed" | "skipped"
+    status: str  # "completed" | "skipped"
     output: Any = None
-    reason: str = ""              # why it was skipped
+    reason: str = ""  # why it was skipped
     iterations: int | None = None  # loops
-    broke: bool | None = None      # loops: stopped by the break condition
+    broke: bool | None = None  # loops: stopped by the break condition
     completion: Completion | None = None  # LLM steps
 
 
@@ -155,9 +195,11 @@ class ChainResult:
     completion_tokens: int = 0
 
     def __repr__(self) -> str:  # short: a result may hold thousands of steps
-        return (f"ChainResult(chain_id={self.chain_id!r}, steps={len(self.steps)}, "
-                f"completed={len(self.completed)}, skipped={len(self.skipped)}, "
-                f"outputs={list(self.outputs)!r})")
+        return (
+            f"ChainResult(chain_id={self.chain_id!r}, steps={len(self.steps)}, "
+            f"completed={len(self.completed)}, skipped={len(self.skipped)}, "
+            f"outputs={list(self.outputs)!r})"
+        )
 
     @property
     def completed(self) -> list[str]:
@@ -196,8 +238,7 @@ class ChainEngine:
 
     def compile(self, chain) -> Plan:
         """A reusable plan (structure checked now, inputs at each execute)."""
-        problems, plan = analyze(chain, None, functions=self.functions, tools=self.tools,
-                                        check_inputs=False)
+        problems, plan = analyze(chain, None, functions=self.functions, tools=self.tools, check_inputs=False)
         if problems:
             raise ChainValidationError(problems)
         return plan
@@ -211,8 +252,9 @@ class ChainEngine:
             run = _Run(self, self._plan(chain, inputs), inputs or {})
             handoff = run.run_inline()
             return run.result() if handoff is None else asyncio.run(run.run(handoff))
-        raise RuntimeError("ChainEngine.execute() was called inside a running event loop; "
-                           "use 'await engine.execute_async(...)' there")
+        raise RuntimeError(
+            "ChainEngine.execute() was called inside a running event loop; use 'await engine.execute_async(...)' there"
+        )
 
     async def execute_async(self, chain, inputs: Mapping[str, Any] | None = None) -> ChainResult:
         return await _Run(self, self._plan(chain, inputs), inputs or {}).run()
@@ -272,7 +314,7 @@ class _Run:
         self.records: dict[str, StepRecord] = {}
         self.events: list[Event] = []
         self._seq = itertools.count()
-        self._extra: dict[str, Any] = {}   # path -> Completion or _LoopState, for records
+        self._extra: dict[str, Any] = {}  # path -> Completion or _LoopState, for records
         self.prompt_tokens = self.completion_tokens = 0
         missing = MISSING
         values = self.values
@@ -291,6 +333,7 @@ class _Run:
         def lookup(root):
             v = local.get(root, missing)
             return values.get(root, missing) if v is missing else v
+
         return lookup
 
     def _keys(self, local):
@@ -304,13 +347,13 @@ class _Run:
     def _init_schedule(self) -> None:
         n = len(self.plan.nodes)
         self.indeg = [len(p) for p in self.plan.preds]
-        self.status = [0] * n   # 0 pending, 1 completed, 2 skipped
+        self.status = [0] * n  # 0 pending, 1 completed, 2 skipped
         self.ready = deque(i for i in range(n) if self.indeg[i] == 0)
         self.running: dict[asyncio.Future, int] = {}
         self.finished: deque = deque()
         self.wake = None
         self.limit = self.engine.max_concurrency or 0
-        self.inline = False     # True: no event loop yet; stop at the first awaitable
+        self.inline = False  # True: no event loop yet; stop at the first awaitable
 
     def _release(self, i: int) -> None:
         indeg, ready = self.indeg, self.ready
@@ -387,8 +430,14 @@ class _Run:
 
     def result(self) -> ChainResult:
         plan, records = self.plan, self.records
-        return ChainResult(plan.chain.id, self._outputs(), {sid: records[sid] for sid in plan.ids},
-                           self.events, self.prompt_tokens, self.completion_tokens)
+        return ChainResult(
+            plan.chain.id,
+            self._outputs(),
+            {sid: records[sid] for sid in plan.ids},
+            self.events,
+            self.prompt_tokens,
+            self.completion_tokens,
+        )
 
     def _gate(self, i: int) -> str | None:
         """None when step i may run, else why it is skipped."""
@@ -443,8 +492,11 @@ class _Run:
     def _outputs(self) -> dict[str, Any]:
         plan = self.plan
         if not plan.outputs:
-            return {plan.ids[i]: self.values[plan.ids[i]] for i in range(len(plan.ids))
-                    if not plan.succs[i] and self.status[i] == 1}
+            return {
+                plan.ids[i]: self.values[plan.ids[i]]
+                for i in range(len(plan.ids))
+                if not plan.succs[i] and self.status[i] == 1
+            }
         out = {}
         for name, template in plan.outputs.items():
             try:
@@ -466,7 +518,7 @@ class _Run:
         except Exception as exc:
             raise _fail(path, exc) from exc
         if _is_awaitable(result):
-            if self.inline:   # no loop yet: hand the awaitable over, it becomes a task later
+            if self.inline:  # no loop yet: hand the awaitable over, it becomes a task later
                 return _Deferred(self, result, path)
             # a task at once: it starts on the next loop turn, overlapping its siblings
             return asyncio.ensure_future(self._guard(result, path))
@@ -491,7 +543,11 @@ class _Run:
             request = CompletionRequest(
                 prompt=node.prompt.render(lookup),
                 system=node.system.render(lookup) if node.system is not None else None,
-                model=step.model, max_tokens=step.max_tokens, temperature=step.temperature, step_id=path)
+                model=step.model,
+                max_tokens=step.max_tokens,
+                temperature=step.temperature,
+                step_id=path,
+            )
             reply = self.connector.complete(request)
             if _is_awaitable(reply):
                 return self._await_completion(reply, path)
@@ -539,7 +595,7 @@ class _Run:
                 if _is_awaitable(r):
                     pending[child.id] = r
         except BaseException:
-            for aw in pending.values():   # tasks, or _Deferred not yet started (inline mode)
+            for aw in pending.values():  # tasks, or _Deferred not yet started (inline mode)
                 if hasattr(aw, "cancel"):
                     aw.cancel()
                 else:
@@ -551,7 +607,7 @@ class _Run:
         tasks = {cid: asyncio.ensure_future(aw) for cid, aw in pending.items()}  # no-op for tasks
         try:
             await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_EXCEPTION)
-            for cid, task in tasks.items():   # the first failure in branch order wins
+            for cid, task in tasks.items():  # the first failure in branch order wins
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     raise task.exception()
         finally:
@@ -607,8 +663,12 @@ class _Run:
     @staticmethod
     def _loop_locals(local, k, items, state):
         loc = dict(local) if local else {}
-        loc["loop"] = {"index": k, "item": items[k] if items is not None else None,
-                       "previous": state.previous, "output": None}
+        loc["loop"] = {
+            "index": k,
+            "item": items[k] if items is not None else None,
+            "previous": state.previous,
+            "output": None,
+        }
         return loc
 
     def _iteration_done(self, node, path, loc, output, state) -> bool:

@@ -38,8 +38,15 @@ def _signature_sets(name: str, fn: Callable) -> tuple[frozenset, frozenset | Non
             if p.default is p.empty:
                 required.add(p.name)
         elif p.kind is p.POSITIONAL_ONLY and p.default is p.empty:
-            raise ChainValidationError([Problem(
-                None, "bad_callable", f"'{name}': positional-only parameter '{p.name}' cannot take a named argument")])
+            raise ChainValidationError(
+                [
+                    Problem(
+                        None,
+                        "bad_callable",
+                        f"'{name}': positional-only parameter '{p.name}' cannot take a named argument",
+                    )
+                ]
+            )
     return frozenset(required), (None if var_kw else frozenset(accepted))
 
 
@@ -56,8 +63,9 @@ class CallableRegistry(Mapping):
         if not callable(fn):
             raise ChainValidationError([Problem(None, "bad_callable", f"{self.kind} '{name}' is not callable")])
         if name in self._items and not replace:
-            raise ChainValidationError([Problem(
-                None, "duplicate_callable", f"{self.kind} '{name}' is already registered (pass replace=True)")])
+            raise ChainValidationError(
+                [Problem(None, "duplicate_callable", f"{self.kind} '{name}' is already registered (pass replace=True)")]
+            )
         required, accepted = _signature_sets(name, fn)
         self._items[name] = Registered(name, fn, description or (fn.__doc__ or "").strip(), required, accepted)
         return fn

@@ -147,8 +147,10 @@ def _cmp(fn):
 CONDITION_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: a == b or (not isinstance(a, type(b)) and to_text(a) == to_text(b)),
     "ne": lambda a, b: not CONDITION_OPS["eq"](a, b),
-    "lt": _cmp(operator.lt), "le": _cmp(operator.le),
-    "gt": _cmp(operator.gt), "ge": _cmp(operator.ge),
+    "lt": _cmp(operator.lt),
+    "le": _cmp(operator.le),
+    "gt": _cmp(operator.gt),
+    "ge": _cmp(operator.ge),
     "contains": lambda a, b: (b in a) if not isinstance(a, str) else to_text(b) in a,
     "not_contains": lambda a, b: not CONDITION_OPS["contains"](a, b),
     "startswith": lambda a, b: to_text(a).startswith(to_text(b)),
@@ -220,8 +222,11 @@ def compile_condition(cond, problems: list, step_id) -> CompiledCondition | None
     """Compile a condition tree, appending a Problem for each bad node instead of raising."""
     if isinstance(cond, Condition):
         if cond.op not in CONDITION_OPS:
-            problems.append(Problem(step_id, "bad_condition",
-                                    f"unknown condition op {cond.op!r} (known: {', '.join(CONDITION_OPS)})"))
+            problems.append(
+                Problem(
+                    step_id, "bad_condition", f"unknown condition op {cond.op!r} (known: {', '.join(CONDITION_OPS)})"
+                )
+            )
             return None
         right = cond.right
         if cond.op == "matches":
@@ -240,15 +245,21 @@ def compile_condition(cond, problems: list, step_id) -> CompiledCondition | None
         kids = [compile_condition(c, problems, step_id) for c in cond.conditions]
         if not kids:
             problems.append(Problem(step_id, "bad_condition", f"{type(cond).__name__}() needs conditions"))
-        return None if None in kids or not kids else CompiledCondition(
-            "all" if isinstance(cond, AllOf) else "any", children=tuple(kids))
+        return (
+            None
+            if None in kids or not kids
+            else CompiledCondition("all" if isinstance(cond, AllOf) else "any", children=tuple(kids))
+        )
     if isinstance(cond, Not):
         kid = compile_condition(cond.condition, problems, step_id)
         return None if kid is None else CompiledCondition("not", children=(kid,))
     if callable(cond):
         return CompiledCondition("fn", fn=cond)
-    problems.append(Problem(step_id, "bad_condition",
-                            f"a condition must be Condition/AllOf/AnyOf/Not or a callable, got {type(cond).__name__}"))
+    problems.append(
+        Problem(
+            step_id,
+            "bad_condition",
+            f"a condition must be Condition/AllOf/AnyOf/Not or a callable, got {type(cond).__name__}",
+        )
+    )
     return None
-
-

@@ -15,10 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from intellirouter.chain import (
-    Chain, Dependency, DependencyKind, Problem, Step, StepKind, Variable,
+    Chain,
+    Dependency,
+    DependencyKind,
+    Problem,
+    Step,
+    StepKind,
+    Variable,
 )
 from intellirouter.chain_template import (
-    ID_PATTERN, Template, compile_condition, compile_value, value_templates,
+    ID_PATTERN,
+    Template,
+    compile_condition,
+    compile_value,
+    value_templates,
 )
 from intellirouter.errors import ChainValidationError
 
@@ -28,8 +38,21 @@ RESERVED = frozenset({"loop"})
 class Node:
     """A step compiled for execution (templates, conditions, children)."""
 
-    __slots__ = ("step", "id", "kind", "prompt", "system", "args", "args_from", "condition",
-                 "children", "break_condition", "for_each", "in_loop", "templates")
+    __slots__ = (
+        "step",
+        "id",
+        "kind",
+        "prompt",
+        "system",
+        "args",
+        "args_from",
+        "condition",
+        "children",
+        "break_condition",
+        "for_each",
+        "in_loop",
+        "templates",
+    )
 
     def __init__(self, step: Step, in_loop: bool):
         self.step, self.id, self.kind, self.in_loop = step, step.id, step.kind, in_loop
@@ -48,7 +71,7 @@ class Plan:
     nodes: list[Node]
     succs: list[list[int]]
     preds: list[list[int]]
-    gates: list[list[tuple]]   # per node: ("simple", p) ("all", ps) ("any", ps) ("cond", p, cc) ("branch", c, bool)
+    gates: list[list[tuple]]  # per node: ("simple", p) ("all", ps) ("any", ps) ("cond", p, cc) ("branch", c, bool)
     order: list[int]
     outputs: dict[str, Template]
     defaults: dict[str, Any]
@@ -82,8 +105,7 @@ def _check_callable(step, kind, name, registry, args, has_dynamic, problems):
     if not has_dynamic:
         for key in getattr(entry, "required", ()):
             if key not in args:
-                problems.append(Problem(step.id, "missing_argument",
-                                        f"{kind} {name!r} needs argument {key!r}"))
+                problems.append(Problem(step.id, "missing_argument", f"{kind} {name!r} needs argument {key!r}"))
 
 
 def _compile_nodes(chain: Chain, problems: list, functions, tools):
@@ -92,8 +114,7 @@ def _compile_nodes(chain: Chain, problems: list, functions, tools):
     Returns (top-level nodes, {step id: id of its top-level container})."""
     tops: list[Node] = []
     all_ids: dict[str, str] = {}  # step id -> id of its top-level container
-    stack: list[tuple[Step, Node | None, str | None, bool]] = [
-        (s, None, None, False) for s in reversed(chain.steps)]
+    stack: list[tuple[Step, Node | None, str | None, bool]] = [(s, None, None, False) for s in reversed(chain.steps)]
     while stack:
         step, parent, top, in_loop = stack.pop()
         if not isinstance(step, Step) or not hasattr(step, "kind"):
@@ -119,8 +140,9 @@ def _compile_nodes(chain: Chain, problems: list, functions, tools):
         if not isinstance(step.name, str) or not step.name.strip():
             problems.append(Problem(sid, "empty_name", "step name is empty"))
         if parent is not None and step.depends_on:
-            problems.append(Problem(sid, "bad_dependency",
-                                    f"nested in '{top}', so it cannot have its own dependencies"))
+            problems.append(
+                Problem(sid, "bad_dependency", f"nested in '{top}', so it cannot have its own dependencies")
+            )
         _compile_step(step, node, problems, functions, tools, top, parent)
         kids = step.children()
         if kids:
@@ -154,12 +176,22 @@ def _compile_step(step, node, problems, functions, tools, top, parent):
         if not isinstance(name, str) or not name.strip():
             problems.append(Problem(sid, "empty_name", f"{'tool' if is_tool else 'function'} name is empty"))
         else:
-            _check_callable(step, "tool" if is_tool else "function", name,
-                            tools if is_tool else functions, node.args, dynamic, problems)
+            _check_callable(
+                step,
+                "tool" if is_tool else "function",
+                name,
+                tools if is_tool else functions,
+                node.args,
+                dynamic,
+                problems,
+            )
     elif kind is StepKind.CONDITIONAL:
         if parent is not None:
-            problems.append(Problem(sid, "bad_branch_target",
-                                    "a conditional step must be top-level (its branches are top-level steps)"))
+            problems.append(
+                Problem(
+                    sid, "bad_branch_target", "a conditional step must be top-level (its branches are top-level steps)"
+                )
+            )
         node.condition = compile_condition(step.condition, problems, sid)
     elif kind is StepKind.PARALLEL:
         if not step.branches:
@@ -303,8 +335,9 @@ def find_cycles(n: int, succs: list[list[int]], indeg: list[int] | None = None) 
     return cycles
 
 
-def analyze(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, tools=None,
-            check_inputs: bool = True) -> tuple[list[Problem], Plan | None]:
+def analyze(
+    chain, inputs: Mapping[str, Any] | None = None, *, functions=None, tools=None, check_inputs: bool = True
+) -> tuple[list[Problem], Plan | None]:
     """Validate ``chain`` and, when it is valid, build its execution Plan.
 
     ``functions``/``tools`` are registries (name -> entry with optional ``required`` and
@@ -342,8 +375,13 @@ def analyze(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, t
                 continue
             single = dep.kind in (DependencyKind.SIMPLE, DependencyKind.CONDITIONAL)
             if single and len(dep.steps) != 1:
-                problems.append(Problem(step.id, "bad_dependency",
-                                        f"{dep.kind.value} dependency takes exactly one step, got {len(dep.steps)}"))
+                problems.append(
+                    Problem(
+                        step.id,
+                        "bad_dependency",
+                        f"{dep.kind.value} dependency takes exactly one step, got {len(dep.steps)}",
+                    )
+                )
                 continue
             targets = []
             for target in dep.steps:
@@ -376,15 +414,22 @@ def analyze(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, t
                 for target in targets:
                     j = index.get(target)
                     if target == step.id:
-                        problems.append(Problem(step.id, "bad_branch_target",
-                                                f"{branch} branch targets the step itself"))
+                        problems.append(
+                            Problem(step.id, "bad_branch_target", f"{branch} branch targets the step itself")
+                        )
                     elif j is None:
                         nested = f" (nested in '{all_ids[target]}')" if target in all_ids else ""
-                        problems.append(Problem(step.id, "bad_branch_target",
-                                                f"{branch} branch targets missing step '{target}'{nested}"))
+                        problems.append(
+                            Problem(
+                                step.id, "bad_branch_target", f"{branch} branch targets missing step '{target}'{nested}"
+                            )
+                        )
                     elif branch == "else" and target in then_set:
-                        problems.append(Problem(step.id, "bad_branch_target",
-                                                f"step '{target}' is in both the then and the else branch"))
+                        problems.append(
+                            Problem(
+                                step.id, "bad_branch_target", f"step '{target}' is in both the then and the else branch"
+                            )
+                        )
                     else:
                         edge(i, j)  # implicit: a branch target runs after its conditional
                         gates[j].append(("branch", i, branch == "then"))
@@ -417,8 +462,9 @@ def analyze(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, t
         elif var.name in variables:
             problems.append(Problem(None, "duplicate_variable", f"variable '{var.name}' is declared twice"))
         elif var.name in all_ids:
-            problems.append(Problem(all_ids[var.name], "name_clash",
-                                    f"variable '{var.name}' has the same name as a step"))
+            problems.append(
+                Problem(all_ids[var.name], "name_clash", f"variable '{var.name}' has the same name as a step")
+            )
         else:
             variables[var.name] = var
 
@@ -435,8 +481,9 @@ def analyze(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, t
         t = Template(source if "{{" in source else "{{" + source + "}}")
         for root, _ in t.refs:
             if root not in index and root not in variables:
-                problems.append(Problem(None, "bad_output",
-                                        f"output '{out_name}' refers to unknown step or variable '{root}'"))
+                problems.append(
+                    Problem(None, "bad_output", f"output '{out_name}' refers to unknown step or variable '{root}'")
+                )
         outputs[out_name] = t
 
     if check_inputs:
@@ -444,10 +491,17 @@ def analyze(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, t
     if problems:
         return problems, None
     return problems, Plan(
-        chain=chain, ids=[t.id for t in tops], nodes=tops, succs=succs, preds=pred_lists,
-        gates=gates, order=order, outputs=outputs,
+        chain=chain,
+        ids=[t.id for t in tops],
+        nodes=tops,
+        succs=succs,
+        preds=pred_lists,
+        gates=gates,
+        order=order,
+        outputs=outputs,
         defaults={v.name: v.default for v in variables.values() if not v.required or v.default is not None},
-        variables=variables)
+        variables=variables,
+    )
 
 
 def input_problems(variables: Mapping[str, Variable], inputs: Mapping[str, Any] | None) -> list[Problem]:
@@ -492,9 +546,13 @@ def _check_references(tops, index, all_ids, variables, preds, order, problems):
             stack.extend(node.children)
             for t in node.templates:
                 if t.malformed:
-                    problems.append(Problem(node.id, "bad_template",
-                                            f"malformed placeholder in {t.source[:60]!r} "
-                                            "(use {{name}} or {{name.key}})"))
+                    problems.append(
+                        Problem(
+                            node.id,
+                            "bad_template",
+                            f"malformed placeholder in {t.source[:60]!r} (use {{{{name}}}} or {{{{name.key}}}})",
+                        )
+                    )
                 for root, _ in t.refs:
                     if root == "loop":
                         loop_ok = node.in_loop or (node.kind is StepKind.LOOP and t in _loop_own(node))
@@ -507,13 +565,21 @@ def _check_references(tops, index, all_ids, variables, preds, order, problems):
                         if j == i:
                             problems.append(Problem(node.id, "bad_reference", f"refers to its own output '{root}'"))
                         elif not upstream(j, i):
-                            problems.append(Problem(node.id, "bad_reference",
-                                                    f"refers to step '{root}' which is not upstream "
-                                                    f"(add a dependency on '{root}')"))
+                            problems.append(
+                                Problem(
+                                    node.id,
+                                    "bad_reference",
+                                    f"refers to step '{root}' which is not upstream (add a dependency on '{root}')",
+                                )
+                            )
                     elif root in all_ids:
-                        problems.append(Problem(node.id, "bad_reference",
-                                                f"refers to nested step '{root}'; "
-                                                f"use '{{{{{all_ids[root]}.{root}}}}}'"))
+                        problems.append(
+                            Problem(
+                                node.id,
+                                "bad_reference",
+                                f"refers to nested step '{root}'; use '{{{{{all_ids[root]}.{root}}}}}'",
+                            )
+                        )
                     else:
                         problems.append(Problem(node.id, "bad_reference", f"refers to unknown name '{root}'"))
 
@@ -529,5 +595,3 @@ def check(chain, inputs=None, **kw) -> Plan:
     if problems:
         raise ChainValidationError(problems)
     return plan
-
-

@@ -36,8 +36,9 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from intellirouter.errors import (
     ConversationNotFoundError,
@@ -54,6 +55,7 @@ __all__ = [
     "InMemoryBackend",
     "MemoryManager",
 ]
+
 
 class _ReadOnlyDict(dict):
     """Message metadata: a dict that refuses mutation, so stored history cannot be edited
@@ -156,8 +158,7 @@ def _check_columns(roles: Sequence, contents: Sequence, timestamps: Sequence) ->
     if not set(map(type, contents)) <= {str}:
         for i, c in enumerate(contents):
             if not isinstance(c, str):
-                raise InvalidMessageError(
-                    f"entry {i}: content must be a str, got {type(c).__name__}")
+                raise InvalidMessageError(f"entry {i}: content must be a str, got {type(c).__name__}")
     import numpy as np  # deferred: only bulk import needs it, not a plain add/read session
 
     stamp_types = set(map(type, timestamps))
@@ -173,7 +174,8 @@ def _check_columns(roles: Sequence, contents: Sequence, timestamps: Sequence) ->
     if drops.size:
         i = int(drops[0]) + 1
         raise NonMonotonicTimestampError(
-            f"entry {i}: timestamp {arr[i]!r} is earlier than entry {i - 1} ({arr[i - 1]!r})")
+            f"entry {i}: timestamp {arr[i]!r} is earlier than entry {i - 1} ({arr[i - 1]!r})"
+        )
     # all floats already: a list copy is ~10x cheaper than converting back from numpy
     return list(timestamps) if stamp_types <= {float} else arr.tolist()
 
@@ -190,8 +192,9 @@ class MemoryBackend(ABC):
     """
 
     @abstractmethod
-    def create(self, conversation_id: str, window_size: int | None, created_at: float,
-               metadata: Mapping[str, Any]) -> None: ...
+    def create(
+        self, conversation_id: str, window_size: int | None, created_at: float, metadata: Mapping[str, Any]
+    ) -> None: ...
 
     @abstractmethod
     def delete(self, conversation_id: str) -> None: ...
@@ -206,13 +209,20 @@ class MemoryBackend(ABC):
     def info(self, conversation_id: str) -> ConversationInfo: ...
 
     @abstractmethod
-    def append(self, conversation_id: str, role: str, content: str, timestamp: float | None,
-               metadata: Mapping[str, Any]) -> Message:
+    def append(
+        self, conversation_id: str, role: str, content: str, timestamp: float | None, metadata: Mapping[str, Any]
+    ) -> Message:
         """Store one entry; ``timestamp=None`` means now, clamped to the last timestamp."""
 
     @abstractmethod
-    def extend(self, conversation_id: str, roles: list[str], contents: list[str],
-               timestamps: list[float], metadata: list[Mapping[str, Any]]) -> None:
+    def extend(
+        self,
+        conversation_id: str,
+        roles: list[str],
+        contents: list[str],
+        timestamps: list[float],
+        metadata: list[Mapping[str, Any]],
+    ) -> None:
         """Store validated, non-decreasing columns, all or nothing."""
 
     @abstractmethod
@@ -223,8 +233,7 @@ class MemoryBackend(ABC):
         """Entries ``start:stop`` (Python slice semantics on the chronological list)."""
 
     @abstractmethod
-    def time_range(self, conversation_id: str, start: float | None,
-                   end: float | None) -> list[Message]: ...
+    def time_range(self, conversation_id: str, start: float | None, end: float | None) -> list[Message]: ...
 
 
 class _Columns:
@@ -242,8 +251,7 @@ class _Columns:
         self.metas: list[Mapping[str, Any]] = []
 
     def rows(self, i: int, j: int) -> list[Message]:
-        return list(map(Message, self.roles[i:j], self.contents[i:j],
-                        self.timestamps[i:j], self.metas[i:j]))
+        return list(map(Message, self.roles[i:j], self.contents[i:j], self.timestamps[i:j], self.metas[i:j]))
 
 
 class InMemoryBackend(MemoryBackend):
@@ -266,14 +274,12 @@ class InMemoryBackend(MemoryBackend):
         try:
             return self._convs[conversation_id]
         except (KeyError, TypeError):
-            raise ConversationNotFoundError(
-                f"conversation {conversation_id!r} not found") from None
+            raise ConversationNotFoundError(f"conversation {conversation_id!r} not found") from None
 
     def create(self, conversation_id, window_size, created_at, metadata):
         with self._lock:
             if conversation_id in self._convs:
-                raise DuplicateConversationError(
-                    f"conversation {conversation_id!r} already exists")
+                raise DuplicateConversationError(f"conversation {conversation_id!r} already exists")
             self._convs[conversation_id] = _Columns(window_size, created_at, metadata)
 
     def delete(self, conversation_id):
@@ -291,8 +297,7 @@ class InMemoryBackend(MemoryBackend):
     def info(self, conversation_id):
         with self._lock:
             c = self._get(conversation_id)
-            return ConversationInfo(conversation_id, c.window_size, c.created_at,
-                                    len(c.timestamps), c.metadata)
+            return ConversationInfo(conversation_id, c.window_size, c.created_at, len(c.timestamps), c.metadata)
 
     def append(self, conversation_id, role, content, timestamp, metadata):
         with self._lock:
@@ -305,7 +310,8 @@ class InMemoryBackend(MemoryBackend):
             elif ts and timestamp < ts[-1]:
                 raise NonMonotonicTimestampError(
                     f"timestamp {timestamp!r} is earlier than the last entry "
-                    f"({ts[-1]!r}) of conversation {conversation_id!r}")
+                    f"({ts[-1]!r}) of conversation {conversation_id!r}"
+                )
             c.roles.append(role)
             c.contents.append(content)
             ts.append(timestamp)
@@ -318,7 +324,8 @@ class InMemoryBackend(MemoryBackend):
             if timestamps and c.timestamps and timestamps[0] < c.timestamps[-1]:
                 raise NonMonotonicTimestampError(
                     f"first timestamp {timestamps[0]!r} is earlier than the last entry "
-                    f"({c.timestamps[-1]!r}) of conversation {conversation_id!r}")
+                    f"({c.timestamps[-1]!r}) of conversation {conversation_id!r}"
+                )
             c.roles.extend(roles)
             c.contents.extend(contents)
             c.timestamps.extend(timestamps)
@@ -344,8 +351,7 @@ class InMemoryBackend(MemoryBackend):
 class MemoryManager:
     """Conversation memory over a :class:`MemoryBackend` (in-memory by default)."""
 
-    def __init__(self, backend: MemoryBackend | None = None, *,
-                 default_window_size: int | None = None) -> None:
+    def __init__(self, backend: MemoryBackend | None = None, *, default_window_size: int | None = None) -> None:
         self._backend = backend if backend is not None else InMemoryBackend()
         self._default_window = _check_window(default_window_size)
 
@@ -354,9 +360,13 @@ class MemoryManager:
         return self._backend
 
     # conversations
-    def create_conversation(self, conversation_id: str | None = None, *,
-                            window_size: int | None = ..., metadata: Mapping[str, Any] | None = None,
-                            ) -> str:
+    def create_conversation(
+        self,
+        conversation_id: str | None = None,
+        *,
+        window_size: int | None = ...,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> str:
         """Create a conversation and return its id (a random hex id when none is given).
 
         ``window_size`` defaults to the manager's ``default_window_size``; pass ``None``
@@ -365,8 +375,7 @@ class MemoryManager:
         if conversation_id is None:
             conversation_id = uuid.uuid4().hex
         elif not isinstance(conversation_id, str) or not conversation_id:
-            raise InvalidMessageError(
-                f"conversation id must be a non-empty str, got {conversation_id!r}")
+            raise InvalidMessageError(f"conversation id must be a non-empty str, got {conversation_id!r}")
         window = self._default_window if window_size is ... else _check_window(window_size)
         self._backend.create(conversation_id, window, time.time(), _freeze_metadata(metadata))
         return conversation_id
@@ -388,9 +397,15 @@ class MemoryManager:
         return isinstance(conversation_id, str) and self._backend.exists(conversation_id)
 
     # writes
-    def add_message(self, conversation_id: str, role: str, content: str, *,
-                    timestamp: float | None = None,
-                    metadata: Mapping[str, Any] | None = None) -> Message:
+    def add_message(
+        self,
+        conversation_id: str,
+        role: str,
+        content: str,
+        *,
+        timestamp: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Message:
         """Append one entry (amortised O(1)) and return it as stored."""
         _check_role(role)
         _check_content(content)
@@ -403,16 +418,22 @@ class MemoryManager:
         for i, m in enumerate(rows):
             if not isinstance(m, tuple) or len(m) not in (3, 4):
                 raise InvalidMessageError(
-                    f"entry {i}: expected Message or (role, content, timestamp[, metadata]), got {m!r}")
+                    f"entry {i}: expected Message or (role, content, timestamp[, metadata]), got {m!r}"
+                )
         roles = [r[0] for r in rows]
         contents = [r[1] for r in rows]
         stamps = [r[2] for r in rows]
         metas = [r[3] if len(r) == 4 else None for r in rows]
         return self.import_columns(conversation_id, roles, contents, stamps, metas)
 
-    def import_columns(self, conversation_id: str, roles: Sequence[str], contents: Sequence[str],
-                       timestamps: Sequence[float],
-                       metadata: Sequence[Mapping[str, Any] | None] | None = None) -> int:
+    def import_columns(
+        self,
+        conversation_id: str,
+        roles: Sequence[str],
+        contents: Sequence[str],
+        timestamps: Sequence[float],
+        metadata: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> int:
         """Bulk replay from parallel columns, all or nothing: O(k) for k entries.
 
         Every timestamp is required and the sequence must be non-decreasing (and not start
@@ -421,7 +442,8 @@ class MemoryManager:
         n = len(timestamps)
         if len(roles) != n or len(contents) != n or (metadata is not None and len(metadata) != n):
             raise InvalidMessageError(
-                "import_columns: roles, contents, timestamps (and metadata) must have equal lengths")
+                "import_columns: roles, contents, timestamps (and metadata) must have equal lengths"
+            )
         stamps = _check_columns(roles, contents, timestamps)
         if metadata is None:
             metas = [_EMPTY] * n
@@ -458,8 +480,9 @@ class MemoryManager:
             return self.get_messages(conversation_id)
         return self._backend.slice(conversation_id, -window, None)
 
-    def get_messages_in_range(self, conversation_id: str, start: float | None = None,
-                              end: float | None = None) -> list[Message]:
+    def get_messages_in_range(
+        self, conversation_id: str, start: float | None = None, end: float | None = None
+    ) -> list[Message]:
         """Entries with ``start <= timestamp < end``, chronological, in O(log n + k).
 
         ``None`` leaves that side unbounded; ``start > end`` raises InvalidTimeRangeError,

@@ -43,10 +43,11 @@ import re
 import threading
 import time
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from intellirouter.errors import InvalidQueryError, InvalidSourceError, SourceNotFoundError
 
@@ -93,8 +94,7 @@ def _check_chunking(size: object, overlap: object) -> tuple[int, int]:
     if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
         raise InvalidSourceError(f"chunk_overlap must be an int >= 0, got {overlap!r}")
     if overlap >= size:
-        raise InvalidSourceError(
-            f"chunk_overlap ({overlap}) must be smaller than chunk_size ({size})")
+        raise InvalidSourceError(f"chunk_overlap ({overlap}) must be smaller than chunk_size ({size})")
     return size, overlap
 
 
@@ -167,8 +167,15 @@ def _jaccard(a: frozenset, b: frozenset) -> float:
 class RAGManager:
     """Sources → chunks → BM25 index → ranked, de-duplicated, capped context."""
 
-    def __init__(self, chunk_size: int = 500, chunk_overlap: int = 50, *, k1: float = 1.5,
-                 b: float = 0.75, dedup_threshold: float = 0.8) -> None:
+    def __init__(
+        self,
+        chunk_size: int = 500,
+        chunk_overlap: int = 50,
+        *,
+        k1: float = 1.5,
+        b: float = 0.75,
+        dedup_threshold: float = 0.8,
+    ) -> None:
         self.chunk_size, self.chunk_overlap = _check_chunking(chunk_size, chunk_overlap)
         if not (k1 >= 0 and 0 <= b <= 1):
             raise InvalidSourceError(f"BM25 needs k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
@@ -195,22 +202,28 @@ class RAGManager:
         self._lock = threading.RLock()
 
     # --- sources ------------------------------------------------------------------------
-    def add_text(self, name: str, text: str, *, chunk_size: int | None = None,
-                 chunk_overlap: int | None = None) -> SourceInfo:
+    def add_text(
+        self, name: str, text: str, *, chunk_size: int | None = None, chunk_overlap: int | None = None
+    ) -> SourceInfo:
         """Chunk and index a text source; O(len(text)) once, the index is rebuilt lazily."""
         return self._add(name, text, "text", None, chunk_size, chunk_overlap)
 
-    def add_file(self, path: str | os.PathLike, *, name: str | None = None,
-                 encoding: str = "utf-8", chunk_size: int | None = None,
-                 chunk_overlap: int | None = None) -> SourceInfo:
+    def add_file(
+        self,
+        path: str | os.PathLike,
+        *,
+        name: str | None = None,
+        encoding: str = "utf-8",
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+    ) -> SourceInfo:
         """Read a text file and add it as a source named ``name`` (default: the path)."""
         p = Path(path)
         try:
             text = p.read_text(encoding=encoding)
         except (OSError, UnicodeDecodeError, LookupError) as exc:
             raise InvalidSourceError(f"cannot read source file {str(p)!r}: {exc}") from None
-        return self._add(str(p) if name is None else name, text, "file", str(p),
-                         chunk_size, chunk_overlap)
+        return self._add(str(p) if name is None else name, text, "file", str(p), chunk_size, chunk_overlap)
 
     def remove_source(self, name: str) -> None:
         with self._lock:
@@ -244,7 +257,8 @@ class RAGManager:
             raise InvalidSourceError(f"source {name!r}: text is empty")
         size, overlap = _check_chunking(
             self.chunk_size if chunk_size is None else chunk_size,
-            self.chunk_overlap if chunk_overlap is None else chunk_overlap)
+            self.chunk_overlap if chunk_overlap is None else chunk_overlap,
+        )
         spans = chunk_spans(len(text), size, overlap)
         texts = [text[s:e] for s, e in spans]
         info = SourceInfo(name, kind, path, len(text), len(spans), size, overlap)
@@ -258,6 +272,7 @@ class RAGManager:
     def _tokenise_source(self, info, texts, spans) -> _Source:
         """Term ids and counts of every chunk, counted in one vectorised pass per source."""
         import numpy as np
+
         findall = _TOKEN.findall
         tokens: list[str] = []
         doc_len = np.empty(len(texts), dtype=np.int64)
@@ -278,8 +293,9 @@ class RAGManager:
         rows = np.repeat(np.arange(len(texts), dtype=np.int64), doc_len)
         keys, counts = np.unique(rows * v + ids, return_counts=True)
         row_nnz = np.bincount(keys // v, minlength=len(texts)).astype(np.int64)
-        return _Source(info, texts, spans, row_nnz, (keys % v).astype(np.int32),
-                       counts.astype(np.float64), doc_len, norm_hash)
+        return _Source(
+            info, texts, spans, row_nnz, (keys % v).astype(np.int32), counts.astype(np.float64), doc_len, norm_hash
+        )
 
     # --- index ---------------------------------------------------------------------------
     def _snapshot(self) -> _Index | None:
@@ -321,6 +337,7 @@ class RAGManager:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk (index order) for ``query``; zeros when nothing matches."""
         import numpy as np
+
         if not isinstance(query, str):
             raise InvalidQueryError(f"query must be a str, got {type(query).__name__}")
         index = self._snapshot()
@@ -330,6 +347,7 @@ class RAGManager:
 
     def _score(self, index: _Index, query: str) -> np.ndarray:
         import numpy as np
+
         vocab = self._vocab
         qids = [vocab[t] for t in tokenize(query) if t in vocab]
         n = index.weights.shape[0]
@@ -341,8 +359,9 @@ class RAGManager:
         return np.asarray(index.weights[:, cols] @ qtf.astype(np.float64)).ravel()
 
     # --- retrieval ------------------------------------------------------------------------
-    def retrieve_context(self, query: str, max_chunks: int = 5,
-                         per_source_cap: int | None = None) -> list[RetrievedChunk]:
+    def retrieve_context(
+        self, query: str, max_chunks: int = 5, per_source_cap: int | None = None
+    ) -> list[RetrievedChunk]:
         """The best ``max_chunks`` chunks for ``query``: BM25 rank, stable ties, no near
         duplicates, at most ``per_source_cap`` per source. Only chunks sharing a term with
         the query are returned."""
@@ -350,9 +369,9 @@ class RAGManager:
             raise InvalidQueryError(f"query must be a str, got {type(query).__name__}")
         if isinstance(max_chunks, bool) or not isinstance(max_chunks, int) or max_chunks < 1:
             raise InvalidQueryError(f"max_chunks must be an int >= 1, got {max_chunks!r}")
-        if per_source_cap is not None and (isinstance(per_source_cap, bool)
-                                           or not isinstance(per_source_cap, int)
-                                           or per_source_cap < 1):
+        if per_source_cap is not None and (
+            isinstance(per_source_cap, bool) or not isinstance(per_source_cap, int) or per_source_cap < 1
+        ):
             raise InvalidQueryError(f"per_source_cap must be an int >= 1 or None, got {per_source_cap!r}")
         import numpy as np  # deferred: fusing or creating a manager needs no numpy
 
@@ -400,8 +419,7 @@ class RAGManager:
             source = index.sources[src]
             local = int(index.row_local[row])
             start, end = source.spans[local]
-            picked.append(RetrievedChunk(source.info.name, local, start, end, text,
-                                         float(scores[row])))
+            picked.append(RetrievedChunk(source.info.name, local, start, end, text, float(scores[row])))
             if len(picked) >= max_chunks:
                 return True
         return False
@@ -409,9 +427,16 @@ class RAGManager:
     def fuse_context(self, chunks: Sequence[RetrievedChunk], max_chars: int) -> str:
         return fuse_context(chunks, max_chars)
 
-    def inject_context(self, messages: Sequence[Any], query: str, *, max_chunks: int = 5,
-                       per_source_cap: int | None = None, max_chars: int = 4000,
-                       preamble: str = "Use the following context to answer.") -> list[Any]:
+    def inject_context(
+        self,
+        messages: Sequence[Any],
+        query: str,
+        *,
+        max_chunks: int = 5,
+        per_source_cap: int | None = None,
+        max_chars: int = 4000,
+        preamble: str = "Use the following context to answer.",
+    ) -> list[Any]:
         """A new message list with a system message holding the fused context prepended.
 
         Messages may be ``intellirouter.memory.Message`` objects or ``{"role", "content"}``
@@ -448,8 +473,7 @@ def _safe_cut(text: str, n: int) -> int:
     n = min(n, len(text))
     while 0 < n < len(text):
         nxt, prev = text[n], text[n - 1]
-        if (unicodedata.combining(nxt) or nxt in _JOINERS or prev == "\u200d"
-                or "\U0001f3fb" <= nxt <= "\U0001f3ff"):
+        if unicodedata.combining(nxt) or nxt in _JOINERS or prev == "\u200d" or "\U0001f3fb" <= nxt <= "\U0001f3ff":
             n -= 1
             continue
         if _is_ri(nxt) and _is_ri(prev):
@@ -467,8 +491,9 @@ def _header(chunk: RetrievedChunk) -> str:
     return f"[{chunk.source} #{chunk.chunk_index}]\n"
 
 
-def fuse_context(chunks: Iterable[RetrievedChunk], max_chars: int, *,
-                 separator: str = "\n\n", marker: str = TRUNCATION_MARKER) -> str:
+def fuse_context(
+    chunks: Iterable[RetrievedChunk], max_chars: int, *, separator: str = "\n\n", marker: str = TRUNCATION_MARKER
+) -> str:
     """Join chunks under ``[source #i]`` headers within ``max_chars`` characters.
 
     Whole chunks while they fit; the first that does not is truncated at a safe character

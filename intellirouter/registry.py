@@ -17,9 +17,10 @@ import functools
 import math
 import re
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from intellirouter.errors import DuplicateModelError, InvalidModelError, ModelNotFoundError
 
@@ -141,7 +142,7 @@ class ModelMetadata:
         values["additional_metadata"] = dict(self.additional_metadata)
         return (type(self), tuple(values.values()))
 
-    def with_status(self, status: ModelStatus) -> "ModelMetadata":
+    def with_status(self, status: ModelStatus) -> ModelMetadata:
         return replace(self, status=ModelStatus(status))
 
 
@@ -264,7 +265,9 @@ class ModelFilter:
             out.append(("status", f"status={s.value!r}", lambda m: m.status is s))
         if self.min_context_length is not None:
             n = self.min_context_length
-            out.append(("min_context_length", f"min_context_length={n}", lambda m: m.capabilities.max_context_length >= n))
+            out.append(
+                ("min_context_length", f"min_context_length={n}", lambda m: m.capabilities.max_context_length >= n)
+            )
         for flag in ("supports_function_calling", "supports_vision", "supports_streaming", "supports_embeddings"):
             want = getattr(self, flag)
             if want is not None:
@@ -277,7 +280,9 @@ class ModelFilter:
             out.append(("input_format", f"input_format={fmt_in!r}", lambda m: fmt_in in m.capabilities.input_formats))
         if self.output_format is not None:
             fmt_out = self.output_format.lower()
-            out.append(("output_format", f"output_format={fmt_out!r}", lambda m: fmt_out in m.capabilities.output_formats))
+            out.append(
+                ("output_format", f"output_format={fmt_out!r}", lambda m: fmt_out in m.capabilities.output_formats)
+            )
         if self.min_version is not None:
             floor = version_key(self.min_version)
             out.append(("min_version", f"min_version={self.min_version!r}", lambda m: version_key(m.version) >= floor))
@@ -310,7 +315,13 @@ class ModelFilter:
             )
         if self.required_features:
             need = self.required_features
-            out.append(("required_features", f"required_features={sorted(need)}", lambda m: need <= m.capabilities.feature_flags))
+            out.append(
+                (
+                    "required_features",
+                    f"required_features={sorted(need)}",
+                    lambda m: need <= m.capabilities.feature_flags,
+                )
+            )
         if self.additional_filters:
             items = tuple(self.additional_filters.items())
             missing = object()
@@ -582,7 +593,7 @@ class ModelRegistry:
                 break
         return candidates
 
-    def snapshot(self, statuses: Iterable[ModelStatus] | None = None) -> "ModelRegistry":
+    def snapshot(self, statuses: Iterable[ModelStatus] | None = None) -> ModelRegistry:
         """A consistent copy (optionally only models with these statuses), indexes included.
 
         Models are immutable, so the copy shares them; cost O(n) with no re-validation.

@@ -352,7 +352,9 @@ class Router:
         for name, pred, explain in checks:
             narrowed = [m for m in remaining if pred(m)]
             if not narrowed:
-                return f"no suitable model: {name}: {explain(remaining)} ({len(remaining)} candidates before this check)"
+                return (
+                    f"no suitable model: {name}: {explain(remaining)} ({len(remaining)} candidates before this check)"
+                )
             remaining = narrowed
         return "no suitable model: suitability checks removed every candidate"
 

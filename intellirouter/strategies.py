@@ -15,8 +15,9 @@ import enum
 import math
 import re
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from intellirouter.errors import RoutingError
 from intellirouter.registry import ModelMetadata
@@ -192,9 +193,7 @@ class ContentBasedStrategy:
             if score > best_score:
                 best, best_score = model, score
         if best is None:
-            raise StrategyFailed(
-                f"content_based: no candidate has a capability tag for categories {sorted(scores)}"
-            )
+            raise StrategyFailed(f"content_based: no candidate has a capability tag for categories {sorted(scores)}")
         return best, {"categories": scores, "score": best_score}
 
 
@@ -338,9 +337,7 @@ class LoadBalancedStrategy:
                 if busy == 0:
                     break
         if best is None:
-            raise StrategyFailed(
-                f"load_balanced: all {len(candidates)} candidates are at max_in_flight={limit}"
-            )
+            raise StrategyFailed(f"load_balanced: all {len(candidates)} candidates are at max_in_flight={limit}")
         return best, {"in_flight": best_busy}
 
 

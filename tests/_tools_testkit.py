@@ -17,16 +17,16 @@ from pathlib import Path
 
 MACHINE = "toymachine"
 
-PACKAGE_V1 = '''
+PACKAGE_V1 = """
 def work(n):
     total = 0
     for i in range(n):
         total += i * i
     return total
-'''
+"""
 
 # The deliberate slowdown: the same result with ~3x the work per item.
-PACKAGE_SLOW = '''
+PACKAGE_SLOW = """
 def work(n):
     total = 0
     for i in range(n):
@@ -34,9 +34,9 @@ def work(n):
             x = i * i
         total += x
     return total
-'''
+"""
 
-BENCHMARKS = '''
+BENCHMARKS = """
 import os
 import sys
 
@@ -74,9 +74,9 @@ def peakmem_list():
 
 def time_fails():
     raise ValueError("boom")
-'''
+"""
 
-PYPROJECT = '''
+PYPROJECT = """
 [build-system]
 requires = ["setuptools"]
 build-backend = "setuptools.build_meta"
@@ -87,14 +87,21 @@ version = "0.1"
 
 [tool.setuptools]
 packages = ["toypkg"]
-'''
+"""
 
 
 def asv_conf(env_type: str = "virtualenv") -> dict:
     return {
-        "version": 1, "project": "toypkg", "repo": ".", "dvcs": "git", "branches": ["main"],
-        "environment_type": env_type, "benchmark_dir": "benchmarks",
-        "env_dir": ".asv/env", "results_dir": ".asv/results", "html_dir": ".asv/html",
+        "version": 1,
+        "project": "toypkg",
+        "repo": ".",
+        "dvcs": "git",
+        "branches": ["main"],
+        "environment_type": env_type,
+        "benchmark_dir": "benchmarks",
+        "env_dir": ".asv/env",
+        "results_dir": ".asv/results",
+        "html_dir": ".asv/html",
         "build_command": ["python -m pip wheel --no-deps --no-build-isolation -w {build_cache_dir} {build_dir}"],
         "install_command": ["in-dir={env_dir} python -m pip install --no-deps --force-reinstall {wheel_file}"],
         "matrix": {"req": {}},  # virtualenv seeds setuptools for Python 3.11: nothing to download
@@ -103,16 +110,23 @@ def asv_conf(env_type: str = "virtualenv") -> dict:
 
 
 def _git_env(date: str | None = None) -> dict:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
     if date:
         env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
     return env
 
 
 def git(repo: Path, *args: str, date: str | None = None) -> str:
-    return subprocess.run(["git", *args], cwd=repo, env=_git_env(date), check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=repo, env=_git_env(date), check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def commit_all(repo: Path, message: str, date: str) -> str:
@@ -121,7 +135,7 @@ def commit_all(repo: Path, message: str, date: str) -> str:
     return git(repo, "rev-parse", "HEAD")
 
 
-ONE_BENCHMARK = '''
+ONE_BENCHMARK = """
 import toypkg
 
 
@@ -133,7 +147,7 @@ class Work:
 
     def time_work(self, n):
         toypkg.work(n)
-'''
+"""
 
 
 def make_toy_project(root: Path, versions: list[str], benchmarks: str = BENCHMARKS) -> tuple[Path, list[str]]:
@@ -162,10 +176,16 @@ def asv_env(home: Path) -> dict:
 def run_asv(repo: Path, home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     home.mkdir(parents=True, exist_ok=True)
     env = asv_env(home)
-    subprocess.run([sys.executable, "-m", "asv", "machine", "--yes", "--machine", MACHINE],
-                   cwd=repo, env=env, check=True, capture_output=True)
-    proc = subprocess.run([sys.executable, "-m", "asv", *args, "--machine", MACHINE], cwd=repo, env=env,
-                          capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "asv", "machine", "--yes", "--machine", MACHINE],
+        cwd=repo,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "asv", *args, "--machine", MACHINE], cwd=repo, env=env, capture_output=True, text=True
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"asv {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -181,9 +201,24 @@ def run_same_python(repo: Path, home: Path, commits: list[str]) -> Path:
     for commit in commits:
         env_home = home
         proc = subprocess.run(
-            [sys.executable, "-m", "asv", "run", "--python=same", "--set-commit-hash", commit,
-             "--record-samples", "--quick", "--machine", MACHINE],
-            cwd=repo, env={**asv_env(env_home), "PYTHONPATH": str(repo)}, capture_output=True, text=True)
+            [
+                sys.executable,
+                "-m",
+                "asv",
+                "run",
+                "--python=same",
+                "--set-commit-hash",
+                commit,
+                "--record-samples",
+                "--quick",
+                "--machine",
+                MACHINE,
+            ],
+            cwd=repo,
+            env={**asv_env(env_home), "PYTHONPATH": str(repo)},
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode not in (0, 2):  # 2: some benchmark failed (time_fails does, on purpose)
             raise AssertionError(f"asv run failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return repo / ".asv" / "results"
@@ -191,8 +226,20 @@ def run_same_python(repo: Path, home: Path, commits: list[str]) -> Path:
 
 # ---------------------------------------------------------------- synthetic results
 
-COLUMNS = ["result", "params", "version", "started_at", "duration", "stats_ci_99_a", "stats_ci_99_b",
-           "stats_q_25", "stats_q_75", "stats_number", "stats_repeat", "samples"]
+COLUMNS = [
+    "result",
+    "params",
+    "version",
+    "started_at",
+    "duration",
+    "stats_ci_99_a",
+    "stats_ci_99_b",
+    "stats_q_25",
+    "stats_q_75",
+    "stats_number",
+    "stats_repeat",
+    "samples",
+]
 
 
 def synth_benchmarks(n_results: int) -> dict:
@@ -201,17 +248,36 @@ def synth_benchmarks(n_results: int) -> dict:
     n_plain = n_results // 2
     for i in range(n_plain):
         name = f"comp{i % 5}_benchmarks.Suite{i // 10}.time_op{i}"
-        benches[name] = {"name": name, "type": "time", "unit": "seconds", "params": [], "param_names": [],
-                         "version": f"v{i}"}
+        benches[name] = {
+            "name": name,
+            "type": "time",
+            "unit": "seconds",
+            "params": [],
+            "param_names": [],
+            "version": f"v{i}",
+        }
     for i in range((n_results - n_plain) // 4):
         name = f"comp{i % 5}_benchmarks.Param{i // 10}.time_sized{i}"
-        benches[name] = {"name": name, "type": "time", "unit": "seconds", "params": [["10", "100"], ["'x'", "'y'"]],
-                         "param_names": ["n", "kind"], "version": f"p{i}"}
+        benches[name] = {
+            "name": name,
+            "type": "time",
+            "unit": "seconds",
+            "params": [["10", "100"], ["'x'", "'y'"]],
+            "param_names": ["n", "kind"],
+            "version": f"p{i}",
+        }
     return benches
 
 
-def synthesize_results(results_dir: Path, n_commits: int, n_results: int, machine: str = "synth",
-                       env: str = "virtualenv-py3.11", samples: int = 10, seed: int = 0) -> dict:
+def synthesize_results(
+    results_dir: Path,
+    n_commits: int,
+    n_results: int,
+    machine: str = "synth",
+    env: str = "virtualenv-py3.11",
+    samples: int = 10,
+    seed: int = 0,
+) -> dict:
     import random
 
     rnd = random.Random(seed)
@@ -219,8 +285,9 @@ def synthesize_results(results_dir: Path, n_commits: int, n_results: int, machin
     mdir = results_dir / machine
     mdir.mkdir(parents=True, exist_ok=True)
     (results_dir / "benchmarks.json").write_text(json.dumps({**benches, "version": 2}))
-    (mdir / "machine.json").write_text(json.dumps({"machine": machine, "os": "Linux", "cpu": "synthetic",
-                                                   "num_cpu": "2", "ram": "4GB", "version": 1}))
+    (mdir / "machine.json").write_text(
+        json.dumps({"machine": machine, "os": "Linux", "cpu": "synthetic", "num_cpu": "2", "ram": "4GB", "version": 1})
+    )
     t0 = 1_700_000_000_000
     for c in range(n_commits):
         commit = f"{c:08x}" + "ab" * 16
@@ -229,21 +296,41 @@ def synthesize_results(results_dir: Path, n_commits: int, n_results: int, machin
             n = 4 if meta["params"] else 1
             smp = [[rnd.lognormvariate(-9, 0.1) for _ in range(max(samples, 1))] for _ in range(n)]
             med = [sorted(s)[len(s) // 2] for s in smp]
-            results[name] = [med, meta["params"], meta["version"], t0 + c * 3_600_000, 1.5,
-                             [m * 0.9 for m in med], [m * 1.1 for m in med], [m * 0.95 for m in med],
-                             [m * 1.05 for m in med], [100] * n, [max(samples, 1)] * n]
+            results[name] = [
+                med,
+                meta["params"],
+                meta["version"],
+                t0 + c * 3_600_000,
+                1.5,
+                [m * 0.9 for m in med],
+                [m * 1.1 for m in med],
+                [m * 0.95 for m in med],
+                [m * 1.05 for m in med],
+                [100] * n,
+                [max(samples, 1)] * n,
+            ]
             if samples:
                 results[name].append(smp)
-        data = {"commit_hash": commit, "env_name": env, "date": t0 + c * 3_600_000,
-                "params": {"machine": machine, "python": "3.11"}, "python": "3.11", "requirements": {},
-                "env_vars": {}, "result_columns": COLUMNS, "results": results, "durations": {}, "version": 2}
+        data = {
+            "commit_hash": commit,
+            "env_name": env,
+            "date": t0 + c * 3_600_000,
+            "params": {"machine": machine, "python": "3.11"},
+            "python": "3.11",
+            "requirements": {},
+            "env_vars": {},
+            "result_columns": COLUMNS,
+            "results": results,
+            "durations": {},
+            "version": 2,
+        }
         (mdir / f"{commit[:8]}-{env}.json").write_text(json.dumps(data))
     return benches
 
 
 # ---------------------------------------------------------------- hand-made result files
 
-DATA = Path(__file__).parent / "data" / "asv_results"   # recorded from a real asv run (see tests/data/README)
+DATA = Path(__file__).parent / "data" / "asv_results"  # recorded from a real asv run (see tests/data/README)
 RECORDED_COMMITS = [  # oldest first; the last one carries the deliberate ~3x slowdown
     "ad3d2286813e46fdbb64d53588871f73fe4c91c2",
     "f86dea00c1f3e9598c4a30dbabdec003d35a1f54",
@@ -252,8 +339,9 @@ RECORDED_COMMITS = [  # oldest first; the last one carries the deliberate ~3x sl
 ]
 
 
-def write_results(results_dir: Path, benchmarks: dict, runs: list[dict], machine: str = "m1",
-                  env: str = "virtualenv-py3.11") -> None:
+def write_results(
+    results_dir: Path, benchmarks: dict, runs: list[dict], machine: str = "m1", env: str = "virtualenv-py3.11"
+) -> None:
     """Write a results dir: ``benchmarks`` as benchmarks.json, and per run
     ``{"commit", "date" (ms), "values": {name: [values]}, "samples": {name: [[...]]}}``."""
     mdir = results_dir / machine
@@ -265,13 +353,28 @@ def write_results(results_dir: Path, benchmarks: dict, runs: list[dict], machine
         for name, values in run["values"].items():
             meta = benchmarks[name]
             samples = run.get("samples", {}).get(name)
-            row = [values, meta.get("params", []), run.get("versions", {}).get(name, meta["version"]),
-                   run["date"] + 1000, 0.5]
+            row = [
+                values,
+                meta.get("params", []),
+                run.get("versions", {}).get(name, meta["version"]),
+                run["date"] + 1000,
+                0.5,
+            ]
             if samples is not None:
                 row += [None, None, None, None, None, None, samples]
             results[name] = row
         cols = COLUMNS if any(len(r) > 5 for r in results.values()) else COLUMNS[:5]
-        data = {"commit_hash": run["commit"], "env_name": env, "date": run["date"],
-                "params": {"machine": machine}, "python": "3.11", "requirements": {}, "env_vars": {},
-                "result_columns": cols, "results": results, "durations": {}, "version": 2}
+        data = {
+            "commit_hash": run["commit"],
+            "env_name": env,
+            "date": run["date"],
+            "params": {"machine": machine},
+            "python": "3.11",
+            "requirements": {},
+            "env_vars": {},
+            "result_columns": cols,
+            "results": results,
+            "durations": {},
+            "version": 2,
+        }
         (mdir / f"{run['commit'][:8]}-{env}.json").write_text(json.dumps(data))

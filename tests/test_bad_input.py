@@ -8,8 +8,8 @@ import json
 import shutil
 
 import pytest
-
 from _tools_testkit import DATA, RECORDED_COMMITS
+
 from tools.__main__ import main
 from tools.errors import ToolError
 from tools.io import atomic_write_with
@@ -106,16 +106,18 @@ def test_cli_missing_results_dir_exits_2_without_output(tmp_path, capsys, comman
 @pytest.mark.parametrize("command", ["export", "report", "regressions"])
 def test_cli_unknown_revision(results, tmp_path, capsys, command):
     opt = "--head" if command == "regressions" else "--commit"
-    code, _, err = cli(capsys, command, "--results-dir", str(results), "--output-dir", str(tmp_path / "o"),
-                       opt, "deadbeefcafe")
+    code, _, err = cli(
+        capsys, command, "--results-dir", str(results), "--output-dir", str(tmp_path / "o"), opt, "deadbeefcafe"
+    )
     assert code == 2
     assert "unknown revision 'deadbeefcafe'" in err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").rglob("*.*"))
 
 
 def test_cli_unknown_machine(results, tmp_path, capsys):
-    code, _, err = cli(capsys, "export", "--results-dir", str(results), "--machine", "ghost",
-                       "--output-dir", str(tmp_path / "o"))
+    code, _, err = cli(
+        capsys, "export", "--results-dir", str(results), "--machine", "ghost", "--output-dir", str(tmp_path / "o")
+    )
     assert code == 2 and "unknown machine 'ghost'" in err
 
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _tools_testkit import DATA, RECORDED_COMMITS, write_results
+
 from tools.__main__ import main
-from tools.charts import (_use_log, commit_axis, component_figure, components, relative_cost, series_label,
-                          summary_figure)
+from tools.charts import (
+    _use_log,
+    commit_axis,
+    component_figure,
+    components,
+    relative_cost,
+    series_label,
+    summary_figure,
+)
 from tools.loader import load_results
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -55,12 +62,26 @@ def test_component_figure_panels_scale_and_labels(table):
 
 
 def test_relative_cost_geometric_mean(tmp_path):
-    benches = {n: {"type": t, "unit": u, "version": "1", "params": [], "param_names": []} for n, t, u in [
-        ("c_benchmarks.time_a", "time", "seconds"), ("c_benchmarks.time_b", "time", "seconds"),
-        ("c_benchmarks.track_rate", "track", "ops/s")]}
-    runs = [{"commit": f"{i}" * 40, "date": 1_700_000_000_000 + i * 1000,
-             "values": {"c_benchmarks.time_a": [1.0 * f], "c_benchmarks.time_b": [2.0 * f],
-                        "c_benchmarks.track_rate": [100.0 / f]}} for i, f in enumerate([1.0, 1.1, 1.21])]
+    benches = {
+        n: {"type": t, "unit": u, "version": "1", "params": [], "param_names": []}
+        for n, t, u in [
+            ("c_benchmarks.time_a", "time", "seconds"),
+            ("c_benchmarks.time_b", "time", "seconds"),
+            ("c_benchmarks.track_rate", "track", "ops/s"),
+        ]
+    }
+    runs = [
+        {
+            "commit": f"{i}" * 40,
+            "date": 1_700_000_000_000 + i * 1000,
+            "values": {
+                "c_benchmarks.time_a": [1.0 * f],
+                "c_benchmarks.time_b": [2.0 * f],
+                "c_benchmarks.track_rate": [100.0 / f],
+            },
+        }
+        for i, f in enumerate([1.0, 1.1, 1.21])
+    ]
     write_results(tmp_path, benches, runs)
     rel = relative_cost(load_results(tmp_path))
     # time up by f, rate down by f: every series costs f more -> geometric mean f

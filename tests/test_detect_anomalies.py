@@ -45,13 +45,18 @@ def test_minimum_detectable_effect_matches_the_formula_and_the_rule():
     mde = an.minimum_detectable_effect(0.03, 20, 20, 2.0)
     assert mde == pytest.approx(expected, rel=1e-4)
     # And it is what the pairwise rule achieves: ~90% of shifts of exactly the MDE are flagged.
-    hits = sum(pw.compare(lognormal(s, 20), lognormal(5000 + s, 20, mde), rule="interval", confidence=0.95).verdict
-               == "regressed" for s in range(200))
+    hits = sum(
+        pw.compare(lognormal(s, 20), lognormal(5000 + s, 20, mde), rule="interval", confidence=0.95).verdict
+        == "regressed"
+        for s in range(200)
+    )
     assert 0.78 <= hits / 200 <= 0.97
     # The default rule (estimate beyond the floor, 99.5% interval excluding 0): its own formula.
     se = math.sqrt(math.pi / 3) * 0.03 * math.sqrt(0.1)
     est = an.minimum_detectable_effect(0.03, 20, 20, 2.0, confidence=0.995, rule="estimate")
-    assert est == pytest.approx(100 * math.expm1(max(math.log(1.02) + 1.28155 * se, (2.80703 + 1.28155) * se)), rel=1e-4)
+    assert est == pytest.approx(
+        100 * math.expm1(max(math.log(1.02) + 1.28155 * se, (2.80703 + 1.28155) * se)), rel=1e-4
+    )
     hits = sum(pw.compare(lognormal(s, 20), lognormal(7000 + s, 20, est)).verdict == "regressed" for s in range(200))
     assert 0.78 <= hits / 200 <= 0.97
     # rounds_needed is the smallest n whose MDE reaches the target.
@@ -68,20 +73,31 @@ def test_pair_label():
     assert noisy == f"too noisy (MDE {mde:.0f}%)"
     rng = np.random.default_rng(7)
     bimodal = [np.exp(np.r_[rng.normal(0, 0.01, 10), rng.normal(0.4, 0.01, 10)])]
-    assert "bimodal" in an.pair_label(lognormal(8, 8, sigma=0.005), lognormal(9, 8, sigma=0.005), bimodal, [],
-                                      floor_pct=2.0)[0]
+    assert (
+        "bimodal"
+        in an.pair_label(lognormal(8, 8, sigma=0.005), lognormal(9, 8, sigma=0.005), bimodal, [], floor_pct=2.0)[0]
+    )
     assert an.pair_label([1.0], [1.1], floor_pct=2.0) == ("", pytest.approx(math.nan, nan_ok=True))
 
 
 def _history(values, samples=None, bench="a_benchmarks.A.time_x"):
     n = len(values)
-    return pd.DataFrame({
-        "machine": "m", "environment": "e", "benchmark": bench, "params": "",
-        "commit": [f"{i:04d}" + "d" * 36 for i in range(n)],
-        "commit_date": pd.to_datetime(1_700_000_000 + 3600 * np.arange(n), unit="s", utc=True),
-        "round": 0, "type": "time", "unit": "seconds", "value": values, "failed": False,
-        "samples": samples if samples is not None else [None] * n,
-    })
+    return pd.DataFrame(
+        {
+            "machine": "m",
+            "environment": "e",
+            "benchmark": bench,
+            "params": "",
+            "commit": [f"{i:04d}" + "d" * 36 for i in range(n)],
+            "commit_date": pd.to_datetime(1_700_000_000 + 3600 * np.arange(n), unit="s", utc=True),
+            "round": 0,
+            "type": "time",
+            "unit": "seconds",
+            "value": values,
+            "failed": False,
+            "samples": samples if samples is not None else [None] * n,
+        }
+    )
 
 
 def test_anomaly_suite_reports_spikes_noise_and_bimodal_runs():
@@ -105,10 +121,10 @@ def test_anomaly_suite_reports_spikes_noise_and_bimodal_runs():
 
 def test_history_spikes_are_lone_and_never_the_newest_commit():
     y = np.log(lognormal(20, 30, sigma=0.01))
-    y[10] += 1.0   # a spike
+    y[10] += 1.0  # a spike
     y[28:] += 0.3  # a step with two commits after it
     assert list(np.flatnonzero(an.history_outliers(y))) == [10]
-    y[-1] += 1.0   # the newest commit cannot be told from the start of a step
+    y[-1] += 1.0  # the newest commit cannot be told from the start of a step
     assert not an.history_outliers(y)[-1]
 
 

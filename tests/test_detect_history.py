@@ -25,18 +25,30 @@ def commit(i: int) -> str:
     return f"{i:04d}" + "c" * 36
 
 
-def table(values_by_bench: dict[str, np.ndarray], *, btype: str = "time", unit: str = "seconds",
-          rounds: int = 1) -> pd.DataFrame:
+def table(
+    values_by_bench: dict[str, np.ndarray], *, btype: str = "time", unit: str = "seconds", rounds: int = 1
+) -> pd.DataFrame:
     frames = []
     for bench, values in values_by_bench.items():
         n = len(values)
         for r in range(rounds):
-            frames.append(pd.DataFrame({
-                "machine": "m", "environment": "e", "commit": [commit(i) for i in range(n)],
-                "commit_date": pd.to_datetime(1_700_000_000 + 3600 * np.arange(n), unit="s", utc=True),
-                "round": r, "benchmark": bench, "params": "", "type": btype, "unit": unit,
-                "value": values, "failed": False,
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "machine": "m",
+                        "environment": "e",
+                        "commit": [commit(i) for i in range(n)],
+                        "commit_date": pd.to_datetime(1_700_000_000 + 3600 * np.arange(n), unit="s", utc=True),
+                        "round": r,
+                        "benchmark": bench,
+                        "params": "",
+                        "type": btype,
+                        "unit": unit,
+                        "value": values,
+                        "failed": False,
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -97,8 +109,9 @@ def test_instruction_counts_change_exactly_at_the_commit():
     assert (row["commit_before"], row["commit_after"]) == (commit(9), commit(10))
     assert row["verdict"] == "regressed" and row["change_pct"] == pytest.approx(1.0)
     assert row["channel"] == "instructions" and "deterministic" in row["rule"]
-    flat = hist.history_suite(table({"r_benchmarks.R.track_x_instructions": np.full(20, 1e8)},
-                                    btype="track", unit="instructions"))
+    flat = hist.history_suite(
+        table({"r_benchmarks.R.track_x_instructions": np.full(20, 1e8)}, btype="track", unit="instructions")
+    )
     assert flat.empty
 
 
@@ -119,8 +132,11 @@ def test_failed_runs_are_skipped():
 
 
 def test_confirmation_hook_is_called_per_boundary_pair():
-    data = {"r_benchmarks.R.time_a": series(6, step_at=30, pct=15), "r_benchmarks.R.time_b": series(8, step_at=30, pct=15),
-            "r_benchmarks.R.time_c": series(9)}
+    data = {
+        "r_benchmarks.R.time_a": series(6, step_at=30, pct=15),
+        "r_benchmarks.R.time_b": series(8, step_at=30, pct=15),
+        "r_benchmarks.R.time_c": series(9),
+    }
     calls = []
 
     def confirm(before, after, rows):
@@ -151,8 +167,16 @@ def test_candidates_merge_one_commit_segments():
 
 # ---------------------------------------------------------------- every round of a commit
 
-def rounds_history(seed: int, n: int = 45, r: int = 8, step_at: int | None = None, pct: float = 0.0,
-                   within: float = 0.06, between: float = 0.0) -> list[np.ndarray]:
+
+def rounds_history(
+    seed: int,
+    n: int = 45,
+    r: int = 8,
+    step_at: int | None = None,
+    pct: float = 0.0,
+    within: float = 0.06,
+    between: float = 0.0,
+) -> list[np.ndarray]:
     """Per commit, ``r`` round values: a per-commit offset (sd ``between``) plus round noise."""
     rng = np.random.default_rng(seed)
     out = []
@@ -210,12 +234,23 @@ def rounds_table(rounds_by_bench: dict[str, list[np.ndarray]]) -> pd.DataFrame:
     frames = []
     for bench, rounds in rounds_by_bench.items():
         for c, vals in enumerate(rounds):
-            frames.append(pd.DataFrame({
-                "machine": "m", "environment": "e", "commit": commit(c),
-                "commit_date": pd.Timestamp(1_700_000_000 + 3600 * c, unit="s", tz="UTC"),
-                "round": np.arange(len(vals)), "benchmark": bench, "params": "", "type": "time",
-                "unit": "seconds", "value": vals, "failed": False,
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "machine": "m",
+                        "environment": "e",
+                        "commit": commit(c),
+                        "commit_date": pd.Timestamp(1_700_000_000 + 3600 * c, unit="s", tz="UTC"),
+                        "round": np.arange(len(vals)),
+                        "benchmark": bench,
+                        "params": "",
+                        "type": "time",
+                        "unit": "seconds",
+                        "value": vals,
+                        "failed": False,
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -235,7 +270,9 @@ def test_shift_test_known_answers():
     assert hist.shift_test(np.array([0.0, 1.0]), np.array([5.0]), 4.5, 1.0, 0.95, 1) == (-math.inf, math.inf, 1.0)
     # A null shift is not significant.
     null_b, null_a = rng.normal(0, 1, 50), rng.normal(0, 1, 50)
-    assert hist.shift_test(null_b, null_a, float(np.median(np.subtract.outer(null_a, null_b))), 1.0, 0.995, 49)[2] > 0.05
+    assert (
+        hist.shift_test(null_b, null_a, float(np.median(np.subtract.outer(null_a, null_b))), 1.0, 0.995, 49)[2] > 0.05
+    )
 
 
 def scan_exceedances(n: int, window: int, critical: float, sims: int, seed: int) -> float:
@@ -245,7 +282,7 @@ def scan_exceedances(n: int, window: int, critical: float, sims: int, seed: int)
     x = rng.standard_normal((sims, n))
     worst = np.zeros(sims)
     for b in range(1, n):
-        before, after = x[:, max(0, b - window):b], x[:, b:min(n, b + window)]
+        before, after = x[:, max(0, b - window) : b], x[:, b : min(n, b + window)]
         z = (after.mean(axis=1) - before.mean(axis=1)) / math.sqrt(1 / before.shape[1] + 1 / after.shape[1])
         worst = np.maximum(worst, np.abs(z))
     return float((worst > critical).mean())

@@ -20,20 +20,40 @@ def lognormal(seed: int, n: int, shift_pct: float = 0.0, sigma: float = SIGMA) -
     return 1e-4 * np.exp(rng.normal(math.log1p(shift_pct / 100), sigma, n))
 
 
-def rows(bench: str, values, commit: str, *, btype: str = "time", unit: str = "seconds", params: str = "",
-         param_values: tuple = (), samples=None) -> pd.DataFrame:
+def rows(
+    bench: str,
+    values,
+    commit: str,
+    *,
+    btype: str = "time",
+    unit: str = "seconds",
+    params: str = "",
+    param_values: tuple = (),
+    samples=None,
+) -> pd.DataFrame:
     """Tidy rows, one per round."""
     n = len(values)
-    return pd.DataFrame({
-        "machine": "m", "environment": "e", "commit": commit, "round": range(n),
-        "component": bench.split("_benchmarks")[0], "benchmark": bench, "params": params,
-        "param_values": [param_values] * n, "type": btype, "unit": unit, "value": list(values),
-        "failed": [not math.isfinite(v) for v in values],
-        "samples": samples if samples is not None else [None] * n,
-    })
+    return pd.DataFrame(
+        {
+            "machine": "m",
+            "environment": "e",
+            "commit": commit,
+            "round": range(n),
+            "component": bench.split("_benchmarks")[0],
+            "benchmark": bench,
+            "params": params,
+            "param_values": [param_values] * n,
+            "type": btype,
+            "unit": unit,
+            "value": list(values),
+            "failed": [not math.isfinite(v) for v in values],
+            "samples": samples if samples is not None else [None] * n,
+        }
+    )
 
 
 # ---------------------------------------------------------------- building blocks
+
 
 def test_hodges_lehmann_is_median_of_pairwise_differences():
     # differences head-base: 1,0,-1,3,2,1 -> median 1
@@ -78,6 +98,7 @@ def test_bh_qvalues_match_hand_computation_and_skip_nan():
 
 
 # ---------------------------------------------------------------- verdicts
+
 
 def test_five_percent_slowdown_with_enough_rounds_is_regressed():
     verdicts = [pw.compare(lognormal(s, 30), lognormal(10_000 + s, 30, 5.0)) for s in range(60)]
@@ -144,6 +165,7 @@ def test_calibrated_floor_raises_the_bar():
 
 # ---------------------------------------------------------------- instruction channel
 
+
 def test_instructions_one_percent_change_is_decisive_with_one_run():
     r = pw.compare([218_722_196], [220_909_418], channel="instructions")
     assert r.verdict == "regressed" and r.method == "deterministic"
@@ -165,6 +187,7 @@ def test_instructions_that_disagree_between_runs_are_inconclusive():
 
 
 # ---------------------------------------------------------------- odd inputs
+
 
 def test_zero_and_negative_values_use_a_raw_scale():
     assert pw.compare([0.0] * 5, [0.0] * 5).verdict == "unchanged"
@@ -189,6 +212,7 @@ def test_missing_side_is_inconclusive():
 
 # ---------------------------------------------------------------- floors
 
+
 def test_calibrate_floor_is_at_least_two_percent_and_grows_with_noise():
     quiet = pw.calibrate_floor(lognormal(51, 40, sigma=0.002))
     noisy = pw.calibrate_floor(lognormal(52, 40, sigma=0.10))
@@ -201,9 +225,13 @@ def test_calibrate_floor_is_at_least_two_percent_and_grows_with_noise():
 
 
 def test_calibrate_floors_per_series():
-    table = pd.concat([rows("a_benchmarks.A.time_x", lognormal(70, 30, sigma=0.1), "c1"),
-                       rows("a_benchmarks.A.time_y", lognormal(71, 30, sigma=0.001), "c1"),
-                       rows("a_benchmarks.A.track_n", [1e6] * 4, "c1", btype="track", unit="instructions")])
+    table = pd.concat(
+        [
+            rows("a_benchmarks.A.time_x", lognormal(70, 30, sigma=0.1), "c1"),
+            rows("a_benchmarks.A.time_y", lognormal(71, 30, sigma=0.001), "c1"),
+            rows("a_benchmarks.A.track_n", [1e6] * 4, "c1", btype="track", unit="instructions"),
+        ]
+    )
     floors = pw.calibrate_floors(table)
     assert floors[("m", "e", "a_benchmarks.A.time_y", "")] == 2.0
     assert floors[("m", "e", "a_benchmarks.A.time_x", "")] > 3.0
@@ -212,23 +240,51 @@ def test_calibrate_floors_per_series():
 
 # ---------------------------------------------------------------- suite
 
+
 def test_compare_suite_columns_channels_and_directions():
-    base = pd.concat([
-        rows("router_benchmarks.R.time_route", lognormal(81, 20), "b"),
-        rows("router_benchmarks.R.track_route_throughput", lognormal(82, 20), "b", btype="track", unit="ops/s"),
-        rows("router_benchmarks.R.track_route_instructions", [1e8], "b", btype="track", unit="instructions"),
-        rows("router_benchmarks.R.peakmem_route", [5e7], "b", btype="peakmem", unit="bytes"),
-    ])
-    head = pd.concat([
-        rows("router_benchmarks.R.time_route", lognormal(83, 20), "h"),
-        rows("router_benchmarks.R.track_route_throughput", lognormal(84, 20, -15.0), "h", btype="track", unit="ops/s"),
-        rows("router_benchmarks.R.track_route_instructions", [1.01e8], "h", btype="track", unit="instructions"),
-        rows("router_benchmarks.R.peakmem_route", [5e7], "h", btype="peakmem", unit="bytes"),
-    ])
+    base = pd.concat(
+        [
+            rows("router_benchmarks.R.time_route", lognormal(81, 20), "b"),
+            rows("router_benchmarks.R.track_route_throughput", lognormal(82, 20), "b", btype="track", unit="ops/s"),
+            rows("router_benchmarks.R.track_route_instructions", [1e8], "b", btype="track", unit="instructions"),
+            rows("router_benchmarks.R.peakmem_route", [5e7], "b", btype="peakmem", unit="bytes"),
+        ]
+    )
+    head = pd.concat(
+        [
+            rows("router_benchmarks.R.time_route", lognormal(83, 20), "h"),
+            rows(
+                "router_benchmarks.R.track_route_throughput", lognormal(84, 20, -15.0), "h", btype="track", unit="ops/s"
+            ),
+            rows("router_benchmarks.R.track_route_instructions", [1.01e8], "h", btype="track", unit="instructions"),
+            rows("router_benchmarks.R.peakmem_route", [5e7], "h", btype="peakmem", unit="bytes"),
+        ]
+    )
     out = pw.compare_suite(base, head)
-    contract = ["machine", "environment", "component", "benchmark", "params", "param_values", "type", "unit",
-                "channel", "base_value", "head_value", "change_pct", "ci_low_pct", "ci_high_pct", "p_value",
-                "q_value", "floor_pct", "verdict", "rule", "n_base", "n_head", "anomaly"]
+    contract = [
+        "machine",
+        "environment",
+        "component",
+        "benchmark",
+        "params",
+        "param_values",
+        "type",
+        "unit",
+        "channel",
+        "base_value",
+        "head_value",
+        "change_pct",
+        "ci_low_pct",
+        "ci_high_pct",
+        "p_value",
+        "q_value",
+        "floor_pct",
+        "verdict",
+        "rule",
+        "n_base",
+        "n_head",
+        "anomaly",
+    ]
     assert list(out.columns[: len(contract)]) == contract
     got = dict(zip(out["benchmark"].str.rsplit(".", n=1).str[-1], zip(out["channel"], out["verdict"])))
     assert got["time_route"][0] == "wall" and got["time_route"][1] != "regressed"
@@ -264,10 +320,20 @@ def test_compare_suite_marks_outliers_noise_and_missing_sides():
     noisy_b, noisy_h = lognormal(90, 6, sigma=0.15), lognormal(91, 6, sigma=0.15)
     spiky = lognormal(92, 12)
     spiky[4] *= 3
-    base = pd.concat([rows("n_benchmarks.N.time_noisy", noisy_b, "b"), rows("n_benchmarks.N.time_spiky", lognormal(93, 12), "b"),
-                      rows("n_benchmarks.N.time_gone", [1.0] * 5, "b")])
-    head = pd.concat([rows("n_benchmarks.N.time_noisy", noisy_h, "h"), rows("n_benchmarks.N.time_spiky", spiky, "h"),
-                      rows("n_benchmarks.N.time_gone", [float("nan")] * 5, "h")])
+    base = pd.concat(
+        [
+            rows("n_benchmarks.N.time_noisy", noisy_b, "b"),
+            rows("n_benchmarks.N.time_spiky", lognormal(93, 12), "b"),
+            rows("n_benchmarks.N.time_gone", [1.0] * 5, "b"),
+        ]
+    )
+    head = pd.concat(
+        [
+            rows("n_benchmarks.N.time_noisy", noisy_h, "h"),
+            rows("n_benchmarks.N.time_spiky", spiky, "h"),
+            rows("n_benchmarks.N.time_gone", [float("nan")] * 5, "h"),
+        ]
+    )
     out = pw.compare_suite(base, head).set_index("benchmark")
     assert out.loc["n_benchmarks.N.time_noisy", "anomaly"].startswith("too noisy (MDE ")
     assert out.loc["n_benchmarks.N.time_noisy", "mde_pct"] > 5

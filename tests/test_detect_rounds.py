@@ -29,8 +29,13 @@ COLUMNS = ["result", "params", "version", "started_at", "duration", "samples"]
 
 
 def _git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -38,8 +43,9 @@ def _git(repo: Path, *args: str) -> str:
 def repo(tmp_path):
     repo = tmp_path / "proj"
     repo.mkdir()
-    (repo / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": ".",
-                                                    "results_dir": ".asv/results", "env_dir": ".asv/env"}))
+    (repo / "asv.conf.json").write_text(
+        json.dumps({"version": 1, "project": "p", "repo": ".", "results_dir": ".asv/results", "env_dir": ".asv/env"})
+    )
     _git(repo, "init", "-q", "-b", "main")
     hashes = []
     for i in range(2):
@@ -77,9 +83,17 @@ class FakeAsv:
         self.runs.append((commit, regex))
         results_dir = cwd / conf["results_dir"]
         (results_dir / MACHINE).mkdir(parents=True, exist_ok=True)
-        (results_dir / "benchmarks.json").write_text(json.dumps(
-            {**{n: {"name": n, "type": "time", "unit": "seconds", "version": "1", **m} for n, m in BENCHES.items()},
-             "version": 2}))
+        (results_dir / "benchmarks.json").write_text(
+            json.dumps(
+                {
+                    **{
+                        n: {"name": n, "type": "time", "unit": "seconds", "version": "1", **m}
+                        for n, m in BENCHES.items()
+                    },
+                    "version": 2,
+                }
+            )
+        )
         (results_dir / MACHINE / "machine.json").write_text(json.dumps({"machine": MACHINE, "version": 1}))
         results = {}
         for name, meta in BENCHES.items():
@@ -89,9 +103,19 @@ class FakeAsv:
                 continue
             vals = [self.value(name, i, commit) if c else None for i, c in enumerate(chosen)]
             results[name] = [vals, meta["params"], "1", 1_700_000_000_000, 1.0, [[v] * 5 if v else None for v in vals]]
-        data = {"commit_hash": commit, "env_name": ENV, "date": 1_700_000_000_000, "params": {"machine": MACHINE},
-                "python": "3.11", "requirements": {}, "env_vars": {}, "result_columns": COLUMNS,
-                "results": results, "durations": {}, "version": 2}
+        data = {
+            "commit_hash": commit,
+            "env_name": ENV,
+            "date": 1_700_000_000_000,
+            "params": {"machine": MACHINE},
+            "python": "3.11",
+            "requirements": {},
+            "env_vars": {},
+            "result_columns": COLUMNS,
+            "results": results,
+            "durations": {},
+            "version": 2,
+        }
         (results_dir / MACHINE / f"{commit[:8]}-{ENV}.json").write_text(json.dumps(data))
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
@@ -147,8 +171,14 @@ def test_confirmer_maps_verdicts_to_history_rows(repo, monkeypatch):
     fake = FakeAsv(path, head)
     run = rounds.RoundsRun(repo=path, machine=MACHINE, runner=fake, log=lambda m: None)
     confirm = rounds.make_confirmer(rounds=6, run=run)
-    changes = pd.DataFrame({"benchmark": ["t_benchmarks.T.time_fast", "t_benchmarks.T.time_same"],
-                            "params": ["", ""], "param_values": [(), ()], "verdict": ["regressed", "regressed"]})
+    changes = pd.DataFrame(
+        {
+            "benchmark": ["t_benchmarks.T.time_fast", "t_benchmarks.T.time_same"],
+            "params": ["", ""],
+            "param_values": [(), ()],
+            "verdict": ["regressed", "regressed"],
+        }
+    )
     assert confirm(base, head, changes) == [True, False]
     assert all(r is not None and "time_wobbly" not in r for _, r in fake.runs)
 
@@ -160,9 +190,14 @@ def test_errors_are_one_line(repo, tmp_path, capsys, monkeypatch):
     assert "error: unknown revision 'nope'" in capsys.readouterr().err
     assert tools_main(["compare-rounds", "--base", base, "--head", head, "--rounds", "0"]) == 2
     with pytest.raises(ToolError, match="asv config not found"):
-        rounds.compare_rounds(base, head, rounds=1,
-                              run=rounds.RoundsRun(repo=path, config="missing.json", machine=MACHINE,
-                                                   runner=FakeAsv(path, head), log=lambda m: None))
+        rounds.compare_rounds(
+            base,
+            head,
+            rounds=1,
+            run=rounds.RoundsRun(
+                repo=path, config="missing.json", machine=MACHINE, runner=FakeAsv(path, head), log=lambda m: None
+            ),
+        )
 
     def failing(cmd, cwd, env):
         if cmd[3] == "machine":
@@ -170,8 +205,9 @@ def test_errors_are_one_line(repo, tmp_path, capsys, monkeypatch):
         return subprocess.CompletedProcess(cmd, 1, "", "Traceback...\nasv.util.UserError: boom")
 
     with pytest.raises(ToolError, match=r"asv run of [0-9a-f]{8} failed \(exit 1\).*boom"):
-        rounds.compare_rounds(base, head, rounds=1, run=rounds.RoundsRun(repo=path, machine=MACHINE, runner=failing,
-                                                                         log=lambda m: None))
+        rounds.compare_rounds(
+            base, head, rounds=1, run=rounds.RoundsRun(repo=path, machine=MACHINE, runner=failing, log=lambda m: None)
+        )
 
 
 @pytest.mark.slow
@@ -185,8 +221,9 @@ def test_real_asv_rounds_are_separate_processes_and_load_as_rounds(tmp_path):
     repo, (base, head) = make_toy_project(tmp_path, [PACKAGE_V1, PACKAGE_SLOW])
     home = tmp_path / "home"
     home.mkdir()
-    run = rounds.RoundsRun(repo=repo, machine="toymachine", env=asv_env(home), asv_args=["-a", "repeat=3"],
-                           log=lambda m: None)
+    run = rounds.RoundsRun(
+        repo=repo, machine="toymachine", env=asv_env(home), asv_args=["-a", "repeat=3"], log=lambda m: None
+    )
     out = rounds.compare_rounds(base, head, rounds=2, extra_rounds=0, bench=r"time_plain$", run=run)
     t = out.table
     assert sorted(t["round"].unique()) == [0, 1]
@@ -199,17 +236,30 @@ def test_real_asv_rounds_are_separate_processes_and_load_as_rounds(tmp_path):
 
 def test_compact_rounds_keeps_values_and_drops_samples(tmp_path, capsys):
     from _tools_testkit import write_results
+
     from tools.__main__ import main
     from tools.detect.rounds import compact_rounds
     from tools.loader import load_results
 
-    benches = {"r_benchmarks.R.time_x": {"type": "time", "unit": "seconds", "version": "1", "params": [],
-                                         "param_names": []}}
+    benches = {
+        "r_benchmarks.R.time_x": {"type": "time", "unit": "seconds", "version": "1", "params": [], "param_names": []}
+    }
     root = tmp_path / "rounds"
     for k in range(2):
-        write_results(root / "aaaaaaaa-bbbbbbbb" / f"round-{k}", benches,
-                      [{"commit": c * 40, "date": 1_767_225_600_000, "values": {"r_benchmarks.R.time_x": [1e-4 + k * 1e-6]},
-                        "samples": {"r_benchmarks.R.time_x": [[1e-4] * 50]}} for c in "ab"], machine="ci")
+        write_results(
+            root / "aaaaaaaa-bbbbbbbb" / f"round-{k}",
+            benches,
+            [
+                {
+                    "commit": c * 40,
+                    "date": 1_767_225_600_000,
+                    "values": {"r_benchmarks.R.time_x": [1e-4 + k * 1e-6]},
+                    "samples": {"r_benchmarks.R.time_x": [[1e-4] * 50]},
+                }
+                for c in "ab"
+            ],
+            machine="ci",
+        )
     dirs = sorted(root.glob("*/round-*"))
     before = load_results(dirs)
     n, saved = compact_rounds(root)
@@ -222,14 +272,26 @@ def test_compact_rounds_keeps_values_and_drops_samples(tmp_path, capsys):
 
 def test_compact_rounds_refuses_a_corrupt_file_and_changes_nothing(tmp_path, capsys):
     from _tools_testkit import write_results
+
     from tools.__main__ import main
 
-    benches = {"r_benchmarks.R.time_x": {"type": "time", "unit": "seconds", "version": "1", "params": [],
-                                         "param_names": []}}
+    benches = {
+        "r_benchmarks.R.time_x": {"type": "time", "unit": "seconds", "version": "1", "params": [], "param_names": []}
+    }
     root = tmp_path / "rounds"
-    write_results(root / "p" / "round-0", benches,
-                  [{"commit": "a" * 40, "date": 1, "values": {"r_benchmarks.R.time_x": [1.0]},
-                    "samples": {"r_benchmarks.R.time_x": [[1.0, 1.0]]}}], machine="ci")
+    write_results(
+        root / "p" / "round-0",
+        benches,
+        [
+            {
+                "commit": "a" * 40,
+                "date": 1,
+                "values": {"r_benchmarks.R.time_x": [1.0]},
+                "samples": {"r_benchmarks.R.time_x": [[1.0, 1.0]]},
+            }
+        ],
+        machine="ci",
+    )
     good = next((root / "p" / "round-0" / "ci").glob("aaaaaaaa-*.json"))
     text = good.read_text()
     (root / "p" / "round-1" / "ci").mkdir(parents=True)

@@ -14,8 +14,17 @@ from tools.detect import sessions as ses
 from tools.errors import ToolError
 
 
-def days(seed: int, n: int = 35, step_at: int | None = None, pct: float = 0.0, rounds: int = 6,
-         within: float = 0.06, day_sd: float = 0.0, lag: int = 5, own: int = 2):
+def days(
+    seed: int,
+    n: int = 35,
+    step_at: int | None = None,
+    pct: float = 0.0,
+    rounds: int = 6,
+    within: float = 0.06,
+    day_sd: float = 0.0,
+    lag: int = 5,
+    own: int = 2,
+):
     """(sessions, every round per commit) of ``n`` daily commits: day d interleaves commit
     max(0, d - lag) with d, ``rounds`` each, and runs d alone ``own`` times; a day effect (sd
     ``day_sd``) multiplies everything measured that day."""
@@ -69,9 +78,11 @@ def test_van_elteren_known_answers():
 
 def test_null_z_is_standard_normal_whatever_the_noise():
     rng = np.random.default_rng(2)
+
     # Slow and fast phases (a 1.5x mode in a third of the processes): ranks do not care.
     def bimodal(k):
         return np.exp(rng.normal(0, 0.05, k) + np.log(1.5) * (rng.random(k) < 0.33))
+
     zs = [ses.stratified_shift([ses.stratum(bimodal(6), bimodal(6)) for _ in range(5)], 3.0)[3] for _ in range(3000)]
     assert np.mean(zs) == pytest.approx(0.0, abs=0.06) and np.std(zs) == pytest.approx(1.0, abs=0.05)
     assert np.mean(np.abs(zs) > 2.576) == pytest.approx(0.01, abs=0.006)
@@ -124,23 +135,50 @@ def rounds_frame(sessions: list[ses.Session], commits: list[str], bench: str = "
     for k, s in enumerate(sessions):
         for pos, values in ((s.before, s.base), (s.after, s.head)):
             for r, v in enumerate(values):
-                rows.append({"machine": "m", "environment": "e", "benchmark": bench, "params": "",
-                             "commit": commits[pos], "round": r, "value": v, "type": "time",
-                             "unit": "seconds", "failed": False, "session": f"s{k:03d}"})
+                rows.append(
+                    {
+                        "machine": "m",
+                        "environment": "e",
+                        "benchmark": bench,
+                        "params": "",
+                        "commit": commits[pos],
+                        "round": r,
+                        "value": v,
+                        "type": "time",
+                        "unit": "seconds",
+                        "failed": False,
+                        "session": f"s{k:03d}",
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def test_sessions_suite_reports_rows_of_the_history_table():
     sessions, per = days(3, step_at=30, pct=10, rounds=10, within=0.03)
     commits = [f"{i:04d}" + "c" * 36 for i in range(35)]
-    history = pd.DataFrame([{"machine": "m", "environment": "e", "benchmark": "m_benchmarks.C.time_x", "params": "",
-                             "commit": commits[i], "commit_date": pd.Timestamp(1_700_000_000 + 86_400 * i, unit="s", tz="UTC"),
-                             "round": 0, "value": float(np.median(per[i])), "type": "time", "unit": "seconds",
-                             "failed": False} for i in range(35)])
+    history = pd.DataFrame(
+        [
+            {
+                "machine": "m",
+                "environment": "e",
+                "benchmark": "m_benchmarks.C.time_x",
+                "params": "",
+                "commit": commits[i],
+                "commit_date": pd.Timestamp(1_700_000_000 + 86_400 * i, unit="s", tz="UTC"),
+                "round": 0,
+                "value": float(np.median(per[i])),
+                "type": "time",
+                "unit": "seconds",
+                "failed": False,
+            }
+            for i in range(35)
+        ]
+    )
     rounds = rounds_frame(sessions, commits)
     # A session of a commit outside this history (a PR) is not placed, and changes nothing.
-    stray = rounds[rounds["session"] == "s000"].assign(session="stray", commit=lambda f: f["commit"].where(
-        f["commit"] != commits[0], "f" * 40))
+    stray = rounds[rounds["session"] == "s000"].assign(
+        session="stray", commit=lambda f: f["commit"].where(f["commit"] != commits[0], "f" * 40)
+    )
     out = ses.sessions_suite(history, pd.concat([rounds, stray], ignore_index=True))
     assert list(out.columns) == hist.HISTORY_COLUMNS
     assert list(out["verdict"]) == ["regressed"] and out["commit_after"].iloc[0] == commits[30]

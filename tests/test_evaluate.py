@@ -30,8 +30,10 @@ def synthetic_corpus(n_series=2, n_proc=40, sd_between=0.03, seed=0) -> NoiseCor
     series = {}
     for i in range(n_series):
         name = f"toy_benchmarks.T{i}.time_x"
-        procs = [1e-4 * (i + 1) * math.exp(rng.normal(0, sd_between)) * np.exp(rng.normal(0, 0.01, 10))
-                 for _ in range(n_proc)]
+        procs = [
+            1e-4 * (i + 1) * math.exp(rng.normal(0, sd_between)) * np.exp(rng.normal(0, 0.01, 10))
+            for _ in range(n_proc)
+        ]
         series[name] = SeriesNoise(name, "seconds", "wall", procs)
     return NoiseCorpus(series, {"how": "synthetic (tests)"})
 
@@ -50,7 +52,12 @@ def test_gradual_adds_a_step_per_commit_and_stops():
     s = np.array([10.0])
     g = inject.GRADUAL
     assert [round(float(inject.apply(g, s, 10.0, level=k)[0]), 6) for k in (0, 1, 2, 3, 4)] == [
-        10.0, 10.2, 10.404, 10.61208, 10.61208]
+        10.0,
+        10.2,
+        10.404,
+        10.61208,
+        10.61208,
+    ]
     assert g.total_pct == pytest.approx(6.1208)
     assert g.is_change and not inject.VARIANCE.is_change and not inject.AA.is_change
 
@@ -165,8 +172,12 @@ def test_corpus_round_trip_and_summary(tmp_path):
         (gzip.compress(b'{"format": 99}'), "not a noise corpus"),
         (gzip.compress(b'{"format": 1, "series": {}}'), "no series"),
         (gzip.compress(json.dumps({"format": 1, "series": {"a": {"processes": [[1.0]] * 3}}}).encode()), "at least 4"),
-        (gzip.compress(json.dumps({"format": 1, "series": {"a": {"processes": [[1.0], [-2.0], [1], [1]]}}}).encode()),
-         "positive numbers"),
+        (
+            gzip.compress(
+                json.dumps({"format": 1, "series": {"a": {"processes": [[1.0], [-2.0], [1], [1]]}}}).encode()
+            ),
+            "positive numbers",
+        ),
     ],
 )
 def test_bad_corpus_is_one_clear_error(tmp_path, content, message):
@@ -186,8 +197,14 @@ def test_split_rounds_needs_equal_rounds():
 
 def test_evaluation_is_seeded_and_honest_on_aa():
     c = synthetic_corpus(n_series=1, n_proc=40, sd_between=0.01)
-    cfg = EvalConfig(pairwise_trials=3, history_trials=1, after=21, prefix_grid=(21,),
-                     history_methods=("pandas rule",), daily_trials=1)
+    cfg = EvalConfig(
+        pairwise_trials=3,
+        history_trials=1,
+        after=21,
+        prefix_grid=(21,),
+        history_methods=("pandas rule",),
+        daily_trials=1,
+    )
     a, b = evaluate(c, cfg), evaluate(c, cfg)
     assert a.pairwise.equals(b.pairwise)
     assert a.daily.equals(b.daily) and set(a.daily.method) >= {"ours, sessions", "ours, pooled"}
@@ -206,9 +223,16 @@ def test_quick_run_on_the_stored_corpus_writes_the_table(tmp_path, capsys):
     csv = sorted(out.glob("evaluation_*.csv"))
     assert len(md) == 1 and len(csv) == 1
     text = md[0].read_text()
-    for needle in ("## Pairwise", "## History", "asv continuous rule", "pandas rule", "A/A false alarms",
-                   "(Per-benchmark history table: with `--history-trials 15` or more",
-                   "## Daily history with day effects", "ours, sessions"):
+    for needle in (
+        "## Pairwise",
+        "## History",
+        "asv continuous rule",
+        "pandas rule",
+        "A/A false alarms",
+        "(Per-benchmark history table: with `--history-trials 15` or more",
+        "## Daily history with day effects",
+        "ours, sessions",
+    ):
         assert needle in text
     assert "asv step_detect" in capsys.readouterr().out
     df = pd.read_csv(csv[0])
@@ -228,16 +252,24 @@ def test_missing_corpus_is_an_error_and_writes_nothing(tmp_path, capsys):
 
 def test_unmatched_series_filter_is_an_error(tmp_path, capsys):
     p = save_corpus(synthetic_corpus(), tmp_path / "c.json.gz")
-    assert main(["evaluate-detector", "--corpus", str(p), "--series", "nothing_matches", "--output-dir", str(tmp_path)]) == 2
+    assert (
+        main(["evaluate-detector", "--corpus", str(p), "--series", "nothing_matches", "--output-dir", str(tmp_path)])
+        == 2
+    )
     assert "no corpus series matches" in capsys.readouterr().err
 
 
 def test_instruction_channel_exact_counts_catch_1_percent_and_no_aa():
-    from tools.evaluate.harness import instruction_table, run_instructions, Outcome
+    from tools.evaluate.harness import Outcome, instruction_table, run_instructions
 
     procs = [np.array([1_000_000.0])] * 5
-    c = NoiseCorpus({"toy_benchmarks.T.track_x_instructions": SeriesNoise(
-        "toy_benchmarks.T.track_x_instructions", "instructions", "instructions", procs)})
+    c = NoiseCorpus(
+        {
+            "toy_benchmarks.T.track_x_instructions": SeriesNoise(
+                "toy_benchmarks.T.track_x_instructions", "instructions", "instructions", procs
+            )
+        }
+    )
     df = run_instructions(c, EvalConfig(pairwise_trials=5), [])
     table = instruction_table(Outcome(pd.DataFrame(), pd.DataFrame(), {}, instructions=df)).set_index("method")
     ours = table.loc["ours (instructions, 1 run per side, default floor)"]
@@ -266,8 +298,14 @@ def test_rounds_beyond_the_corpus_is_an_error(tmp_path, capsys):
 def test_missing_otava_becomes_a_note_not_a_crash(monkeypatch):
     monkeypatch.setattr(baselines, "otava_available", lambda: "ModuleNotFoundError: No module named 'otava'")
     c = synthetic_corpus(n_series=1, n_proc=40)
-    cfg = EvalConfig(pairwise_trials=1, history_trials=1, after=21, prefix_grid=(21,),
-                     history_methods=("pandas rule", "Otava"), daily_trials=0)
+    cfg = EvalConfig(
+        pairwise_trials=1,
+        history_trials=1,
+        after=21,
+        prefix_grid=(21,),
+        history_methods=("pandas rule", "Otava"),
+        daily_trials=0,
+    )
     out = evaluate(c, cfg)
     assert set(out.history.method) == {"pandas rule"}
     assert any(n.startswith("Otava: not evaluated") for n in out.notes)
@@ -282,8 +320,9 @@ def _with_twins(wall_sd=0.25, twin_sd=0.01, n_proc=48, seed=3) -> NoiseCorpus:
         resid = np.exp(rng.normal(0, twin_sd, n_proc))
         name = f"toy_benchmarks.T{i}.time_x(10)"
         twin = f"toy_benchmarks.T{i}.track_x_relative(10)"
-        series[name] = SeriesNoise(name, "seconds", "wall",
-                                   [1e-4 * f * r * np.exp(rng.normal(0, 0.01, 10)) for f, r in zip(speed, resid)])
+        series[name] = SeriesNoise(
+            name, "seconds", "wall", [1e-4 * f * r * np.exp(rng.normal(0, 0.01, 10)) for f, r in zip(speed, resid)]
+        )
         series[twin] = SeriesNoise(twin, "relative", "relative", [np.array([3.0 * r]) for r in resid])
     return NoiseCorpus(series, {"how": "synthetic (tests)"})
 
@@ -294,8 +333,14 @@ def test_twin_pairs_with_its_wall_series_and_is_judged_on_the_same_processes():
 
     assert relative_name("m.C.time_x('a', 1)") == "m.C.track_x_relative('a', 1)"
     c = _with_twins()
-    cfg = EvalConfig(pairwise_trials=6, history_trials=2, after=10, prefix_grid=(5, 10),
-                     history_methods=("ours", "pandas rule"), daily_trials=0)
+    cfg = EvalConfig(
+        pairwise_trials=6,
+        history_trials=2,
+        after=10,
+        prefix_grid=(5, 10),
+        history_methods=("ours", "pandas rule"),
+        daily_trials=0,
+    )
     out = evaluate(c, cfg)
     table = pairwise_table(out).set_index("method")
     wall = table.loc["ours (10+10 rounds, re-run if inconclusive)"]
@@ -312,11 +357,31 @@ def test_twin_pairs_with_its_wall_series_and_is_judged_on_the_same_processes():
 
 def test_estimate_rule_is_selectable_and_changes_power_not_the_aa_rate():
     c = _with_twins(twin_sd=0.04)
-    out_i = evaluate(c, EvalConfig(pairwise_trials=20, history_trials=1, after=5, prefix_grid=(5,),
-                                   history_methods=("pandas rule",), rule="interval", daily_trials=0))
-    out_e = evaluate(c, EvalConfig(pairwise_trials=20, history_trials=1, after=5, prefix_grid=(5,),
-                                   history_methods=("pandas rule",), rule="estimate", confidence=0.99,
-                                   daily_trials=0))
+    out_i = evaluate(
+        c,
+        EvalConfig(
+            pairwise_trials=20,
+            history_trials=1,
+            after=5,
+            prefix_grid=(5,),
+            history_methods=("pandas rule",),
+            rule="interval",
+            daily_trials=0,
+        ),
+    )
+    out_e = evaluate(
+        c,
+        EvalConfig(
+            pairwise_trials=20,
+            history_trials=1,
+            after=5,
+            prefix_grid=(5,),
+            history_methods=("pandas rule",),
+            rule="estimate",
+            confidence=0.99,
+            daily_trials=0,
+        ),
+    )
     m = "ours, speed-normalised (10+10 rounds, re-run if inconclusive)"
     ti, te = pairwise_table(out_i).set_index("method").loc[m], pairwise_table(out_e).set_index("method").loc[m]
     assert te["recall +5%"].value > ti["recall +5%"].value
@@ -337,8 +402,13 @@ def test_recording_pairs_each_wall_series_with_its_twin_from_the_same_runs(tmp_p
     from tools.evaluate.corpus import load_corpus, record_with_asv
 
     out = tmp_path / "corpus.json.gz"
-    rec = record_with_asv(out, bench=[r"^model_registry_benchmarks\.GetBatch\.time_get_100_by_id$"], rounds=4,
-                          repeat=3, log=lambda *_: None)
+    rec = record_with_asv(
+        out,
+        bench=[r"^model_registry_benchmarks\.GetBatch\.time_get_100_by_id$"],
+        rounds=4,
+        repeat=3,
+        log=lambda *_: None,
+    )
     c = load_corpus(out)
     wall = c.series["model_registry_benchmarks.GetBatch.time_get_100_by_id"]
     twin = c.series["model_registry_benchmarks.GetBatch.track_get_100_by_id_relative"]
@@ -351,13 +421,33 @@ def test_recording_pairs_each_wall_series_with_its_twin_from_the_same_runs(tmp_p
 def test_history_series_table_counts_per_benchmark_and_channel():
     from tools.evaluate.harness import Outcome, history_series_table
 
-    recs = [dict(series="s1", scenario="A/A", kind="none", pct=0, trial=0, method="ours", false_alarms=1, first_k=math.nan),
-            dict(series="s1", scenario="+5%", kind="step", pct=5, trial=0, method="ours", false_alarms=math.nan, first_k=3),
-            dict(series="s1", scenario="+5%", kind="step", pct=5, trial=1, method="ours", false_alarms=math.nan, first_k=10),
-            dict(series="s1", scenario="+5%", kind="step", pct=5, trial=0, method="ours, speed-normalised",
-                 false_alarms=math.nan, first_k=math.nan),
-            dict(series="s1", scenario="+5%", kind="step", pct=5, trial=0, method="ours + confirm",
-                 false_alarms=math.nan, first_k=1)]
+    recs = [
+        dict(series="s1", scenario="A/A", kind="none", pct=0, trial=0, method="ours", false_alarms=1, first_k=math.nan),
+        dict(series="s1", scenario="+5%", kind="step", pct=5, trial=0, method="ours", false_alarms=math.nan, first_k=3),
+        dict(
+            series="s1", scenario="+5%", kind="step", pct=5, trial=1, method="ours", false_alarms=math.nan, first_k=10
+        ),
+        dict(
+            series="s1",
+            scenario="+5%",
+            kind="step",
+            pct=5,
+            trial=0,
+            method="ours, speed-normalised",
+            false_alarms=math.nan,
+            first_k=math.nan,
+        ),
+        dict(
+            series="s1",
+            scenario="+5%",
+            kind="step",
+            pct=5,
+            trial=0,
+            method="ours + confirm",
+            false_alarms=math.nan,
+            first_k=1,
+        ),
+    ]
     t = history_series_table(Outcome(pd.DataFrame(), pd.DataFrame(recs), {}))
     assert list(t.channel) == ["speed-normalised", "wall"]  # confirmation rows are not counted
     wall = t[t.channel == "wall"].iloc[0]
@@ -377,8 +467,9 @@ def test_daily_days_share_their_day_effect_within_a_session():
     # Same draws, day effects on top: each session's two sides move together, so its shift is the same.
     for (_, _, b0, h0), (_, _, b1, h1) in zip(flat["sessions"], shaken["sessions"]):
         assert np.log(np.median(h1) / np.median(b1)) == pytest.approx(np.log(np.median(h0) / np.median(b0)))
-    assert not np.allclose([np.median(np.concatenate(r)) for r in flat["runs"]],
-                           [np.median(np.concatenate(r)) for r in shaken["runs"]])
+    assert not np.allclose(
+        [np.median(np.concatenate(r)) for r in flat["runs"]], [np.median(np.concatenate(r)) for r in shaken["runs"]]
+    )
     # Every round known by day 5: the commit's own run and its sessions' rounds so far.
     per = daily.known_rounds(shaken, 5)
     assert len(per) == 5 and len(per[4]) == 2 + 4 and len(per[0]) == 2 + 3 * 4
@@ -388,8 +479,13 @@ def test_daily_days_share_their_day_effect_within_a_session():
         daily.detect("nope", shaken, 12)
 
 
-@pytest.mark.parametrize("args, message", [(["--daily-trials", "-1"], "--daily-trials must be 0 or more"),
-                                           (["--day-sd", "1.5"], "--day-sd must lie in [0, 1)")])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--daily-trials", "-1"], "--daily-trials must be 0 or more"),
+        (["--day-sd", "1.5"], "--day-sd must lie in [0, 1)"),
+    ],
+)
 def test_daily_options_are_checked(tmp_path, capsys, args, message):
     assert main(["evaluate-detector", "--quick", *args, "--output-dir", str(tmp_path / "e")]) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "e").exists()

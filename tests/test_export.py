@@ -8,15 +8,34 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
 from _tools_testkit import DATA, RECORDED_COMMITS, write_results
+
 from tools.__main__ import main
 from tools.commands.export import CSV_COLUMNS, export_frame
 from tools.loader import load_results
 from tools.stats import sample_stats, throughput_column
 
-EXPECTED = ["timestamp", "commit", "commit_date", "machine", "environment", "component", "benchmark", "params",
-            "type", "unit", "median", "mean", "std_dev", "min", "max", "throughput", "ci_low", "ci_high", "samples"]
+EXPECTED = [
+    "timestamp",
+    "commit",
+    "commit_date",
+    "machine",
+    "environment",
+    "component",
+    "benchmark",
+    "params",
+    "type",
+    "unit",
+    "median",
+    "mean",
+    "std_dev",
+    "min",
+    "max",
+    "throughput",
+    "ci_low",
+    "ci_high",
+    "samples",
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +50,14 @@ def test_columns_are_exactly_the_documented_ones(table):
 
 def test_statistics_come_from_the_samples(table):
     frame = export_frame(table[table["commit"] == RECORDED_COMMITS[-1]])
-    row = frame[(frame["benchmark"] == "toy_benchmarks.Work.time_work") & (frame["params"] == "n=200, kind='a'")].iloc[0]
-    src = table[(table["commit"] == RECORDED_COMMITS[-1]) & (table["benchmark"] == "toy_benchmarks.Work.time_work")
-                & (table["params"] == "n=200, kind='a'")].iloc[0]
+    row = frame[(frame["benchmark"] == "toy_benchmarks.Work.time_work") & (frame["params"] == "n=200, kind='a'")].iloc[
+        0
+    ]
+    src = table[
+        (table["commit"] == RECORDED_COMMITS[-1])
+        & (table["benchmark"] == "toy_benchmarks.Work.time_work")
+        & (table["params"] == "n=200, kind='a'")
+    ].iloc[0]
     s = np.array(src["samples"])
     assert row["median"] == src["value"]
     assert row["mean"] == pytest.approx(s.mean())
@@ -64,16 +88,37 @@ def test_sample_stats_edge_cases():
 
 def test_throughput_from_rate_rows_and_siblings(tmp_path):
     benches = {
-        "r_benchmarks.Lookup.time_lookup": {"type": "time", "unit": "seconds", "version": "1",
-                                            "params": [["10", "100"]], "param_names": ["n"]},
-        "r_benchmarks.Lookup.track_lookup_throughput": {"type": "track", "unit": "ops/s", "version": "1",
-                                                        "params": [["10", "100"]], "param_names": ["n"]},
+        "r_benchmarks.Lookup.time_lookup": {
+            "type": "time",
+            "unit": "seconds",
+            "version": "1",
+            "params": [["10", "100"]],
+            "param_names": ["n"],
+        },
+        "r_benchmarks.Lookup.track_lookup_throughput": {
+            "type": "track",
+            "unit": "ops/s",
+            "version": "1",
+            "params": [["10", "100"]],
+            "param_names": ["n"],
+        },
         "r_benchmarks.time_other": {"type": "time", "unit": "seconds", "version": "1", "params": [], "param_names": []},
     }
-    write_results(tmp_path, benches, [{"commit": "c" * 40, "date": 1_700_000_000_000, "values": {
-        "r_benchmarks.Lookup.time_lookup": [1e-6, 1e-5],
-        "r_benchmarks.Lookup.track_lookup_throughput": [9.5e5, 9.6e4],
-        "r_benchmarks.time_other": [2.0]}}])
+    write_results(
+        tmp_path,
+        benches,
+        [
+            {
+                "commit": "c" * 40,
+                "date": 1_700_000_000_000,
+                "values": {
+                    "r_benchmarks.Lookup.time_lookup": [1e-6, 1e-5],
+                    "r_benchmarks.Lookup.track_lookup_throughput": [9.5e5, 9.6e4],
+                    "r_benchmarks.time_other": [2.0],
+                },
+            }
+        ],
+    )
     t = load_results(tmp_path)
     tp = throughput_column(t)
     by = dict(zip(zip(t["benchmark"].astype(str), t["params"]), tp))
@@ -98,8 +143,22 @@ def test_cli_default_is_the_newest_commit(tmp_path, capsys):
 
 def test_cli_commit_selection_and_all(tmp_path):
     one = tmp_path / "one.csv"
-    assert main(["export", "--results-dir", str(DATA), "--commit", RECORDED_COMMITS[0][:7],
-                 "--commit", RECORDED_COMMITS[2], "--output", str(one)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--results-dir",
+                str(DATA),
+                "--commit",
+                RECORDED_COMMITS[0][:7],
+                "--commit",
+                RECORDED_COMMITS[2],
+                "--output",
+                str(one),
+            ]
+        )
+        == 0
+    )
     assert set(pd.read_csv(one)["commit"]) == {RECORDED_COMMITS[0], RECORDED_COMMITS[2]}
     every = tmp_path / "all.csv"
     assert main(["export", "--results-dir", str(DATA), "--all", "--output", str(every)]) == 0

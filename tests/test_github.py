@@ -29,8 +29,13 @@ def _report(rows, head=SHA_A, base=SHA_BASE):
 
 def _row(bench, verdict, change=12.3, **extra):
     return {
-        "benchmark": bench, "params": "", "verdict": verdict, "change_pct": change,
-        "ci_low_pct": change - 4, "ci_high_pct": change + 4, **extra,
+        "benchmark": bench,
+        "params": "",
+        "verdict": verdict,
+        "change_pct": change,
+        "ci_low_pct": change - 4,
+        "ci_high_pct": change + 4,
+        **extra,
     }
 
 
@@ -74,16 +79,36 @@ def test_plan_one_action_per_commit_and_order_kept():
 
 
 def test_regressions_grouped_by_commit():
-    report = _report([
-        _row("router_benchmarks.Route.time_route", "regressed"),
-        _row("memory_benchmarks.Add.time_add", "improved", -20),
-        _row("rag_manager_benchmarks.Query.time_query", "regressed", mode="history", commit_before=SHA_BASE,
-             commit_after=SHA_B, confirmed=True),
-        # change points not (or not successfully) re-measured open no issue
-        _row("chain_engine_benchmarks.Run.time_run", "regressed", mode="history", commit_after="e" * 40, confirmed=None),
-        _row("chain_engine_benchmarks.Run.time_big", "regressed", mode="history", commit_after="f" * 40, confirmed=False),
-        _row("x.Y.time_z", "inconclusive", mode="pairwise", head_commit=SHA_A),
-    ])
+    report = _report(
+        [
+            _row("router_benchmarks.Route.time_route", "regressed"),
+            _row("memory_benchmarks.Add.time_add", "improved", -20),
+            _row(
+                "rag_manager_benchmarks.Query.time_query",
+                "regressed",
+                mode="history",
+                commit_before=SHA_BASE,
+                commit_after=SHA_B,
+                confirmed=True,
+            ),
+            # change points not (or not successfully) re-measured open no issue
+            _row(
+                "chain_engine_benchmarks.Run.time_run",
+                "regressed",
+                mode="history",
+                commit_after="e" * 40,
+                confirmed=None,
+            ),
+            _row(
+                "chain_engine_benchmarks.Run.time_big",
+                "regressed",
+                mode="history",
+                commit_after="f" * 40,
+                confirmed=False,
+            ),
+            _row("x.Y.time_z", "inconclusive", mode="pairwise", head_commit=SHA_A),
+        ]
+    )
     got = github.regressions_by_commit(report)
     assert list(got) == [SHA_A, SHA_B]
     assert [r["benchmark"] for r in got[SHA_A]] == ["router_benchmarks.Route.time_route"]
@@ -121,8 +146,13 @@ def test_latest_report_picks_newest(tmp_path):
 def test_issue_body_has_marker_table_graph_links_and_report():
     rows = [_row("router_benchmarks.Route.time_route", "regressed", 15.0, params="n_models=100")]
     body = github.issue_body(
-        SHA_A, rows, "# Regression report\nfull text", base=SHA_BASE,
-        repo_url="https://github.com/o/r", site_url="https://o.github.io/r/", run_url="https://run",
+        SHA_A,
+        rows,
+        "# Regression report\nfull text",
+        base=SHA_BASE,
+        repo_url="https://github.com/o/r",
+        site_url="https://o.github.io/r/",
+        run_url="https://run",
     )
     assert body.startswith(github.issue_marker(SHA_A))
     assert github.marked_commit({"body": body}) == SHA_A
@@ -135,8 +165,9 @@ def test_issue_body_has_marker_table_graph_links_and_report():
 
 
 def test_graph_url_keeps_the_reports_selection_on_the_deployed_site():
-    row = _row("m.C.time_x", "regressed", recommendations={
-        "graph_url": ".asv/html/index.html#m.C.time_x?machine=gh&p-n=100"})
+    row = _row(
+        "m.C.time_x", "regressed", recommendations={"graph_url": ".asv/html/index.html#m.C.time_x?machine=gh&p-n=100"}
+    )
     assert github.graph_url("https://o.github.io/r/", row) == "https://o.github.io/r/#m.C.time_x?machine=gh&p-n=100"
     assert github.graph_url(None, row) is None  # a local path is no link for an issue
     row["recommendations"]["graph_url"] = "https://o.github.io/r/#m.C.time_x"
@@ -145,7 +176,7 @@ def test_graph_url_keeps_the_reports_selection_on_the_deployed_site():
 
 
 def test_bodies_fit_githubs_limit():
-    huge = "\n".join("| row %d | %s |" % (i, "x" * 80) for i in range(5000))
+    huge = "\n".join(f"| row {i} | {'x' * 80} |" for i in range(5000))
     body = github.issue_body(SHA_A, [_row("a.B.time_c", "regressed")], huge)
     assert len(body) <= github.MAX_BODY_CHARS and "report truncated" in body
     assert body.rstrip().endswith("</details>")
@@ -160,8 +191,13 @@ def test_pr_comment_body():
     assert "No confirmed performance regression" in ok and "Confirmed performance regression" in bad
     assert f"`{SHA_A[:8]}` (head) vs `{SHA_BASE[:8]}` (merge base)" in ok
     assert "_This comment is updated on every push._\n\nreport" in ok  # Markdown needs the blank line
-    counted = github.pr_comment_body("r", base=SHA_BASE, head=SHA_A, failed=False,
-                                     counts={"regressed": 0, "improved": 1, "inconclusive": 3, "unchanged": 9})
+    counted = github.pr_comment_body(
+        "r",
+        base=SHA_BASE,
+        head=SHA_A,
+        failed=False,
+        counts={"regressed": 0, "improved": 1, "inconclusive": 3, "unchanged": 9},
+    )
     assert "(0 regressed, 1 improved, 3 inconclusive, 9 unchanged)" in counted
 
 
@@ -198,7 +234,7 @@ class FakeGitHub:
 
     def _page(self, items, url):
         page = int(url.split("page=")[-1]) if "&page=" in url else 1
-        chunk = items[(page - 1) * self.page_size: page * self.page_size]
+        chunk = items[(page - 1) * self.page_size : page * self.page_size]
         headers = {}
         if page * self.page_size < len(items):
             base = url.split("&page=")[0]
@@ -257,7 +293,10 @@ def test_open_regression_issues_creates_once_then_skips():
 
 def test_open_regression_issues_nothing_regressed_makes_no_calls():
     fake = FakeGitHub()
-    assert github.open_regression_issues(_client(fake), _report([_row("a.B.c", "unchanged")]), "", log=lambda m: None) == []
+    assert (
+        github.open_regression_issues(_client(fake), _report([_row("a.B.c", "unchanged")]), "", log=lambda m: None)
+        == []
+    )
     assert fake.calls == []
 
 
@@ -281,7 +320,9 @@ def test_rest_errors_are_tool_errors_with_status():
 def test_client_from_env_needs_token():
     with pytest.raises(ToolError, match="GITHUB_TOKEN"):
         github.RestClient.from_env({"GITHUB_REPOSITORY": "o/r"})
-    client = github.RestClient.from_env({"GITHUB_REPOSITORY": "o/r", "GITHUB_TOKEN": "t", "GITHUB_API_URL": "https://ghe/api/v3/"})
+    client = github.RestClient.from_env(
+        {"GITHUB_REPOSITORY": "o/r", "GITHUB_TOKEN": "t", "GITHUB_API_URL": "https://ghe/api/v3/"}
+    )
     assert client.api_url == "https://ghe/api/v3"
 
 
@@ -296,8 +337,13 @@ def _write_report(tmp_path, rows):
 
 
 def _run(module, *args, env=None, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=cwd,
-                          env={"PATH": "/usr/bin:/bin", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+    )
 
 
 def test_ci_issue_check_writes_github_output(tmp_path):
@@ -342,12 +388,22 @@ def test_ci_comment_summary_and_body_out(tmp_path):
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
     body = tmp_path / "out" / "body.md"
-    proc = _run("tools.commands.ci_comment", "--report", str(report), "--no-post", "--summary", "--body-out", str(body),
-                env={"GITHUB_STEP_SUMMARY": str(summary)})
+    proc = _run(
+        "tools.commands.ci_comment",
+        "--report",
+        str(report),
+        "--no-post",
+        "--summary",
+        "--body-out",
+        str(body),
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert proc.returncode == 0, proc.stderr
     text = body.read_text()
     assert text.startswith(github.PR_COMMENT_MARKER) and "router got slower" in text
-    assert summary.read_text().startswith("earlier step\n") and "Confirmed performance regression" in summary.read_text()
+    assert (
+        summary.read_text().startswith("earlier step\n") and "Confirmed performance regression" in summary.read_text()
+    )
 
 
 def test_ci_comment_body_file_gets_marker_and_needs_pr(tmp_path):

@@ -40,10 +40,26 @@ def outputs(tmp_path_factory) -> dict[str, Path]:
     try:
         assert main(["export", *common, "--all", "--output", "out/export.csv"]) == 0
         assert main(["report", *common, "--output-dir", "out", "--no-charts"]) == 0
-        assert main(["regressions", *common, "--rounds-dir", SESSION, "--site-url", "site",
-                     "--output", "out/pairwise"]) == 0
-        assert main(["regressions", *common, "--history", "--history-rounds-dir", "rounds",
-                     "--site-url", "site", "--output", "out/history"]) == 0
+        assert (
+            main(["regressions", *common, "--rounds-dir", SESSION, "--site-url", "site", "--output", "out/pairwise"])
+            == 0
+        )
+        assert (
+            main(
+                [
+                    "regressions",
+                    *common,
+                    "--history",
+                    "--history-rounds-dir",
+                    "rounds",
+                    "--site-url",
+                    "site",
+                    "--output",
+                    "out/history",
+                ]
+            )
+            == 0
+        )
     finally:
         mp.undo()
     return {
@@ -61,8 +77,10 @@ def test_output_is_byte_identical(outputs, name):
     if digest != PINNED[name]:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / name).write_bytes(data)
-    assert digest == PINNED[name], (f"{name} changed (sha256 {digest}); the output is in {ARTIFACTS / name}. "
-                                    "If the change is intended, re-pin it in tests/test_golden.py and say why.")
+    assert digest == PINNED[name], (
+        f"{name} changed (sha256 {digest}); the output is in {ARTIFACTS / name}. "
+        "If the change is intended, re-pin it in tests/test_golden.py and say why."
+    )
 
 
 def test_golden_outputs_say_what_they_found(outputs):

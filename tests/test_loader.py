@@ -11,8 +11,8 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-
 from _tools_testkit import DATA, RECORDED_COMMITS, synthesize_results, write_results
+
 from tools.loader import commits_with_results, load_results
 from tools.schema import TIDY_COLUMNS
 
@@ -130,10 +130,20 @@ def test_stale_results_are_flagged_with_a_warning(tmp_path):
 
 
 def test_removed_benchmark_is_kept_as_stale_with_inferred_type(tmp_path):
-    benches = {"m_benchmarks.time_a": {"type": "time", "unit": "seconds", "params": [], "param_names": [], "version": "1"}}
-    write_results(tmp_path, {**benches, "m_benchmarks.peakmem_old": {"version": "1"}},
-                  [{"commit": "a" * 40, "date": 1_700_000_000_000, "values": {"m_benchmarks.time_a": [1.0],
-                                                                              "m_benchmarks.peakmem_old": [5.0]}}])
+    benches = {
+        "m_benchmarks.time_a": {"type": "time", "unit": "seconds", "params": [], "param_names": [], "version": "1"}
+    }
+    write_results(
+        tmp_path,
+        {**benches, "m_benchmarks.peakmem_old": {"version": "1"}},
+        [
+            {
+                "commit": "a" * 40,
+                "date": 1_700_000_000_000,
+                "values": {"m_benchmarks.time_a": [1.0], "m_benchmarks.peakmem_old": [5.0]},
+            }
+        ],
+    )
     (tmp_path / "benchmarks.json").write_text(json.dumps(benches))  # the benchmark was removed since
     t = load_results(tmp_path, warn=lambda m: None)
     old = t[t["benchmark"] == "m_benchmarks.peakmem_old"].iloc[0]
@@ -149,8 +159,9 @@ def test_cache_gives_the_same_table_and_sees_changes(tmp_path):
     assert any(cache.iterdir())
     second = load_results(tmp_path / "r", cache_dir=cache)
     for t in (first, second):
-        pd.testing.assert_frame_equal(t.sort_values(key).reset_index(drop=True),
-                                      fresh.sort_values(key).reset_index(drop=True))
+        pd.testing.assert_frame_equal(
+            t.sort_values(key).reset_index(drop=True), fresh.sort_values(key).reset_index(drop=True)
+        )
     # a new commit and a re-measured one: both seen through the cache
     synthesize_results(tmp_path / "new", 7, 12, samples=3, seed=9)
     newest = sorted((tmp_path / "new" / "synth").glob("00000006*.json"))[0]
@@ -159,8 +170,9 @@ def test_cache_gives_the_same_table_and_sees_changes(tmp_path):
     shutil.copy(changed, tmp_path / "r" / "synth" / changed.name)
     third = load_results(tmp_path / "r", cache_dir=cache)
     expected = load_results(tmp_path / "r")
-    pd.testing.assert_frame_equal(third.sort_values(key).reset_index(drop=True),
-                                  expected.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        third.sort_values(key).reset_index(drop=True), expected.sort_values(key).reset_index(drop=True)
+    )
     assert third["commit"].nunique() == 7
 
 

@@ -22,8 +22,7 @@ from intellirouter.memory import InMemoryBackend, MemoryBackend, MemoryManager, 
 
 def snapshot(mgr: MemoryManager):
     """Everything observable about a manager, to prove errors leave state unchanged."""
-    return {cid: (mgr.get_conversation(cid), mgr.get_messages(cid))
-            for cid in mgr.list_conversations()}
+    return {cid: (mgr.get_conversation(cid), mgr.get_messages(cid)) for cid in mgr.list_conversations()}
 
 
 @pytest.fixture
@@ -39,7 +38,7 @@ def mgr():
 def test_create_list_delete_and_info():
     m = MemoryManager(default_window_size=4)
     a = m.create_conversation()
-    b = m.create_conversation("b", window_size=None, metadata={"user": "u1"})
+    m.create_conversation("b", window_size=None, metadata={"user": "u1"})
     assert isinstance(a, str) and len(a) == 32
     assert m.list_conversations() == [a, "b"]
     assert m.get_conversation(a).window_size == 4  # manager default
@@ -123,17 +122,20 @@ def test_equal_timestamps_are_allowed(mgr):
     assert [x.content for x in mgr.get_messages_in_range("c", 14.0, 14.5)] == ["m4", "same"]
 
 
-@pytest.mark.parametrize("kwargs, error, text", [
-    ({"role": "", "content": "x"}, InvalidMessageError, "role"),
-    ({"role": None, "content": "x"}, InvalidMessageError, "role"),
-    ({"role": "user", "content": b"x"}, InvalidMessageError, "content"),
-    ({"role": "user", "content": "x", "timestamp": 13.9}, NonMonotonicTimestampError, "earlier"),
-    ({"role": "user", "content": "x", "timestamp": float("nan")}, InvalidMessageError, "finite"),
-    ({"role": "user", "content": "x", "timestamp": float("inf")}, InvalidMessageError, "finite"),
-    ({"role": "user", "content": "x", "timestamp": True}, InvalidMessageError, "timestamp"),
-    ({"role": "user", "content": "x", "timestamp": "15"}, InvalidMessageError, "timestamp"),
-    ({"role": "user", "content": "x", "metadata": [1]}, InvalidMessageError, "metadata"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, text",
+    [
+        ({"role": "", "content": "x"}, InvalidMessageError, "role"),
+        ({"role": None, "content": "x"}, InvalidMessageError, "role"),
+        ({"role": "user", "content": b"x"}, InvalidMessageError, "content"),
+        ({"role": "user", "content": "x", "timestamp": 13.9}, NonMonotonicTimestampError, "earlier"),
+        ({"role": "user", "content": "x", "timestamp": float("nan")}, InvalidMessageError, "finite"),
+        ({"role": "user", "content": "x", "timestamp": float("inf")}, InvalidMessageError, "finite"),
+        ({"role": "user", "content": "x", "timestamp": True}, InvalidMessageError, "timestamp"),
+        ({"role": "user", "content": "x", "timestamp": "15"}, InvalidMessageError, "timestamp"),
+        ({"role": "user", "content": "x", "metadata": [1]}, InvalidMessageError, "metadata"),
+    ],
+)
 def test_add_message_errors_leave_state_unchanged(mgr, kwargs, error, text):
     before = snapshot(mgr)
     with pytest.raises(error, match=text):
@@ -209,10 +211,17 @@ def test_time_range_bounds(mgr):
     assert mgr.get_messages_in_range("c", 100, 200) == []
 
 
-@pytest.mark.parametrize("start, end, text", [
-    (13, 12, "after end"), (float("nan"), 1, "start"), (1, float("nan"), "end"),
-    ("1", 2, "start"), (1, [2], "end"), (True, 2, "start"),
-])
+@pytest.mark.parametrize(
+    "start, end, text",
+    [
+        (13, 12, "after end"),
+        (float("nan"), 1, "start"),
+        (1, float("nan"), "end"),
+        ("1", 2, "start"),
+        (1, [2], "end"),
+        (True, 2, "start"),
+    ],
+)
 def test_bad_time_ranges(mgr, start, end, text):
     before = snapshot(mgr)
     with pytest.raises(InvalidTimeRangeError, match=text):
@@ -241,8 +250,7 @@ def test_time_range_equals_brute_force(gaps, start, width, via_bulk):
             m.add_message("p", "user", str(i), timestamp=s)
     end = None if width is None or start is None else start + width
     got = m.get_messages_in_range("p", start, end)
-    expected = [str(i) for i, s in enumerate(stamps)
-                if (start is None or s >= start) and (end is None or s < end)]
+    expected = [str(i) for i, s in enumerate(stamps) if (start is None or s >= start) and (end is None or s < end)]
     assert [x.content for x in got] == expected
     assert [x.timestamp for x in got] == sorted(x.timestamp for x in got)
 

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _tools_testkit import MACHINE, ONE_BENCHMARK, PACKAGE_SLOW, PACKAGE_V1, asv_env, make_toy_project, run_asv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,8 +20,9 @@ pytestmark = pytest.mark.slow
 
 def tools(repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**asv_env(home), "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "tools", *args], cwd=repo, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "tools", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,9 @@ def test_real_results_load_and_export(toy):
 
 def test_regression_is_named_and_fails_ci(toy):
     repo, home, hashes = toy
-    proc = tools(repo, home, "regressions", "--rounds", "6", "--extra-rounds", "0", "--machine", MACHINE,
-                 "--fail-on-regression")
+    proc = tools(
+        repo, home, "regressions", "--rounds", "6", "--extra-rounds", "0", "--machine", MACHINE, "--fail-on-regression"
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"{hashes[1][:8]} → {hashes[2][:8]}: 1 regressed" in proc.stdout
     report = sorted((repo / "metrics" / "performance" / "reports").glob("regression_report_*.json"))[-1]

@@ -46,7 +46,7 @@ def test_chunk_spans_cover_text_with_exact_overlap(length, size, data):
         assert spans == []
         return
     assert spans[0][0] == 0 and spans[-1][1] == length
-    for (s0, e0), (s1, e1) in zip(spans, spans[1:]):
+    for (s0, e0), (s1, _e1) in zip(spans, spans[1:]):
         assert e0 - s0 == size  # only the last chunk may be short
         assert s1 == e0 - overlap  # consecutive chunks share exactly `overlap` characters
         assert e0 < length  # no chunk after one that already reached the end
@@ -167,8 +167,10 @@ def reference_retrieve(m, query, max_chunks, cap):
             continue
         toks = tokenize(texts[i])
         sh = set(zip(toks, toks[1:], toks[2:])) if len(toks) >= 3 else set(toks)
-        if any(toks == t2 or (len(sh | s2) and len(sh & s2) / len(sh | s2) >= m.dedup_threshold)
-               or (not sh and not s2) for t2, s2 in seen):
+        if any(
+            toks == t2 or (len(sh | s2) and len(sh & s2) / len(sh | s2) >= m.dedup_threshold) or (not sh and not s2)
+            for t2, s2 in seen
+        ):
             continue
         seen.append((toks, sh))
         per[name] += 1
@@ -179,8 +181,12 @@ def reference_retrieve(m, query, max_chunks, cap):
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 10_000), max_chunks=st.integers(1, 12),
-       cap=st.one_of(st.none(), st.integers(1, 3)), n_sources=st.integers(1, 6))
+@given(
+    seed=st.integers(0, 10_000),
+    max_chunks=st.integers(1, 12),
+    cap=st.one_of(st.none(), st.integers(1, 3)),
+    n_sources=st.integers(1, 6),
+)
 def test_retrieve_equals_brute_force_walk(seed, max_chunks, cap, n_sources):
     r = random.Random(seed)
     vocab = [f"v{i}" for i in range(12)]  # small vocabulary: many ties and duplicates
@@ -270,11 +276,15 @@ def test_lazy_rebuild_after_add_and_remove():
     assert m.retrieve_context("unknownword") == []
 
 
-@pytest.mark.parametrize("kwargs, text", [
-    ({"query": 5}, "query"), ({"query": "x", "max_chunks": 0}, "max_chunks"),
-    ({"query": "x", "max_chunks": True}, "max_chunks"),
-    ({"query": "x", "per_source_cap": 0}, "per_source_cap"),
-])
+@pytest.mark.parametrize(
+    "kwargs, text",
+    [
+        ({"query": 5}, "query"),
+        ({"query": "x", "max_chunks": 0}, "max_chunks"),
+        ({"query": "x", "max_chunks": True}, "max_chunks"),
+        ({"query": "x", "per_source_cap": 0}, "per_source_cap"),
+    ],
+)
 def test_bad_queries(kwargs, text):
     m = RAGManager()
     m.add_text("a", "x y z")
@@ -320,19 +330,27 @@ def test_fuse_never_splits_a_combining_sequence():
     for budget in range(len(header) + 2, len(header) + 45):
         out = fuse_context([chunk("s", 0, text)], budget)
         assert len(out) <= budget
-        body = out[len(header):].removesuffix(TRUNCATION_MARKER)
+        body = out[len(header) :].removesuffix(TRUNCATION_MARKER)
         assert text.startswith(body) and len(body) % 2 == 0
     flags = "\U0001f1eb\U0001f1f7" * 5  # 🇫🇷 ×5: pairs of regional indicators
     for budget in range(len(header) + 2, len(header) + 12):
-        body = fuse_context([chunk("s", 0, flags)], budget)[len(header):].removesuffix(TRUNCATION_MARKER)
+        body = fuse_context([chunk("s", 0, flags)], budget)[len(header) :].removesuffix(TRUNCATION_MARKER)
         assert len(body) % 2 == 0
 
 
 @settings(max_examples=150, deadline=None)
-@given(texts=st.lists(st.text(alphabet=st.sampled_from(
-           ["a", " ", "é", "中", "😀", "\u0301", "ß", "\n", "\U0001f1eb"]), min_size=1, max_size=40),
-           min_size=1, max_size=6),
-       budget=st.integers(0, 200))
+@given(
+    texts=st.lists(
+        st.text(
+            alphabet=st.sampled_from(["a", " ", "é", "中", "😀", "\u0301", "ß", "\n", "\U0001f1eb"]),
+            min_size=1,
+            max_size=40,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    budget=st.integers(0, 200),
+)
 def test_fuse_budget_respected_with_multibyte_text(texts, budget):
     chunks = [chunk(f"src{i}", i, t) for i, t in enumerate(texts)]
     out = fuse_context(chunks, budget)
@@ -382,8 +400,7 @@ def test_pickled_manager_dedups_across_processes(tmp_path):
         "print([c.source for c in m.retrieve_context('refund window', 5)])\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", child, str(path)], env=env, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", child, str(path)], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['orig']"
 
 

@@ -3,6 +3,7 @@ find_models against an independent brute-force predicate (hypothesis)."""
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import threading
 
@@ -24,7 +25,15 @@ from intellirouter.registry import (
 )
 
 
-def mk(model_id="m1", provider="openai", model_type=ModelType.CHAT, status=ModelStatus.AVAILABLE, version="1.0", meta=None, **caps):
+def mk(
+    model_id="m1",
+    provider="openai",
+    model_type=ModelType.CHAT,
+    status=ModelStatus.AVAILABLE,
+    version="1.0",
+    meta=None,
+    **caps,
+):
     perf = caps.pop("performance", PerformanceMetrics())
     return ModelMetadata(
         id=model_id,
@@ -131,7 +140,7 @@ def test_models_are_immutable_and_copy_metadata():
     m = mk("a", meta=extra)
     extra["tier"] = "paid"
     assert m.additional_metadata["tier"] == "free"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         m.provider = "x"
     with pytest.raises(TypeError):
         m.additional_metadata["tier"] = "x"
@@ -356,7 +365,11 @@ def brute_force(models, f: ModelFilter):
         c = m.capabilities
         lat = c.performance.avg_latency_ms
         if lat is None:
-            lat = c.performance.p95_latency_ms if c.performance.p95_latency_ms is not None else c.performance.p99_latency_ms
+            lat = (
+                c.performance.p95_latency_ms
+                if c.performance.p95_latency_ms is not None
+                else c.performance.p99_latency_ms
+            )
         ok = (
             (f.provider is None or m.provider == f.provider)
             and (f.model_type is None or m.model_type == f.model_type)

@@ -9,8 +9,8 @@ import re
 import shutil
 
 import pytest
-
 from _tools_testkit import DATA, RECORDED_COMMITS, write_results
+
 from tools.__main__ import main
 from tools.render import asv_find_command, asv_profile_command, asv_regex, graph_link, shell_quote
 
@@ -36,14 +36,24 @@ def _rounds(tmp_path, slow=1.30, instr_change=1.0):
     for k in range(6):
         noise = base_t[k]
         runs = [
-            {"commit": BASE, "date": T0, "values": {
-                "router_benchmarks.Route.time_route": [1e-5 * noise, 1e-4 * noise],
-                "router_benchmarks.Route.track_route_instructions": [150_000.0, 1_500_000.0],
-                "memory_benchmarks.Store.time_add": [2e-6 * noise]}},
-            {"commit": HEAD, "date": T0 + 86_400_000, "values": {
-                "router_benchmarks.Route.time_route": [1e-5 * base_t[-1 - k], 1e-4 * slow * base_t[-1 - k]],
-                "router_benchmarks.Route.track_route_instructions": [150_000.0, 1_500_000.0 * instr_change],
-                "memory_benchmarks.Store.time_add": [2e-6 * base_t[-1 - k]]}},
+            {
+                "commit": BASE,
+                "date": T0,
+                "values": {
+                    "router_benchmarks.Route.time_route": [1e-5 * noise, 1e-4 * noise],
+                    "router_benchmarks.Route.track_route_instructions": [150_000.0, 1_500_000.0],
+                    "memory_benchmarks.Store.time_add": [2e-6 * noise],
+                },
+            },
+            {
+                "commit": HEAD,
+                "date": T0 + 86_400_000,
+                "values": {
+                    "router_benchmarks.Route.time_route": [1e-5 * base_t[-1 - k], 1e-4 * slow * base_t[-1 - k]],
+                    "router_benchmarks.Route.track_route_instructions": [150_000.0, 1_500_000.0 * instr_change],
+                    "memory_benchmarks.Store.time_add": [2e-6 * base_t[-1 - k]],
+                },
+            },
         ]
         write_results(pair / f"round-{k}", _benches(), runs, machine="ci-box")
     return pair
@@ -65,8 +75,16 @@ def _report(out_dir):
 
 def test_interleaved_rounds_regression_is_named_and_fails_ci(tmp_path, capsys):
     pair = _rounds(tmp_path)
-    code, out, err = _run(capsys, "--rounds-dir", str(pair), "--output-dir", str(tmp_path / "o"),
-                          "--site-url", "https://bench.example.org", "--fail-on-regression")
+    code, out, err = _run(
+        capsys,
+        "--rounds-dir",
+        str(pair),
+        "--output-dir",
+        str(tmp_path / "o"),
+        "--site-url",
+        "https://bench.example.org",
+        "--fail-on-regression",
+    )
     assert code == 1, err
     assert f"{BASE[:8]} → {HEAD[:8]}: 1 regressed" in out
     md, data, html = _report(tmp_path / "o")
@@ -83,11 +101,15 @@ def test_interleaved_rounds_regression_is_named_and_fails_ci(tmp_path, capsys):
     assert reg[0]["rule"] in section
     # recommendations: bisect, profile at both commits, graph link
     rec = reg[0]["recommendations"]
-    assert rec["asv_find"] == (f'asv find {BASE[:12]}..{HEAD[:12]} "^router_benchmarks\\.Route\\.time_route\\(100\\)"'
-                               " --machine ci-box")
+    assert rec["asv_find"] == (
+        f'asv find {BASE[:12]}..{HEAD[:12]} "^router_benchmarks\\.Route\\.time_route\\(100\\)" --machine ci-box'
+    )
     assert rec["asv_profile_base"] == f'asv profile "^router_benchmarks\\.Route\\.time_route\\(100\\)" {BASE[:12]}'
     assert rec["asv_profile_head"].endswith(HEAD[:12])
-    assert rec["graph_url"] == "https://bench.example.org/#router_benchmarks.Route.time_route?machine=ci-box&p-n_models=100"
+    assert (
+        rec["graph_url"]
+        == "https://bench.example.org/#router_benchmarks.Route.time_route?machine=ci-box&p-n_models=100"
+    )
     for text in rec.values():
         assert text in md
     # wall regressed while instructions stayed put: the report says so
@@ -114,8 +136,9 @@ def test_instruction_change_decides_and_agrees(tmp_path, capsys):
 
 
 def test_stored_results_default_selection(tmp_path, capsys):
-    code, out, _ = _run(capsys, "--results-dir", str(DATA), "--output-dir", str(tmp_path / "o"),
-                        "--fail-on-regression", "--history")
+    code, out, _ = _run(
+        capsys, "--results-dir", str(DATA), "--output-dir", str(tmp_path / "o"), "--fail-on-regression", "--history"
+    )
     assert code == 0  # one round per side: wall time cannot be decided, so nothing "regressed"
     md, data, _ = _report(tmp_path / "o")
     assert data["base"]["commit"] == RECORDED_COMMITS[2] and data["head"]["commit"] == RECORDED_COMMITS[3]
@@ -128,8 +151,17 @@ def test_stored_results_default_selection(tmp_path, capsys):
 
 
 def test_explicit_base_and_head(tmp_path, capsys):
-    code, out, _ = _run(capsys, "--results-dir", str(DATA), "--output-dir", str(tmp_path / "o"),
-                        "--base", RECORDED_COMMITS[0][:8], "--head", RECORDED_COMMITS[1][:10])
+    code, out, _ = _run(
+        capsys,
+        "--results-dir",
+        str(DATA),
+        "--output-dir",
+        str(tmp_path / "o"),
+        "--base",
+        RECORDED_COMMITS[0][:8],
+        "--head",
+        RECORDED_COMMITS[1][:10],
+    )
     assert code == 0
     _, data, _ = _report(tmp_path / "o")
     assert (data["base"]["commit"], data["head"]["commit"]) == (RECORDED_COMMITS[0], RECORDED_COMMITS[1])
@@ -140,8 +172,9 @@ def test_first_commit_has_nothing_to_compare(tmp_path, capsys):
     for f in (tmp_path / "r" / "toymachine").glob("*-*.json"):
         if not f.name.startswith(RECORDED_COMMITS[0][:8]):
             f.unlink()
-    code, out, _ = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"),
-                        "--fail-on-regression")
+    code, out, _ = _run(
+        capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--fail-on-regression"
+    )
     assert code == 0 and "no previous results" in out
     assert not (tmp_path / "o").exists()
 
@@ -152,10 +185,13 @@ def test_rounds_dir_without_rounds_is_an_error(tmp_path, capsys):
     assert code == 2 and "no round-<k> results folders" in err
 
 
-@pytest.mark.parametrize("name, pv, regex", [
-    ("m.C.time_x", (), "^m\\.C\\.time_x$"),
-    ("m.C.time_x", ("100", "'cost'"), "^m\\.C\\.time_x\\(100, 'cost'\\)"),
-])
+@pytest.mark.parametrize(
+    "name, pv, regex",
+    [
+        ("m.C.time_x", (), "^m\\.C\\.time_x$"),
+        ("m.C.time_x", ("100", "'cost'"), "^m\\.C\\.time_x\\(100, 'cost'\\)"),
+    ],
+)
 def test_asv_regex(name, pv, regex):
     assert asv_regex(name, pv) == regex
     assert re.search(regex, f"{name}({', '.join(pv)})" if pv else name)
@@ -165,21 +201,46 @@ def test_commands_quote_safely():
     assert shell_quote("^a\\.b\\(1\\)") == '"^a\\.b\\(1\\)"'
     assert shell_quote('x"$y') == "'x\"$y'"
     assert asv_find_command("a" * 40, "b" * 40, "m.C.track_rate", (), lower_is_better=False).endswith("--invert")
-    assert asv_profile_command("m.C.time_x", "c" * 40, ("'a b'",)) == 'asv profile "^m\\.C\\.time_x\\(\'a b\'\\)" cccccccccccc'
-    assert graph_link(".asv/html", "m.C.time_x", "box", ["kind"], ["'a b'"]) == \
-        ".asv/html/index.html#m.C.time_x?machine=box&p-kind='a%20b'"
+    assert (
+        asv_profile_command("m.C.time_x", "c" * 40, ("'a b'",))
+        == "asv profile \"^m\\.C\\.time_x\\('a b'\\)\" cccccccccccc"
+    )
+    assert (
+        graph_link(".asv/html", "m.C.time_x", "box", ["kind"], ["'a b'"])
+        == ".asv/html/index.html#m.C.time_x?machine=box&p-kind='a%20b'"
+    )
 
 
 def test_history_section_locates_a_step(tmp_path, capsys):
-    benches = {"router_benchmarks.Route.time_route": {"type": "time", "unit": "seconds", "version": "1",
-                                                      "params": [], "param_names": []},
-               "memory_benchmarks.Store.time_add": {"type": "time", "unit": "seconds", "version": "1",
-                                                    "params": [], "param_names": []}}
+    benches = {
+        "router_benchmarks.Route.time_route": {
+            "type": "time",
+            "unit": "seconds",
+            "version": "1",
+            "params": [],
+            "param_names": [],
+        },
+        "memory_benchmarks.Store.time_add": {
+            "type": "time",
+            "unit": "seconds",
+            "version": "1",
+            "params": [],
+            "param_names": [],
+        },
+    }
     wiggle = [1.0, 1.004, 0.997, 1.002, 0.999, 1.003, 0.998, 1.001, 1.0, 0.996, 1.002, 0.999, 1.001, 1.0]
     commits = [f"{i:02d}" * 20 for i in range(len(wiggle))]
-    runs = [{"commit": c, "date": T0 + i * 86_400_000,
-             "values": {"router_benchmarks.Route.time_route": [1e-4 * w * (1.25 if i >= 7 else 1.0)],
-                        "memory_benchmarks.Store.time_add": [2e-6 * w]}} for i, (c, w) in enumerate(zip(commits, wiggle))]
+    runs = [
+        {
+            "commit": c,
+            "date": T0 + i * 86_400_000,
+            "values": {
+                "router_benchmarks.Route.time_route": [1e-4 * w * (1.25 if i >= 7 else 1.0)],
+                "memory_benchmarks.Store.time_add": [2e-6 * w],
+            },
+        }
+        for i, (c, w) in enumerate(zip(commits, wiggle))
+    ]
     write_results(tmp_path / "r", benches, runs)
     code, out, _ = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--history")
     assert code == 0
@@ -205,19 +266,38 @@ def test_profile_targets_the_timed_twin_of_a_counter():
 def test_history_counts_the_interleaved_rounds_of_its_commits(tmp_path, capsys):
     from tools.commands.regressions import _history_rows, interleaved_rounds
 
-    benches = {"router_benchmarks.Route.time_route": {"type": "time", "unit": "seconds", "version": "1",
-                                                      "params": [], "param_names": []}}
+    benches = {
+        "router_benchmarks.Route.time_route": {
+            "type": "time",
+            "unit": "seconds",
+            "version": "1",
+            "params": [],
+            "param_names": [],
+        }
+    }
     commits = [f"{i:02d}" * 20 for i in range(10)]
-    runs = [{"commit": c, "date": T0 + i * 86_400_000, "values": {"router_benchmarks.Route.time_route": [1e-4]}}
-            for i, c in enumerate(commits)]
+    runs = [
+        {"commit": c, "date": T0 + i * 86_400_000, "values": {"router_benchmarks.Route.time_route": [1e-4]}}
+        for i, c in enumerate(commits)
+    ]
     write_results(tmp_path / "r", benches, runs, machine="ci-box")
     # Two interleaved runs kept: the last two commits (3 rounds each), and a PR commit not on main.
     outsider = "f" * 40
     for pair, (a, b) in {"p1": (commits[-2], commits[-1]), "p2": (commits[-1], outsider)}.items():
         for k in range(3):
-            write_results(tmp_path / "kept" / pair / f"round-{k}", benches,
-                          [{"commit": c, "date": T0 + 20 * 86_400_000, "values": {"router_benchmarks.Route.time_route": [1e-4]}}
-                           for c in (a, b)], machine="ci-box")
+            write_results(
+                tmp_path / "kept" / pair / f"round-{k}",
+                benches,
+                [
+                    {
+                        "commit": c,
+                        "date": T0 + 20 * 86_400_000,
+                        "values": {"router_benchmarks.Route.time_route": [1e-4]},
+                    }
+                    for c in (a, b)
+                ],
+                machine="ci-box",
+            )
     from tools.loader import load_results
 
     table = load_results(tmp_path / "r")
@@ -228,30 +308,65 @@ def test_history_counts_the_interleaved_rounds_of_its_commits(tmp_path, capsys):
     assert outsider not in set(rows["commit"]) and (rows["commit"] == commits[-1]).sum() == 7
     assert interleaved_rounds(tmp_path / "nothing-here", None) is None
 
-    code, out, _ = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--history",
-                        "--history-rounds-dir", str(tmp_path / "kept"))
+    code, out, _ = _run(
+        capsys,
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--output-dir",
+        str(tmp_path / "o"),
+        "--history",
+        "--history-rounds-dir",
+        str(tmp_path / "kept"),
+    )
     assert code == 0
     md, _, _ = _report(tmp_path / "o")
     assert "with 9 results of interleaved rounds" in md
     assert "within-session comparisons of 1 interleaved session (" in md  # p2 is not on main
-    code, _, err = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o2"), "--history",
-                        "--history-rounds-dir", str(tmp_path / "missing"))
+    code, _, err = _run(
+        capsys,
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--output-dir",
+        str(tmp_path / "o2"),
+        "--history",
+        "--history-rounds-dir",
+        str(tmp_path / "missing"),
+    )
     assert code != 0 and "--history-rounds-dir" in err and "not a directory" in err
 
 
 def test_base_lag_compares_with_the_kth_previous_commit(tmp_path, capsys):
-    benches = {"router_benchmarks.Route.time_route": {"type": "time", "unit": "seconds", "version": "1",
-                                                      "params": [], "param_names": []}}
+    benches = {
+        "router_benchmarks.Route.time_route": {
+            "type": "time",
+            "unit": "seconds",
+            "version": "1",
+            "params": [],
+            "param_names": [],
+        }
+    }
     commits = [f"{i:02d}" * 20 for i in range(6)]
-    write_results(tmp_path / "r", benches, [{"commit": c, "date": T0 + i * 86_400_000,
-                                             "values": {"router_benchmarks.Route.time_route": [1e-4]}}
-                                            for i, c in enumerate(commits)], machine="ci-box")
-    code, out, _ = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--base-lag", "3")
+    write_results(
+        tmp_path / "r",
+        benches,
+        [
+            {"commit": c, "date": T0 + i * 86_400_000, "values": {"router_benchmarks.Route.time_route": [1e-4]}}
+            for i, c in enumerate(commits)
+        ],
+        machine="ci-box",
+    )
+    code, out, _ = _run(
+        capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--base-lag", "3"
+    )
     assert code == 0 and f"{commits[2][:8]} → {commits[5][:8]}" in out
     # Fewer commits than the lag: the oldest one is the anchor.
-    code, out, _ = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--base-lag", "40")
+    code, out, _ = _run(
+        capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--base-lag", "40"
+    )
     assert code == 0 and f"{commits[0][:8]} → {commits[5][:8]}" in out
-    code, _, err = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--base-lag", "0")
+    code, _, err = _run(
+        capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--base-lag", "0"
+    )
     assert code != 0 and "--base-lag must be 1 or more" in err
 
 
@@ -265,22 +380,47 @@ def test_history_reports_a_step_the_interleaved_sessions_straddle(tmp_path, caps
     level = [1e-4 * (1.3 if i >= 9 else 1.0) for i in range(14)]
     # Daily results: one run per commit on its own day, each day 40% off the last (machines differ).
     day = np.exp(rng.normal(0, 0.4, 14))
-    write_results(tmp_path / "r", benches, [{"commit": c, "date": T0 + i * 86_400_000,
-                                             "values": {name: [level[i] * day[i]]}} for i, c in enumerate(commits)],
-                  machine="ci-box")
+    write_results(
+        tmp_path / "r",
+        benches,
+        [
+            {"commit": c, "date": T0 + i * 86_400_000, "values": {name: [level[i] * day[i]]}}
+            for i, c in enumerate(commits)
+        ],
+        machine="ci-box",
+    )
     # Each day's session: the commit and the one 5 back, 8 rounds each, sharing that day's machine.
     for d in range(1, 14):
         a = max(0, d - 5)
         for k in range(8):
-            write_results(tmp_path / "kept" / f"{commits[a][:8]}-{commits[d][:8]}" / f"round-{k}", benches,
-                          [{"commit": commits[i], "date": T0 + i * 86_400_000,
-                            "values": {name: [level[i] * day[d] * float(np.exp(rng.normal(0, 0.02)))]}} for i in (a, d)],
-                          machine="ci-box")
-    code, _, _ = _run(capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--history",
-                      "--history-rounds-dir", str(tmp_path / "kept"))
+            write_results(
+                tmp_path / "kept" / f"{commits[a][:8]}-{commits[d][:8]}" / f"round-{k}",
+                benches,
+                [
+                    {
+                        "commit": commits[i],
+                        "date": T0 + i * 86_400_000,
+                        "values": {name: [level[i] * day[d] * float(np.exp(rng.normal(0, 0.02)))]},
+                    }
+                    for i in (a, d)
+                ],
+                machine="ci-box",
+            )
+    code, _, _ = _run(
+        capsys,
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--output-dir",
+        str(tmp_path / "o"),
+        "--history",
+        "--history-rounds-dir",
+        str(tmp_path / "kept"),
+    )
     assert code == 0
     md, data, _ = _report(tmp_path / "o")
     assert "within-session comparisons of 13 interleaved sessions" in md
     rows = [r for r in data["results"] if r.get("mode") == "history" and r["method"].startswith("interleaved sessions")]
-    assert [(r["commit_before"], r["commit_after"], r["verdict"]) for r in rows] == [(commits[8], commits[9], "regressed")]
+    assert [(r["commit_before"], r["commit_after"], r["verdict"]) for r in rows] == [
+        (commits[8], commits[9], "regressed")
+    ]
     assert 20 < rows[0]["change_pct"] < 40 and "interleaved sessions straddling the step" in rows[0]["rule"]

@@ -43,36 +43,49 @@ class FakeMachine:
 
 def test_ratio_is_exact_on_a_steady_machine():
     m = FakeMachine(lambda i: 1.0)
-    got = rel.measure_relative(m.workload(3e-6), reference=m.workload(1e-6), clock=m.clock,
-                               warm_up_time=0, samples=10, sample_time=1e-4)
+    got = rel.measure_relative(
+        m.workload(3e-6), reference=m.workload(1e-6), clock=m.clock, warm_up_time=0, samples=10, sample_time=1e-4
+    )
     assert got == pytest.approx(3.0)
 
 
 def test_a_slow_phase_of_the_machine_cancels():
     # The machine slows by 1.8x for a stretch of calls (another tenant): wall time moves, the ratio does not.
     m = FakeMachine(lambda i: 1.8 if 400 <= i < 4_000 else 1.0)
-    ratios = rel.relative_samples(m.workload(2e-6), reference=m.workload(1e-6), clock=m.clock,
-                                  warm_up_time=0, samples=20, sample_time=1e-4)
+    ratios = rel.relative_samples(
+        m.workload(2e-6), reference=m.workload(1e-6), clock=m.clock, warm_up_time=0, samples=20, sample_time=1e-4
+    )
     assert len(ratios) == 20
     steady = [r for r in ratios if r == pytest.approx(2.0, rel=1e-9)]
     assert len(steady) >= 14  # samples inside one phase are exact; only the boundary samples mix
-    assert rel.measure_relative(m.workload(2e-6), reference=m.workload(1e-6), clock=m.clock,
-                                warm_up_time=0, samples=20, sample_time=1e-4) == pytest.approx(2.0)
+    assert rel.measure_relative(
+        m.workload(2e-6), reference=m.workload(1e-6), clock=m.clock, warm_up_time=0, samples=20, sample_time=1e-4
+    ) == pytest.approx(2.0)
 
 
 def test_a_slower_workload_raises_the_value_by_the_same_factor():
     m = FakeMachine(lambda i: 1.0 + 0.3 * ((i // 50) % 2))
-    base = rel.measure_relative(m.workload(5e-6), reference=m.workload(1e-6), clock=m.clock,
-                                warm_up_time=0, samples=15, sample_time=1e-4)
-    head = rel.measure_relative(m.workload(5.25e-6), reference=m.workload(1e-6), clock=m.clock,
-                                warm_up_time=0, samples=15, sample_time=1e-4)
+    base = rel.measure_relative(
+        m.workload(5e-6), reference=m.workload(1e-6), clock=m.clock, warm_up_time=0, samples=15, sample_time=1e-4
+    )
+    head = rel.measure_relative(
+        m.workload(5.25e-6), reference=m.workload(1e-6), clock=m.clock, warm_up_time=0, samples=15, sample_time=1e-4
+    )
     assert head / base == pytest.approx(1.05, rel=0.01)
 
 
 def test_sampling_stops_at_the_time_budget_after_the_minimum():
     m = FakeMachine(lambda i: 1.0)
-    ratios = rel.relative_samples(m.workload(0.2), reference=m.workload(0.001), clock=m.clock,
-                                  warm_up_time=0, samples=30, sample_time=0.005, max_time=1.0, min_samples=5)
+    ratios = rel.relative_samples(
+        m.workload(0.2),
+        reference=m.workload(0.001),
+        clock=m.clock,
+        warm_up_time=0,
+        samples=30,
+        sample_time=0.005,
+        max_time=1.0,
+        min_samples=5,
+    )
     assert len(ratios) == 5  # a 200 ms call: the 1 s budget is spent by the 5th sample
 
 
@@ -81,8 +94,9 @@ def test_bad_arguments_and_unmeasurable_reference_fail_clearly():
         rel.relative_samples(lambda: None, samples=0)
     m = FakeMachine(lambda i: 1.0)
     with pytest.raises(RuntimeError, match="reference kernel took no measurable time"):
-        rel.measure_relative(m.workload(1e-6), reference=lambda: None, clock=m.clock,
-                             warm_up_time=0, samples=3, sample_time=1e-4)
+        rel.measure_relative(
+            m.workload(1e-6), reference=lambda: None, clock=m.clock, warm_up_time=0, samples=3, sample_time=1e-4
+        )
 
 
 def test_the_real_reference_kernel_runs_and_is_deterministic():
@@ -136,8 +150,10 @@ def test_twin_version_follows_the_timed_code():
     assert a == relative_time("time_sum")(_plain()).track_sum_relative.version
 
 
-@pytest.mark.parametrize("names, fragment", [((), "needs the names"), (("time_missing",), "mirrors existing"),
-                                            (("setup",), "mirrors existing")])
+@pytest.mark.parametrize(
+    "names, fragment",
+    [((), "needs the names"), (("time_missing",), "mirrors existing"), (("setup",), "mirrors existing")],
+)
 def test_decorator_rejects_what_it_cannot_mirror(names, fragment):
     with pytest.raises(TypeError, match=fragment):
         relative_time(*names)(_plain())
@@ -152,8 +168,9 @@ def test_decorator_refuses_number_one_classes():
 
 def test_adapter_flag_adds_track_relative():
     class _Work:
-        config = BenchmarkConfig(name="work", benchmark_type=BenchmarkType.LATENCY, relative_time=True,
-                                 params={"n": [3]})
+        config = BenchmarkConfig(
+            name="work", benchmark_type=BenchmarkType.LATENCY, relative_time=True, params={"n": [3]}
+        )
 
         def setup(self, n):
             self.n = n
@@ -174,8 +191,9 @@ def test_asv_discovers_twins_with_their_unit_and_params(tmp_path, monkeypatch):
     pkg = tmp_path / "relsuite_pkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "work_benchmarks.py").write_text(textwrap.dedent(
-        """
+    (pkg / "work_benchmarks.py").write_text(
+        textwrap.dedent(
+            """
         from benchmarks.framework import relative_time
 
         @relative_time("time_sum")
@@ -188,7 +206,9 @@ def test_asv_discovers_twins_with_their_unit_and_params(tmp_path, monkeypatch):
 
             def time_sum(self, n):
                 sum(self.data)
-        """))
+        """
+        )
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     out = io.StringIO()
     list_benchmarks(str(pkg), out)
@@ -221,13 +241,25 @@ def test_report_reads_wall_against_the_relative_witness():
     from tools.regression_report import channel_disagreements
 
     def row(bench, channel, verdict, change):
-        return {"machine": "m", "environment": "e", "benchmark": bench, "params": "", "channel": channel,
-                "verdict": verdict, "change_pct": change, "mde_pct": 30.0}
+        return {
+            "machine": "m",
+            "environment": "e",
+            "benchmark": bench,
+            "params": "",
+            "channel": channel,
+            "verdict": verdict,
+            "change_pct": change,
+            "mde_pct": 30.0,
+        }
 
-    v = pd.DataFrame([row("mod.C.time_x", "wall", "regressed", 25.0),
-                      row("mod.C.track_x_relative", "relative", "unchanged", 0.3),
-                      row("mod.C.time_y", "wall", "inconclusive", 4.0),
-                      row("mod.C.track_y_relative", "relative", "regressed", 5.1)])
+    v = pd.DataFrame(
+        [
+            row("mod.C.time_x", "wall", "regressed", 25.0),
+            row("mod.C.track_x_relative", "relative", "unchanged", 0.3),
+            row("mod.C.time_y", "wall", "inconclusive", 4.0),
+            row("mod.C.track_y_relative", "relative", "regressed", 5.1),
+        ]
+    )
     d = channel_disagreements(v).set_index("benchmark")
     assert d.loc["mod.C.time_x", "witness"] == "relative"
     assert "the machine" in d.loc["mod.C.time_x", "note"]

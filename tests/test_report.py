@@ -5,20 +5,31 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from _tools_testkit import DATA, RECORDED_COMMITS
+
 from tools.__main__ import main
 from tools.humanize import digits_for_range, human_interval, human_pct, human_value
 from tools.loader import load_results
 from tools.performance_report import performance_report_md
 
 
-@pytest.mark.parametrize("value, unit, text", [
-    (1.23e-5, "seconds", "12.3 µs"), (4.5e-9, "seconds", "4.50 ns"), (0.25, "seconds", "250 ms"),
-    (2.0, "seconds", "2.00 s"), (999.9e-6, "seconds", "1.00 ms"), (1.2e6, "bytes", "1.20 MB"),
-    (512, "bytes", "512 B"), (45600, "ops/s", "45.6k ops/s"), (218_722_196, "instructions", "219M instr"),
-    (3.5, "hit rate", "3.50 hit rate"), (float("nan"), "seconds", "—"), (None, "bytes", "—"),
-])
+@pytest.mark.parametrize(
+    "value, unit, text",
+    [
+        (1.23e-5, "seconds", "12.3 µs"),
+        (4.5e-9, "seconds", "4.50 ns"),
+        (0.25, "seconds", "250 ms"),
+        (2.0, "seconds", "2.00 s"),
+        (999.9e-6, "seconds", "1.00 ms"),
+        (1.2e6, "bytes", "1.20 MB"),
+        (512, "bytes", "512 B"),
+        (45600, "ops/s", "45.6k ops/s"),
+        (218_722_196, "instructions", "219M instr"),
+        (3.5, "hit rate", "3.50 hit rate"),
+        (float("nan"), "seconds", "—"),
+        (None, "bytes", "—"),
+    ],
+)
 def test_human_value(value, unit, text):
     assert human_value(value, unit) == text
 
@@ -34,8 +45,12 @@ def test_percentages_and_intervals():
 def test_report_markdown_contents():
     table = load_results(DATA)
     rows = table[table["commit"] == RECORDED_COMMITS[-1]]
-    md = performance_report_md(rows, {"toymachine": {"os": "Linux", "cpu": "Xeon"}}, "2026-01-05 10:00:00 UTC",
-                               {"summary": "../charts/summary.png", "toy": "../charts/toy.png"})
+    md = performance_report_md(
+        rows,
+        {"toymachine": {"os": "Linux", "cpu": "Xeon"}},
+        "2026-01-05 10:00:00 UTC",
+        {"summary": "../charts/summary.png", "toy": "../charts/toy.png"},
+    )
     assert md.startswith(f"# Performance report — {RECORDED_COMMITS[-1][:12]}")
     assert "toymachine (Linux, Xeon)" in md
     assert "6 ok, 1 failed, 1 skipped, 0 stale" in md

@@ -56,7 +56,15 @@ def ask(text="hello", **fields):
 @pytest.fixture
 def reg():
     return registry(
-        mk("a", "openai", supports_streaming=True, supports_function_calling=True, cost=0.01, latency=300, tags={"code"}),
+        mk(
+            "a",
+            "openai",
+            supports_streaming=True,
+            supports_function_calling=True,
+            cost=0.01,
+            latency=300,
+            tags={"code"},
+        ),
         mk("b", "anthropic", max_context_length=100_000, cost=0.002, latency=900, tags={"creative", "writing"}),
         mk("c", "openai", status=ModelStatus.LIMITED, latency=150, p95=400, tags={"technical"}),
         mk("d", "local", status=ModelStatus.MAINTENANCE, cost=0.0001, latency=10),
@@ -141,7 +149,9 @@ def test_get_filtered_models_applies_filter_exclusions_and_suitability(reg):
 
 
 def test_max_tokens_needs_generation_room_and_context():
-    reg = registry(*(mk(i, max_context_length=32768, max_tokens_to_generate=g) for i, g in (("small", 512), ("big", 4096))))
+    reg = registry(
+        *(mk(i, max_context_length=32768, max_tokens_to_generate=g) for i, g in (("small", 512), ("big", 4096)))
+    )
     r = router(reg)
     assert ids(r.get_filtered_models(ask(max_tokens=1000))) == ["big"]
     with pytest.raises(NoSuitableModelError, match="max_tokens: no remaining model can generate 5000 tokens"):
@@ -342,7 +352,9 @@ def test_route_metadata(reg):
     assert res.model.id == "b"  # c is unpriced
     assert m.strategy is m.requested_strategy is RoutingStrategy.COST_OPTIMIZED
     assert m.fallbacks_tried == () and m.models_considered == 3 and m.elapsed_seconds >= 0
-    assert m.estimated_input_tokens == estimate_tokens([{"content": "hello world"}]) and m.estimated_output_tokens == 100
+    assert (
+        m.estimated_input_tokens == estimate_tokens([{"content": "hello world"}]) and m.estimated_output_tokens == 100
+    )
     assert r.route_counts() == {"b": 1}
 
 

@@ -25,8 +25,13 @@ ARTIFACTS = ROOT / "test-artifacts" / "site"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Flags from ASV_NOTES: no sandbox (root in containers), nothing that phones home.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 MACHINE = "toy-machine"
 BENCH_GRAPH = "bench.TimeSuite.time_sleep"
@@ -46,7 +51,7 @@ def _need_chromium() -> None:
 # --set-commit-hash, so no environment is built. The benchmark *code* must stay the same
 # across commits (asv publish drops results of other benchmark versions); what changes is the
 # workload file the "library" commit ships.
-BENCH_CODE = '''
+BENCH_CODE = """
 import json
 import time
 from pathlib import Path
@@ -69,7 +74,7 @@ class TimeSuite:
 def track_queue_length():
     return WORKLOAD["length"]
 track_queue_length.unit = "items"
-'''
+"""
 COMMITS = [  # (delay seconds, tracked value); the third commit regresses both
     (0.002, 10),
     (0.002, 10),
@@ -89,17 +94,34 @@ def published_site(tmp_path_factory, request):
     proj = tmp_path_factory.mktemp("toy")
     home = proj / "home"
     home.mkdir()
-    env = {**os.environ, "HOME": str(home), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     repo = proj / "repo"
     (repo / "benchmarks").mkdir(parents=True)
     (repo / "benchmarks" / "__init__.py").write_text("")
-    (repo / "asv.conf.json").write_text(json.dumps({
-        "version": 1, "project": "toy", "project_url": "http://127.0.0.1/", "repo": ".",
-        "branches": ["main"], "dvcs": "git", "environment_type": "virtualenv",
-        "benchmark_dir": "benchmarks", "results_dir": ".asv/results", "html_dir": ".asv/html",
-        "env_dir": ".asv/env",
-    }))
+    (repo / "asv.conf.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "project": "toy",
+                "project_url": "http://127.0.0.1/",
+                "repo": ".",
+                "branches": ["main"],
+                "dvcs": "git",
+                "environment_type": "virtualenv",
+                "benchmark_dir": "benchmarks",
+                "results_dir": ".asv/results",
+                "html_dir": ".asv/html",
+                "env_dir": ".asv/env",
+            }
+        )
+    )
     asv = [sys.executable, "-m", "asv"]
     _run(["git", "init", "-q", "-b", "main"], repo, env)
     _run(asv + ["machine", "--yes", "--machine", MACHINE], repo, env)
@@ -109,16 +131,34 @@ def published_site(tmp_path_factory, request):
         _run(["git", "add", "-A"], repo, env)
         # distinct commit dates: the site orders commits by date
         date = f"2026-01-0{i + 1}T12:00:00+00:00"
-        _run(["git", "commit", "-q", "-m", f"commit {i}"], repo, {**env, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date})
+        _run(
+            ["git", "commit", "-q", "-m", f"commit {i}"],
+            repo,
+            {**env, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date},
+        )
         sha = _run(["git", "rev-parse", "HEAD"], repo, env).strip()
-        _run(asv + ["run", "--python=same", f"--set-commit-hash={sha}", "--machine", MACHINE,
-                    "--launch-method", "forkserver"], repo, env)
+        _run(
+            asv
+            + [
+                "run",
+                "--python=same",
+                f"--set-commit-hash={sha}",
+                "--machine",
+                MACHINE,
+                "--launch-method",
+                "forkserver",
+            ],
+            repo,
+            env,
+        )
     _run(asv + ["publish"], repo, env)
     html = repo / ".asv" / "html"
     # npm's download is kept between runs in pytest's cache dir (git-ignored) when there is one
     cache_plugin = getattr(request.config, "cache", None)
     cache = Path(cache_plugin.mkdir("asv-vendor-cache")) if cache_plugin else tmp_path_factory.mktemp("vendor-cache")
-    out = _run([sys.executable, "-m", "tools", "site", "--html-dir", str(html), "--cache-dir", str(cache)], ROOT, os.environ)
+    out = _run(
+        [sys.executable, "-m", "tools", "site", "--html-dir", str(html), "--cache-dir", str(cache)], ROOT, os.environ
+    )
     assert "works offline" in out
     return html
 
@@ -204,8 +244,9 @@ def test_grid_renders_every_benchmark(page):
     assert any("time_sleep" in n for n in names) and any("track_queue_length" in n for n in names), names
     assert pg.url.endswith("/") or "error.html" not in pg.url
     # the small summary plots are drawn from data (flot canvases)
-    pg.wait_for_function("document.querySelectorAll('.benchmark-container canvas, canvas.flot-base').length > 0",
-                         timeout=15_000)
+    pg.wait_for_function(
+        "document.querySelectorAll('.benchmark-container canvas, canvas.flot-base').length > 0", timeout=15_000
+    )
     _shot(pg, "grid")
     assert any("/graphs/summary/" in u for u in watch.requests)
     watch.check()
@@ -215,8 +256,10 @@ def test_graph_page_plots_data(page):
     pg, watch, origin = page
     pg.goto(f"{origin}/#{BENCH_GRAPH}", wait_until="networkidle")
     pg.wait_for_selector("#main-graph canvas.flot-base", timeout=15_000)
-    assert pg.locator("#title").inner_text().strip().endswith(BENCH_GRAPH.split(".")[-1]) or \
-        BENCH_GRAPH in pg.locator("#title").inner_text()
+    assert (
+        pg.locator("#title").inner_text().strip().endswith(BENCH_GRAPH.split(".")[-1])
+        or BENCH_GRAPH in pg.locator("#title").inner_text()
+    )
     graph_json = [u for u in watch.requests if "/graphs/" in u and "time_sleep" in u and "summary" not in u]
     assert graph_json, watch.requests
     # flot keeps the plotted series: 3 commits in each line

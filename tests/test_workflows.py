@@ -19,8 +19,11 @@ MAIN_WORKFLOW = ROOT / ".github" / "workflows" / "benchmarks.yml"
 PINNED = re.compile(r"^[^@\s]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
 WRITE_SCOPES_ALLOWED = {
     # job -> scopes it may write; every other job is read-only
-    "benchmarks.yml": {"save-results": {"contents"}, "deploy-site": {"pages", "id-token"},
-                       "regression-issues": {"issues"}},
+    "benchmarks.yml": {
+        "save-results": {"contents"},
+        "deploy-site": {"pages", "id-token"},
+        "regression-issues": {"issues"},
+    },
     "pr-benchmarks.yml": {"comment": {"pull-requests"}},
 }
 
@@ -166,7 +169,9 @@ def test_main_workflow_triggers_history_and_outputs():
     runs = "\n".join(s.get("run", "") for s in _steps(bench))
     # Regressions decided interleaved, against the commit 5 back (history from sessions needs it),
     # with at least 6 rounds a side (a 99.5% interval's minimum), 24 on the daily run.
-    assert re.search(r'bash scripts/run_benchmarks.sh --rounds "\$ROUNDS" --extra-rounds "\$EXTRA_ROUNDS" --base-lag 5', runs)
+    assert re.search(
+        r'bash scripts/run_benchmarks.sh --rounds "\$ROUNDS" --extra-rounds "\$EXTRA_ROUNDS" --base-lag 5', runs
+    )
     env = next(s for s in bench["steps"] if s.get("name") == "Run the benchmark pipeline")["env"]
     assert env["ROUNDS"] == "${{ github.event_name == 'schedule' && '24' || '6' }}"
     assert "git archive" in runs and "RESULTS_BRANCH" in runs  # history restored
@@ -195,15 +200,27 @@ def _step_script(path: Path, job: str, name_start: str) -> str:
 
 def _bash(script: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     # the shell GitHub uses for `run:` steps
-    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_results_branch_round_trip(tmp_path):
     """The workflow's own save and restore scripts, run against a local 'origin'."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "RESULTS_BRANCH": "asv-results",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "RESULTS_BRANCH": "asv-results",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     git = lambda *a, cwd: subprocess.run(["git", *a], cwd=cwd, env=env, check=True, capture_output=True, text=True)  # noqa: E731
     origin = tmp_path / "origin.git"
     git("init", "-q", "--bare", "-b", "main", str(origin), cwd=tmp_path)

@@ -27,8 +27,16 @@ from tools.stats import per_commit_median  # noqa: E402
 
 LOG_SPAN = 20.0
 MAX_SERIES_PER_PANEL = 16
-STYLE = {"font.size": 11, "axes.titlesize": 13, "axes.labelsize": 11, "legend.fontsize": 9,
-         "xtick.labelsize": 9, "ytick.labelsize": 10, "axes.grid": True, "grid.alpha": 0.3}
+STYLE = {
+    "font.size": 11,
+    "axes.titlesize": 13,
+    "axes.labelsize": 11,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
 
 _UNIT_LABEL = {"seconds": "time per call", "bytes": "memory", "instructions": "instructions", "ops/s": "throughput"}
 
@@ -36,8 +44,13 @@ _UNIT_LABEL = {"seconds": "time per call", "bytes": "memory", "instructions": "i
 def commit_axis(points: pd.DataFrame) -> pd.DataFrame:
     """Commits in date order -> x positions 0..n-1 and tick labels 'abc12345\\nMM-DD'."""
     commits = points.groupby("commit", observed=True)["commit_date"].min().sort_values(kind="stable")
-    return pd.DataFrame({"commit": commits.index.astype(str), "x": np.arange(len(commits)),
-                         "label": [f"{c[:8]}\n{d:%m-%d}" for c, d in zip(commits.index.astype(str), commits)]})
+    return pd.DataFrame(
+        {
+            "commit": commits.index.astype(str),
+            "x": np.arange(len(commits)),
+            "label": [f"{c[:8]}\n{d:%m-%d}" for c, d in zip(commits.index.astype(str), commits)],
+        }
+    )
 
 
 def compact_params(params: str) -> str:
@@ -109,16 +122,23 @@ def _draw_panel(ax, df: pd.DataFrame, axis: pd.DataFrame, unit: str, title: str 
         if ok.any():
             ax.fill_between(x[ok], lo[ok], hi[ok], color=color, alpha=0.18, lw=0)
     if len(groups) > MAX_SERIES_PER_PANEL:
-        ax.text(0.99, 0.02, f"+{len(groups) - MAX_SERIES_PER_PANEL} more series (see the report tables)",
-                transform=ax.transAxes, ha="right", va="bottom", fontsize=9, color="0.35")
+        ax.text(
+            0.99,
+            0.02,
+            f"+{len(groups) - MAX_SERIES_PER_PANEL} more series (see the report tables)",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=9,
+            color="0.35",
+        )
     values = df["value"].to_numpy(dtype=float)
     if _use_log(values):
         ax.set_yscale("log")
     if ax.get_yscale() == "log":
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human_value(v, unit)))
     else:  # narrow linear ranges need more digits to keep tick labels distinct
-        ax.yaxis.set_major_formatter(FuncFormatter(
-            lambda v, _: human_value(v, unit, digits_for_range(*ax.get_ylim()))))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human_value(v, unit, digits_for_range(*ax.get_ylim()))))
     what = _UNIT_LABEL.get(unit)
     scale = ", log scale" if _use_log(values) else ""
     ax.set_ylabel(f"{what}\n({unit}{scale})" if what else f"{unit}{scale}")
@@ -139,8 +159,9 @@ def component_figure(table: pd.DataFrame, component: str) -> Figure:
     axis = commit_axis(points)
     layout = panels(points)
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(len(layout), 1, figsize=(13, 3.6 * len(layout) + 1.0), squeeze=False,
-                                 layout="constrained")
+        fig, axes = plt.subplots(
+            len(layout), 1, figsize=(13, 3.6 * len(layout) + 1.0), squeeze=False, layout="constrained"
+        )
         for ax, (title, unit, rows) in zip(axes[:, 0], layout):
             _draw_panel(ax, rows, axis, unit, title)
         axes[-1, 0].set_xlabel("commit (oldest → newest)")
@@ -161,8 +182,11 @@ def relative_cost(table: pd.DataFrame) -> pd.DataFrame:
     ratio = points["value"] / first
     lib = np.array([lower_is_better(t, u) for t, u in zip(points["type"].astype(str), points["unit"].astype(str))])
     points = points.assign(log_cost=np.where(lib, np.log(ratio), -np.log(ratio)))
-    out = points.groupby(["component", "commit"], observed=True).agg(
-        commit_date=("commit_date", "min"), log_cost=("log_cost", "mean"), n_series=("log_cost", "size")).reset_index()
+    out = (
+        points.groupby(["component", "commit"], observed=True)
+        .agg(commit_date=("commit_date", "min"), log_cost=("log_cost", "mean"), n_series=("log_cost", "size"))
+        .reset_index()
+    )
     out["relative_cost"] = np.exp(out["log_cost"])
     return out.drop(columns="log_cost").sort_values("commit_date", kind="stable")
 
@@ -177,8 +201,15 @@ def summary_figure(table: pd.DataFrame) -> Figure:
         fig, ax = plt.subplots(figsize=(13, 5.5), layout="constrained")
         for i, (component, s) in enumerate(rel.groupby("component", observed=True, sort=True)):
             x = s["commit"].astype(str).map(x_of).to_numpy(dtype=float)
-            ax.plot(x, s["relative_cost"], marker="o", ms=4, lw=2, color=plt.get_cmap("tab10")(i % 10),
-                    label=f"{component} ({int(s['n_series'].max())} series)")
+            ax.plot(
+                x,
+                s["relative_cost"],
+                marker="o",
+                ms=4,
+                lw=2,
+                color=plt.get_cmap("tab10")(i % 10),
+                label=f"{component} ({int(s['n_series'].max())} series)",
+            )
         ax.axhline(1.0, color="0.3", lw=1, ls="--")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2f}×"))
         ax.yaxis.set_major_locator(MaxNLocator(8))

@@ -22,7 +22,7 @@ OUTPUT_DIR = Path("metrics") / "performance"
 
 @dataclass(frozen=True)
 class Settings:
-    root: Path                    # folder of asv.conf.json (or the current directory)
+    root: Path  # folder of asv.conf.json (or the current directory)
     results_dirs: tuple[Path, ...]
     html_dir: Path
     repo: Path
@@ -84,17 +84,27 @@ def write_scratch_asv_conf(conf: dict, home: Path, out_dir: Path, **overrides: s
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Options every command shares: where the results are and which machine."""
     g = parser.add_argument_group("results")
-    g.add_argument("--config", metavar="PATH", default=None,
-                   help=f"asv configuration file (default: ./{DEFAULT_CONFIG} when present)")
-    g.add_argument("--results-dir", metavar="DIR", action="append", default=None,
-                   help="asv results directory (default: results_dir from asv.conf.json); repeat it to "
-                        "load several, e.g. interleaved rounds, numbered in the 'round' column")
-    g.add_argument("--machine", metavar="NAME", default=None,
-                   help="only this asv machine (default: all machines)")
-    g.add_argument("--output-dir", metavar="DIR", default=None,
-                   help=f"where outputs go (default: {OUTPUT_DIR})")
-    g.add_argument("--no-cache", action="store_true",
-                   help="parse every result file instead of reusing the loader cache under .asv/")
+    g.add_argument(
+        "--config",
+        metavar="PATH",
+        default=None,
+        help=f"asv configuration file (default: ./{DEFAULT_CONFIG} when present)",
+    )
+    g.add_argument(
+        "--results-dir",
+        metavar="DIR",
+        action="append",
+        default=None,
+        help="asv results directory (default: results_dir from asv.conf.json); repeat it to "
+        "load several, e.g. interleaved rounds, numbered in the 'round' column",
+    )
+    g.add_argument("--machine", metavar="NAME", default=None, help="only this asv machine (default: all machines)")
+    g.add_argument("--output-dir", metavar="DIR", default=None, help=f"where outputs go (default: {OUTPUT_DIR})")
+    g.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="parse every result file instead of reusing the loader cache under .asv/",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -123,7 +133,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         root=root,
         results_dirs=results_dirs,
         html_dir=rel(conf.get("html_dir", "html")),
-        repo=rel(conf.get("repo", ".")) if not str(conf.get("repo", ".")).startswith(("http:", "https:", "git@")) else root,
+        repo=rel(conf.get("repo", "."))
+        if not str(conf.get("repo", ".")).startswith(("http:", "https:", "git@"))
+        else root,
         machine=getattr(args, "machine", None),
         output_dir=Path(output) if output else root / OUTPUT_DIR,
         config_path=conf_path if conf_path.is_file() else None,
@@ -145,8 +157,9 @@ def load_table(settings: Settings) -> pd.DataFrame:
     from tools.loader import load_results
 
     dirs = settings.results_dirs
-    return load_results(list(dirs) if len(dirs) > 1 else dirs[0], machine=settings.machine,
-                        cache_dir=settings.cache_dir)
+    return load_results(
+        list(dirs) if len(dirs) > 1 else dirs[0], machine=settings.machine, cache_dir=settings.cache_dir
+    )
 
 
 def utc_stamp(now: pd.Timestamp | None = None) -> str:

@@ -19,9 +19,10 @@ import os
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from tools.errors import ToolError
 
@@ -279,7 +280,11 @@ def pr_comment_body(
         else ":white_check_mark: **No confirmed performance regression**"
     )
     if counts:
-        verdict += " (" + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("regressed", "improved", "inconclusive", "unchanged")) + ")"
+        verdict += (
+            " ("
+            + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("regressed", "improved", "inconclusive", "unchanged"))
+            + ")"
+        )
     lines = [
         PR_COMMENT_MARKER,
         f"### Benchmarks: `{head[:8]}` (head) vs `{base[:8]}` (merge base)",
@@ -330,7 +335,9 @@ _NEXT_RE = re.compile(r'<([^>]+)>;\s*rel="next"')
 class RestClient:
     """Minimal GitHub REST client (token from ``GITHUB_TOKEN``); the transport is injectable."""
 
-    def __init__(self, repo: str, token: str, api_url: str = "https://api.github.com", transport: Transport | None = None):
+    def __init__(
+        self, repo: str, token: str, api_url: str = "https://api.github.com", transport: Transport | None = None
+    ):
         self.repo = repo
         self.api_url = api_url.rstrip("/")
         self.headers = {
@@ -342,11 +349,16 @@ class RestClient:
         self.transport = transport or _urllib_transport
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ, transport: Transport | None = None) -> "RestClient":
+    def from_env(cls, env: Mapping[str, str] = os.environ, transport: Transport | None = None) -> RestClient:
         missing = [k for k in ("GITHUB_TOKEN", "GITHUB_REPOSITORY") if not env.get(k)]
         if missing:
             raise ToolError(f"{' and '.join(missing)} not set (run inside GitHub Actions, or use --dry-run)")
-        return cls(env["GITHUB_REPOSITORY"], env["GITHUB_TOKEN"], env.get("GITHUB_API_URL", "https://api.github.com"), transport)
+        return cls(
+            env["GITHUB_REPOSITORY"],
+            env["GITHUB_TOKEN"],
+            env.get("GITHUB_API_URL", "https://api.github.com"),
+            transport,
+        )
 
     def request(self, method: str, path: str, body: dict | None = None) -> Any:
         url = path if path.startswith("http") else f"{self.api_url}{path}"
@@ -380,10 +392,14 @@ class RestClient:
         existing = {lbl["name"] for lbl in self.paginate(f"/repos/{self.repo}/labels?per_page=100")}
         for name in labels:
             if name not in existing:
-                self.request("POST", f"/repos/{self.repo}/labels", {"name": name, "color": LABEL_COLORS.get(name, "ededed")})
+                self.request(
+                    "POST", f"/repos/{self.repo}/labels", {"name": name, "color": LABEL_COLORS.get(name, "ededed")}
+                )
 
     def create_issue(self, title: str, body: str, labels: Sequence[str] = ISSUE_LABELS) -> Any:
-        return self.request("POST", f"/repos/{self.repo}/issues", {"title": title, "body": body, "labels": list(labels)})
+        return self.request(
+            "POST", f"/repos/{self.repo}/issues", {"title": title, "body": body, "labels": list(labels)}
+        )
 
     # -- PR comments
     def pr_comments(self, pr: int) -> list:
@@ -420,8 +436,13 @@ def open_regression_issues(
             log(f"{action.commit[:8]}: issue #{action.existing} ({action.state}) already exists; not opening another")
             continue
         body = issue_body(
-            action.commit, by_commit[action.commit], report_md,
-            base=base, repo_url=repo_url, site_url=site_url, run_url=run_url,
+            action.commit,
+            by_commit[action.commit],
+            report_md,
+            base=base,
+            repo_url=repo_url,
+            site_url=site_url,
+            run_url=run_url,
         )
         created = client.create_issue(issue_title(action.commit), body)
         log(f"{action.commit[:8]}: opened issue #{created.get('number')} {created.get('html_url', '')}")
@@ -449,7 +470,9 @@ def standalone_main(module, argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
 
 
-def upsert_pr_comment(client: RestClient, pr: int, body: str, bot_login: str | None = "github-actions[bot]") -> tuple[str, Any]:
+def upsert_pr_comment(
+    client: RestClient, pr: int, body: str, bot_login: str | None = "github-actions[bot]"
+) -> tuple[str, Any]:
     """Edit our PR comment if there is one, else post it. Returns (action, comment)."""
     action, comment_id = plan_pr_comment(client.pr_comments(pr), bot_login)
     if action == "update":

@@ -20,8 +20,8 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,8 +40,12 @@ _ROUND_DIR = re.compile(r"round[-_]?(\d+)$")
 
 # asv's ``type`` -> the schema's short name (asv writes "peakmemory" for peakmem_*).
 _TYPE_ALIASES = {"peakmemory": "peakmem"}
-_PREFIX_TYPES = (("time_", "time", "seconds"), ("peakmem_", "peakmem", "bytes"),
-                 ("mem_", "memory", "bytes"), ("track_", "track", "unit"))
+_PREFIX_TYPES = (
+    ("time_", "time", "seconds"),
+    ("peakmem_", "peakmem", "bytes"),
+    ("mem_", "memory", "bytes"),
+    ("track_", "track", "unit"),
+)
 
 Warn = Callable[[str], None]
 
@@ -51,6 +55,7 @@ def _stderr_warn(message: str) -> None:
 
 
 # ---------------------------------------------------------------- benchmarks.json
+
 
 def read_benchmarks_json(path: str | os.PathLike) -> dict[str, dict]:
     """``benchmarks.json`` -> {name: {type, unit, params, param_names, version}}."""
@@ -72,7 +77,12 @@ def _meta_for(name: str, benchmarks: dict[str, dict]) -> tuple[str, str, list[st
     meta = benchmarks.get(name)
     if meta is not None:
         btype = str(meta.get("type", ""))
-        return _TYPE_ALIASES.get(btype, btype), str(meta.get("unit", "")), list(meta.get("param_names") or []), meta.get("version")
+        return (
+            _TYPE_ALIASES.get(btype, btype),
+            str(meta.get("unit", "")),
+            list(meta.get("param_names") or []),
+            meta.get("version"),
+        )
     method = name.rsplit(".", 1)[-1]
     for prefix, btype, unit in _PREFIX_TYPES:
         if method.startswith(prefix):
@@ -82,11 +92,14 @@ def _meta_for(name: str, benchmarks: dict[str, dict]) -> tuple[str, str, list[st
 
 # ---------------------------------------------------------------- discovery
 
+
 def machine_dirs(results_dir: Path) -> list[Path]:
     """Machine folders of a results dir: sub-folders holding result JSON files."""
+
     def holds_results(p: Path) -> bool:
         return (p / "machine.json").exists() or any(
-            f.suffix == ".json" and f.name not in SKIP_FILES for f in p.iterdir())
+            f.suffix == ".json" and f.name not in SKIP_FILES for f in p.iterdir()
+        )
 
     return sorted(p for p in results_dir.iterdir() if p.is_dir() and holds_results(p))
 
@@ -112,6 +125,7 @@ def load_machines(results_dir: str | os.PathLike) -> dict[str, dict]:
 
 
 # ---------------------------------------------------------------- parameters
+
 
 def _format_param_names(param_names: Sequence[str], combo: Sequence[str]) -> str:
     return ", ".join(f"{n}={v}" for n, v in zip(param_names, combo))
@@ -148,8 +162,15 @@ class _ParamCache:
 
 # ---------------------------------------------------------------- one file
 
-_STAT_COLUMNS = {"stats_ci_99_a": "ci_low", "stats_ci_99_b": "ci_high", "stats_q_25": "q25",
-                 "stats_q_75": "q75", "stats_number": "number", "stats_repeat": "repeat", "samples": "samples"}
+_STAT_COLUMNS = {
+    "stats_ci_99_a": "ci_low",
+    "stats_ci_99_b": "ci_high",
+    "stats_q_25": "q25",
+    "stats_q_75": "q75",
+    "stats_number": "number",
+    "stats_repeat": "repeat",
+    "samples": "samples",
+}
 _PER_ROW = ["value", "ci_low", "ci_high", "q25", "q75", "number", "repeat", "samples", "params", "param_values"]
 _PER_BENCH = ["benchmark", "type", "unit", "version", "stale", "started_at", "duration"]
 _PER_FILE = ["machine", "environment", "commit", "commit_date", "round"]
@@ -226,8 +247,12 @@ def _parse_json(raw: bytes):
     standard library parser)."""
     if _orjson is not None:
         try:
-            return _orjson.loads(raw.replace(b"-Infinity", b'"-Infinity"').replace(b"Infinity", b'"Infinity"')
-                                 .replace(b'-"Infinity"', b'"-Infinity"').replace(b"NaN", b'"NaN"'))
+            return _orjson.loads(
+                raw.replace(b"-Infinity", b'"-Infinity"')
+                .replace(b"Infinity", b'"Infinity"')
+                .replace(b'-"Infinity"', b'"-Infinity"')
+                .replace(b"NaN", b'"NaN"')
+            )
         except _orjson.JSONDecodeError:
             pass
     return json.loads(raw)
@@ -245,8 +270,10 @@ def _read_result_file(path: Path) -> dict:
         raise ValueError("not an asv result file (expected a JSON object)")
     version = data.get("version")
     if version != RESULTS_API_VERSION:
-        raise ValueError(f"asv results format version {version!r}, expected {RESULTS_API_VERSION} "
-                         "(run `asv update` to upgrade old results)")
+        raise ValueError(
+            f"asv results format version {version!r}, expected {RESULTS_API_VERSION} "
+            "(run `asv update` to upgrade old results)"
+        )
     missing = [k for k in ("commit_hash", "env_name", "result_columns", "results") if k not in data]
     if missing:
         raise ValueError(f"missing key(s) {', '.join(missing)}")
@@ -256,6 +283,7 @@ def _read_result_file(path: Path) -> dict:
 
 
 # ---------------------------------------------------------------- the table
+
 
 def _round_number(path: Path, position: int) -> int:
     m = _ROUND_DIR.search(path.name)
@@ -271,9 +299,14 @@ def _find_benchmarks_json(dirs: list[Path], explicit) -> Path:
     return dirs[0] / "benchmarks.json"
 
 
-def load_results(results_dir: str | os.PathLike | Sequence[str | os.PathLike], machine: str | None = None,
-                 benchmarks_json: str | os.PathLike | None = None, *, warn: Warn | None = None,
-                 cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+def load_results(
+    results_dir: str | os.PathLike | Sequence[str | os.PathLike],
+    machine: str | None = None,
+    benchmarks_json: str | os.PathLike | None = None,
+    *,
+    warn: Warn | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> pd.DataFrame:
     """Every result of every machine (or ``machine``), environment and commit as the tidy table.
 
     ``results_dir`` may be a list of results dirs (e.g. the interleaved rounds
@@ -332,7 +365,9 @@ def load_results(results_dir: str | os.PathLike | Sequence[str | os.PathLike], m
                 n_rows, stale = _add_file(cols, data, name, round_no, params)
             except (ValueError, KeyError, TypeError) as exc:
                 n_bad += 1
-                reason = str(exc) if isinstance(exc, ValueError) else f"malformed result file ({type(exc).__name__}: {exc})"
+                reason = (
+                    str(exc) if isinstance(exc, ValueError) else f"malformed result file ({type(exc).__name__}: {exc})"
+                )
                 _warn(f"skipping {path}: {reason}")
                 continue
             new_paths.append(str(path))
@@ -343,8 +378,10 @@ def load_results(results_dir: str | os.PathLike | Sequence[str | os.PathLike], m
     if n_bad == len(files):
         raise ToolError(f"none of the {len(files)} result file(s) in {where} could be read (see warnings above)")
     for path, count in stale_files[:5]:
-        _warn(f"{path}: {count} result(s) recorded with older benchmark code (version differs from "
-              "benchmarks.json); kept and flagged stale")
+        _warn(
+            f"{path}: {count} result(s) recorded with older benchmark code (version differs from "
+            "benchmarks.json); kept and flagged stale"
+        )
     if len(stale_files) > 5:
         _warn(f"... and {len(stale_files) - 5} more result file(s) with stale results")
 
@@ -424,8 +461,12 @@ class _TableCache:
             entries[p] = (sig, start, start + n_rows, stale)
             start += n_rows
         try:
-            atomic_write_bytes(self.path, pickle.dumps(
-                {"bench_sig": self.bench_sig, "files": entries, "table": table.reset_index(drop=True)}, protocol=5))
+            atomic_write_bytes(
+                self.path,
+                pickle.dumps(
+                    {"bench_sig": self.bench_sig, "files": entries, "table": table.reset_index(drop=True)}, protocol=5
+                ),
+            )
         except OSError:
             pass
 
@@ -498,6 +539,9 @@ def _object_array(items: list) -> np.ndarray:
 def commits_with_results(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (machine, environment, commit) that has any non-failed result, oldest first."""
     ok = table[~table["failed"] & ~table["skipped"]]
-    grouped = ok.groupby(["machine", "environment", "commit"], observed=True).agg(
-        commit_date=("commit_date", "min"), started_at=("started_at", "max")).reset_index()
+    grouped = (
+        ok.groupby(["machine", "environment", "commit"], observed=True)
+        .agg(commit_date=("commit_date", "min"), started_at=("started_at", "max"))
+        .reset_index()
+    )
     return grouped.sort_values(["commit_date", "started_at"], kind="stable").reset_index(drop=True)

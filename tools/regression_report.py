@@ -10,8 +10,8 @@ the range, ``asv profile`` at both commits, the graph in the asv site.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import pandas as pd
 
@@ -40,8 +40,8 @@ class ReportContext:
     base: Side
     head: Side
     generated: str
-    mode: str                                  # how base and head were measured
-    site: str                                  # asv site root (URL or path) for graph links
+    mode: str  # how base and head were measured
+    site: str  # asv site root (URL or path) for graph links
     param_names: Mapping[str, Sequence[str]] = field(default_factory=dict)
     machines: Sequence[str] = ()
     environments: Sequence[str] = ()
@@ -49,6 +49,7 @@ class ReportContext:
 
 
 # ---------------------------------------------------------------- pieces
+
 
 def _short(benchmark: str) -> str:
     parts = str(benchmark).split(".")
@@ -70,7 +71,9 @@ def recommendations(row: Mapping, ctx: ReportContext, base: str | None = None, h
     names = ctx.param_names.get(bench, ())
     target = profile_target(bench, ctx.param_names)
     return {
-        "asv_find": asv_find_command(base, head, bench, pv, lower_is_better=lib, machine=str(row.get("machine") or "") or None),
+        "asv_find": asv_find_command(
+            base, head, bench, pv, lower_is_better=lib, machine=str(row.get("machine") or "") or None
+        ),
         "asv_profile_base": asv_profile_command(target, base, pv),
         "asv_profile_head": asv_profile_command(target, head, pv),
         "graph_url": graph_link(ctx.site, bench, str(row.get("machine") or "") or None, names, pv),
@@ -98,10 +101,14 @@ def _reading(witness: str, w: str, i: str, mde) -> str:
     name = "speed-normalised time" if witness == "relative" else "instruction count"
     if w in changed and i == "unchanged":
         if witness == "relative":
-            return (f"wall {w} but speed-normalised time unchanged: the machine ran slower or faster, "
-                    "not the code (the reference kernel timed beside it moved alike)")
-        return (f"wall {w} but instruction count unchanged: not more work — memory/cache behaviour, "
-                "allocation, I/O or the machine; wall time is what users feel")
+            return (
+                f"wall {w} but speed-normalised time unchanged: the machine ran slower or faster, "
+                "not the code (the reference kernel timed beside it moved alike)"
+            )
+        return (
+            f"wall {w} but instruction count unchanged: not more work — memory/cache behaviour, "
+            "allocation, I/O or the machine; wall time is what users feel"
+        )
     if i in changed and w in ("unchanged", "inconclusive"):
         mde_txt = f" (wall MDE {mde:.1f}%)" if isinstance(mde, float) and math.isfinite(mde) else ""
         what = "time" if witness == "relative" else "work"
@@ -114,8 +121,16 @@ def _reading(witness: str, w: str, i: str, mde) -> str:
 def channel_disagreements(verdicts: pd.DataFrame) -> pd.DataFrame:
     """Wall-time rows paired with their witnesses (``track_x_relative``, ``track_x_instructions``)
     where the verdicts differ and at least one found a change, with a one-line reading."""
-    cols = ["benchmark", "params", "witness", "wall_verdict", "wall_change_pct", "witness_verdict",
-            "witness_change_pct", "note"]
+    cols = [
+        "benchmark",
+        "params",
+        "witness",
+        "wall_verdict",
+        "wall_change_pct",
+        "witness_verdict",
+        "witness_change_pct",
+        "note",
+    ]
     if verdicts.empty:
         return pd.DataFrame(columns=cols)
     v = verdicts.assign(_stem=verdicts["benchmark"].map(_stem))
@@ -130,8 +145,18 @@ def channel_disagreements(verdicts: pd.DataFrame) -> pd.DataFrame:
             w, i = p["verdict_w"], p["verdict_i"]
             if w == i or not ({w, i} & changed):
                 continue
-            out.append([p["benchmark_w"], p["params"], witness, w, p["change_pct_w"], i, p["change_pct_i"],
-                        _reading(witness, w, i, p.get("mde_pct_w"))])
+            out.append(
+                [
+                    p["benchmark_w"],
+                    p["params"],
+                    witness,
+                    w,
+                    p["change_pct_w"],
+                    i,
+                    p["change_pct_i"],
+                    _reading(witness, w, i, p.get("mde_pct_w")),
+                ]
+            )
     return pd.DataFrame(out, columns=cols)
 
 
@@ -146,11 +171,17 @@ def _verdict_rows(rows: pd.DataFrame, ctx: ReportContext, with_rule: bool = True
     for _, r in rows.iterrows():
         unit = str(r["unit"])
         q = r["q_value"]
-        cells = [md_code(_short(r["benchmark"])), str(r["params"]) or "—", str(r["channel"]),
-                 human_value(r["base_value"], unit), human_value(r["head_value"], unit),
-                 human_pct(r["change_pct"]), human_interval(r["ci_low_pct"], r["ci_high_pct"]),
-                 f"{q:.3g}" if isinstance(q, float) and math.isfinite(q) else "—",
-                 f"{int(r['n_base'])}/{int(r['n_head'])}"]
+        cells = [
+            md_code(_short(r["benchmark"])),
+            str(r["params"]) or "—",
+            str(r["channel"]),
+            human_value(r["base_value"], unit),
+            human_value(r["head_value"], unit),
+            human_pct(r["change_pct"]),
+            human_interval(r["ci_low_pct"], r["ci_high_pct"]),
+            f"{q:.3g}" if isinstance(q, float) and math.isfinite(q) else "—",
+            f"{int(r['n_base'])}/{int(r['n_head'])}",
+        ]
         if with_rule:
             cells.append(str(r["rule"]))
         if multi:
@@ -187,23 +218,37 @@ RULE_TEXT = (
 )
 
 
-def regression_report(verdicts: pd.DataFrame, ctx: ReportContext, history: pd.DataFrame | None = None,
-                      history_note: str | None = None) -> tuple[str, dict]:
+def regression_report(
+    verdicts: pd.DataFrame, ctx: ReportContext, history: pd.DataFrame | None = None, history_note: str | None = None
+) -> tuple[str, dict]:
     """(Markdown, JSON-able dict) for a ``compare_suite`` verdict table."""
     base8, head8 = ctx.base.commit[:8], ctx.head.commit[:8]
     counts = counts_table(verdicts) if len(verdicts) else pd.DataFrame()
     n = {v: int((verdicts["verdict"] == v).sum()) for v in VERDICT_ORDER}
     lines = [f"# Regression report: {base8} → {head8}", ""]
-    facts = [("Base", ctx.base.text()), ("Head", ctx.head.text()),
-             ("Machine(s)", ", ".join(ctx.machines) or "—"), ("Environment(s)", ", ".join(ctx.environments) or "—"),
-             ("Measured", ctx.mode), ("Generated", ctx.generated)]
+    facts = [
+        ("Base", ctx.base.text()),
+        ("Head", ctx.head.text()),
+        ("Machine(s)", ", ".join(ctx.machines) or "—"),
+        ("Environment(s)", ", ".join(ctx.environments) or "—"),
+        ("Measured", ctx.mode),
+        ("Generated", ctx.generated),
+    ]
     lines += [md_table(["", ""], facts), ""]
-    headline = (f"**{n['regressed']} regressed**, {n['improved']} improved, {n['inconclusive']} inconclusive, "
-                f"{n['unchanged']} unchanged — {len(verdicts)} series compared.")
+    headline = (
+        f"**{n['regressed']} regressed**, {n['improved']} improved, {n['inconclusive']} inconclusive, "
+        f"{n['unchanged']} unchanged — {len(verdicts)} series compared."
+    )
     lines += ["## Summary", "", headline, ""]
     if len(counts):
-        lines += [md_table(["channel", *counts.columns], [[ch, *map(int, r)] for ch, r in counts.iterrows()],
-                           [False] + [True] * len(counts.columns)), ""]
+        lines += [
+            md_table(
+                ["channel", *counts.columns],
+                [[ch, *map(int, r)] for ch, r in counts.iterrows()],
+                [False] + [True] * len(counts.columns),
+            ),
+            "",
+        ]
     lines += ["How a verdict is decided: " + RULE_TEXT, ""]
     lines += [f"- {note}" for note in ctx.notes]
     if ctx.notes:
@@ -220,30 +265,61 @@ def regression_report(verdicts: pd.DataFrame, ctx: ReportContext, history: pd.Da
     disagreements = channel_disagreements(verdicts)
     lines += ["## Wall time and its witnesses", ""]
     n_by = {w: int((verdicts["channel"] == w).sum()) if len(verdicts) else 0 for w in WITNESSES}
-    lines += [f"Speed-normalised time (`track_*_relative`, wall time in units of a reference kernel timed "
-              f"beside it: the machine's speed cancels): {n_by['relative'] or 'no'} series. Instruction counts "
-              f"(`track_*_instructions`, exact under cachegrind): {n_by['instructions'] or 'no'} series"
-              + ("" if n_by["instructions"] else " (valgrind absent or none selected)") + ".", ""]
+    lines += [
+        f"Speed-normalised time (`track_*_relative`, wall time in units of a reference kernel timed "
+        f"beside it: the machine's speed cancels): {n_by['relative'] or 'no'} series. Instruction counts "
+        f"(`track_*_instructions`, exact under cachegrind): {n_by['instructions'] or 'no'} series"
+        + ("" if n_by["instructions"] else " (valgrind absent or none selected)")
+        + ".",
+        "",
+    ]
     if disagreements.empty:
         lines += ["Where a benchmark has wall time and a witness, their verdicts agree.", ""]
     else:
-        lines += ["Where they disagree:", "",
-                  md_table(["benchmark", "params", "wall", "witness", "reading"],
-                           [[md_code(_short(d.benchmark)), d.params or "—",
-                             f"{d.wall_verdict} {human_pct(d.wall_change_pct)}",
-                             f"{d.witness}: {d.witness_verdict} {human_pct(d.witness_change_pct)}", d.note]
-                            for d in disagreements.itertuples()]), ""]
+        lines += [
+            "Where they disagree:",
+            "",
+            md_table(
+                ["benchmark", "params", "wall", "witness", "reading"],
+                [
+                    [
+                        md_code(_short(d.benchmark)),
+                        d.params or "—",
+                        f"{d.wall_verdict} {human_pct(d.wall_change_pct)}",
+                        f"{d.witness}: {d.witness_verdict} {human_pct(d.witness_change_pct)}",
+                        d.note,
+                    ]
+                    for d in disagreements.itertuples()
+                ],
+            ),
+            "",
+        ]
 
     noisy = verdicts[verdicts["anomaly"].fillna("").astype(str) != ""] if len(verdicts) else verdicts
     lines += ["## Noisy benchmarks", ""]
     if noisy.empty:
         lines += ["None flagged: no outlier rounds, bimodal samples or benchmarks too noisy to judge.", ""]
     else:
-        lines += ["Measurements to read with care. An anomaly alone never makes a regression (only the "
-                  "interval rule above does); MDE is the smallest change this comparison could detect.", "",
-                  md_table(["benchmark", "params", "channel", "anomaly", "MDE", "verdict"],
-                           [[md_code(_short(r.benchmark)), r.params or "—", r.channel, r.anomaly,
-                             human_pct(r.mde_pct, signed=False), r.verdict] for r in noisy.itertuples()]), ""]
+        lines += [
+            "Measurements to read with care. An anomaly alone never makes a regression (only the "
+            "interval rule above does); MDE is the smallest change this comparison could detect.",
+            "",
+            md_table(
+                ["benchmark", "params", "channel", "anomaly", "MDE", "verdict"],
+                [
+                    [
+                        md_code(_short(r.benchmark)),
+                        r.params or "—",
+                        r.channel,
+                        r.anomaly,
+                        human_pct(r.mde_pct, signed=False),
+                        r.verdict,
+                    ]
+                    for r in noisy.itertuples()
+                ],
+            ),
+            "",
+        ]
 
     lines += ["## Recommendations", ""]
     regressed = _sorted(verdicts[verdicts["verdict"] == "regressed"]) if len(verdicts) else verdicts
@@ -252,18 +328,36 @@ def regression_report(verdicts: pd.DataFrame, ctx: ReportContext, history: pd.Da
     for _, r in regressed.iterrows():
         rec = recommendations(r, ctx)
         label = f"{_short(r['benchmark'])}" + (f" ({r['params']})" if r["params"] else "")
-        lines += [f"### {label}: {human_pct(r['change_pct'])} {human_interval(r['ci_low_pct'], r['ci_high_pct'])}", "",
-                  "Bisect the range (asv builds and measures the commits in between):", "",
-                  "```sh", rec["asv_find"], "```", "",
-                  "Profile it at both commits and compare:", "",
-                  "```sh", rec["asv_profile_base"], rec["asv_profile_head"], "```", "",
-                  f"Its history in the asv site: [{r['benchmark']}]({rec['graph_url']})", ""]
+        lines += [
+            f"### {label}: {human_pct(r['change_pct'])} {human_interval(r['ci_low_pct'], r['ci_high_pct'])}",
+            "",
+            "Bisect the range (asv builds and measures the commits in between):",
+            "",
+            "```sh",
+            rec["asv_find"],
+            "```",
+            "",
+            "Profile it at both commits and compare:",
+            "",
+            "```sh",
+            rec["asv_profile_base"],
+            rec["asv_profile_head"],
+            "```",
+            "",
+            f"Its history in the asv site: [{r['benchmark']}]({rec['graph_url']})",
+            "",
+        ]
     inconclusive = verdicts[verdicts["verdict"] == "inconclusive"] if len(verdicts) else verdicts
     if len(inconclusive):
-        lines += [f"{len(inconclusive)} inconclusive series: measure base and head interleaved over more "
-                  "rounds (only those are re-run when still inconclusive):", "",
-                  "```sh", f"python -m tools regressions --base {ctx.base.commit[:12]} --head {ctx.head.commit[:12]} --rounds 6",
-                  "```", ""]
+        lines += [
+            f"{len(inconclusive)} inconclusive series: measure base and head interleaved over more "
+            "rounds (only those are re-run when still inconclusive):",
+            "",
+            "```sh",
+            f"python -m tools regressions --base {ctx.base.commit[:12]} --head {ctx.head.commit[:12]} --rounds 6",
+            "```",
+            "",
+        ]
 
     for _, r in verdicts.iterrows():
         row = _json_row(r)
@@ -278,18 +372,44 @@ def regression_report(verdicts: pd.DataFrame, ctx: ReportContext, history: pd.Da
         if history_note:
             lines += [history_note, ""]
         if history is not None and len(history):
-            lines += [md_table(["benchmark", "params", "channel", "between", "change", "interval", "q", "verdict",
-                                "confirmed", "rule"],
-                               [[md_code(_short(h.benchmark)), h.params or "—", h.channel,
-                                 f"{str(h.commit_before)[:8]}..{str(h.commit_after)[:8]}", human_pct(h.change_pct),
-                                 human_interval(h.ci_low_pct, h.ci_high_pct),
-                                 f"{h.q_value:.3g}" if isinstance(h.q_value, float) and math.isfinite(h.q_value) else "—",
-                                 h.verdict, {True: "yes", False: "no"}.get(h.confirmed, "not re-run"), h.rule]
-                                for h in history.itertuples()]), ""]
+            lines += [
+                md_table(
+                    [
+                        "benchmark",
+                        "params",
+                        "channel",
+                        "between",
+                        "change",
+                        "interval",
+                        "q",
+                        "verdict",
+                        "confirmed",
+                        "rule",
+                    ],
+                    [
+                        [
+                            md_code(_short(h.benchmark)),
+                            h.params or "—",
+                            h.channel,
+                            f"{str(h.commit_before)[:8]}..{str(h.commit_after)[:8]}",
+                            human_pct(h.change_pct),
+                            human_interval(h.ci_low_pct, h.ci_high_pct),
+                            f"{h.q_value:.3g}" if isinstance(h.q_value, float) and math.isfinite(h.q_value) else "—",
+                            h.verdict,
+                            {True: "yes", False: "no"}.get(h.confirmed, "not re-run"),
+                            h.rule,
+                        ]
+                        for h in history.itertuples()
+                    ],
+                ),
+                "",
+            ]
             for _, h in history[history["verdict"] == "regressed"].iterrows():
                 rec = recommendations(h, ctx, base=str(h["commit_before"]), head=str(h["commit_after"]))
-                lines += [f"- `{_short(h['benchmark'])}`{' (' + h['params'] + ')' if h['params'] else ''}: "
-                          f"`{rec['asv_find']}` · [graph]({rec['graph_url']})"]
+                lines += [
+                    f"- `{_short(h['benchmark'])}`{' (' + h['params'] + ')' if h['params'] else ''}: "
+                    f"`{rec['asv_find']}` · [graph]({rec['graph_url']})"
+                ]
                 row = _json_row(h)
                 row["mode"] = "history"
                 row["recommendations"] = rec
@@ -303,9 +423,15 @@ def regression_report(verdicts: pd.DataFrame, ctx: ReportContext, history: pd.Da
             lines += ["No change points found in the history.", ""]
 
     report = {
-        "generated": ctx.generated, "base": ctx.base.as_json(), "head": ctx.head.as_json(),
-        "machines": list(ctx.machines), "environments": list(ctx.environments), "mode": ctx.mode,
-        "counts": n, "rule": RULE_TEXT, "notes": list(ctx.notes),
+        "generated": ctx.generated,
+        "base": ctx.base.as_json(),
+        "head": ctx.head.as_json(),
+        "machines": list(ctx.machines),
+        "environments": list(ctx.environments),
+        "mode": ctx.mode,
+        "counts": n,
+        "rule": RULE_TEXT,
+        "notes": list(ctx.notes),
         "results": results_json,
         "disagreements": [_json_row(d) for _, d in disagreements.iterrows()],
         "noisy": [_json_row(r) for _, r in noisy.iterrows()],

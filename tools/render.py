@@ -6,7 +6,7 @@ import base64
 import html
 import re
 import shlex
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 CSS = """
@@ -55,11 +55,14 @@ def html_page(title: str, markdown_text: str, images: Mapping[str, bytes] | None
         body = body.replace(f'src="{html.escape(ref)}"', f'src="{uri}"')
     # right-align the numeric cells markdown marked with align="right"
     body = re.sub(r'<(td|th) style="text-align: right;">', r'<\1 class="num">', body)
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
 
 
 # ---------------------------------------------------------------- asv commands and links
+
 
 def asv_regex(benchmark: str, param_values: Sequence[str] = ()) -> str:
     """A regex matching exactly one benchmark (x parameter combination), as asv matches
@@ -76,8 +79,14 @@ def shell_quote(arg: str) -> str:
     return shlex.quote(arg)
 
 
-def asv_find_command(base: str, head: str, benchmark: str, param_values: Sequence[str] = (),
-                     lower_is_better: bool = True, machine: str | None = None) -> str:
+def asv_find_command(
+    base: str,
+    head: str,
+    benchmark: str,
+    param_values: Sequence[str] = (),
+    lower_is_better: bool = True,
+    machine: str | None = None,
+) -> str:
     cmd = f"asv find {base[:12]}..{head[:12]} {shell_quote(asv_regex(benchmark, param_values))}"
     if not lower_is_better:  # asv find searches for an increase unless --invert
         cmd += " --invert"
@@ -90,8 +99,13 @@ def asv_profile_command(benchmark: str, commit: str, param_values: Sequence[str]
     return f"asv profile {shell_quote(asv_regex(benchmark, param_values))} {commit[:12]}"
 
 
-def graph_link(site: str, benchmark: str, machine: str | None = None, param_names: Sequence[str] = (),
-               param_values: Sequence[str] = ()) -> str:
+def graph_link(
+    site: str,
+    benchmark: str,
+    machine: str | None = None,
+    param_names: Sequence[str] = (),
+    param_values: Sequence[str] = (),
+) -> str:
     """The benchmark's graph in the asv site: ``<site>/#<bench>?machine=..&p-<name>=<value>``
     (the hash format of asv's graphdisplay.js; values encoded like encodeURIComponent)."""
     enc = lambda s: quote(str(s), safe="-_.!~*'()")  # noqa: E731 - encodeURIComponent's safe set

@@ -18,8 +18,13 @@ from tools.loader import commits_with_results
 def git_rev_parse(rev: str, repo: Path) -> str | None:
     """Full hash of ``rev`` in ``repo``, or None when git does not know it (or no git)."""
     try:
-        proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                              cwd=repo, capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     out = proc.stdout.strip()

@@ -44,8 +44,11 @@ SERIES_KEY = ["machine", "environment", "benchmark", "params"]
 
 # track_<workload>_<kind>: a channel derived from the timed workload time_<workload> of the same class.
 TWIN_KINDS = ("instructions", "relative", "throughput")
-_WORKLOAD = re.compile(r"^(?P<cls>.*)\.(?:time_(?P<timed>[a-z0-9_]+)|track_(?P<tracked>[a-z0-9_]+?)_(?P<kind>"
-                       + "|".join(TWIN_KINDS) + r"))(?P<params>\(.*\))?$")
+_WORKLOAD = re.compile(
+    r"^(?P<cls>.*)\.(?:time_(?P<timed>[a-z0-9_]+)|track_(?P<tracked>[a-z0-9_]+?)_(?P<kind>"
+    + "|".join(TWIN_KINDS)
+    + r"))(?P<params>\(.*\))?$"
+)
 
 
 def workload_of(benchmark: str) -> tuple[str, str, str] | None:
@@ -82,6 +85,8 @@ def component_of(benchmark: str) -> str:
 def lower_is_better(bench_type: str, unit: str) -> bool:
     """Time, memory and instruction counts improve downwards; rates (``.../s``) upwards."""
     unit = (unit or "").strip().lower()
-    if bench_type == "track" and (unit.endswith("/s") or unit.endswith("per second") or unit in {"%", "hit rate", "ratio", "recall"}):
+    if bench_type == "track" and (
+        unit.endswith("/s") or unit.endswith("per second") or unit in {"%", "hit rate", "ratio", "recall"}
+    ):
         return False
     return True

@@ -83,9 +83,7 @@ ASSETS: tuple[Asset, ...] = (
         "dist/css/bootstrap.min.css",
         "sha256-6VA0SGkrc43SYPvX98q/LhHwm2APqX5us6Vuulsafps=",
         # bootstrap.min.css loads its icon font from ../fonts/
-        extra=tuple(
-            f"dist/fonts/glyphicons-halflings-regular.{ext}" for ext in ("eot", "svg", "ttf", "woff")
-        ),
+        extra=tuple(f"dist/fonts/glyphicons-halflings-regular.{ext}" for ext in ("eot", "svg", "ttf", "woff")),
     ),
 )
 

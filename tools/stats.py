@@ -14,8 +14,9 @@ def sample_stats(samples: pd.Series) -> pd.DataFrame:
     """
     index = samples.index
     lengths = np.fromiter((len(s) if s is not None else 0 for s in samples), dtype=np.int64, count=len(samples))
-    out = pd.DataFrame({"mean": np.nan, "std_dev": np.nan, "min": np.nan, "max": np.nan,
-                        "n_samples": lengths}, index=index)
+    out = pd.DataFrame(
+        {"mean": np.nan, "std_dev": np.nan, "min": np.nan, "max": np.nan, "n_samples": lengths}, index=index
+    )
     has = lengths > 0
     if not has.any():
         return out
@@ -39,7 +40,7 @@ def throughput_sibling(benchmark: str) -> str | None:
     """``mod.Cls.track_x_throughput`` -> ``mod.Cls.time_x`` (the harness pairs them)."""
     head, _, method = benchmark.rpartition(".")
     if method.startswith("track_") and method.endswith("_throughput"):
-        return f"{head}.time_{method[len('track_'):-len('_throughput')]}" if head else None
+        return f"{head}.time_{method[len('track_') : -len('_throughput')]}" if head else None
     return None
 
 
@@ -54,8 +55,11 @@ def throughput_column(table: pd.DataFrame) -> pd.Series:
     if siblings.empty:
         return out
     key = ["machine", "environment", "commit", "round", "params"]
-    src = table.loc[siblings.index, key].astype(str).assign(benchmark=siblings.values,
-                                                           rate=table.loc[siblings.index, "value"].values)
+    src = (
+        table.loc[siblings.index, key]
+        .astype(str)
+        .assign(benchmark=siblings.values, rate=table.loc[siblings.index, "value"].values)
+    )
     dst = table[key].astype(str).assign(benchmark=table["benchmark"].astype(str).values, _row=table.index)
     merged = dst.merge(src, on=[*key, "benchmark"], how="inner")
     out.loc[merged["_row"].values] = merged["rate"].values
@@ -68,5 +72,13 @@ def per_commit_median(table: pd.DataFrame) -> pd.DataFrame:
     ok = table[~table["failed"] & ~table["skipped"] & table["value"].notna()]
     keys = ["machine", "environment", "component", "benchmark", "params", "type", "unit", "commit"]
     g = ok.groupby(keys, observed=True, sort=False)
-    return g.agg(commit_date=("commit_date", "min"), value=("value", "median"), ci_low=("ci_low", "median"),
-                 ci_high=("ci_high", "median")).reset_index().sort_values("commit_date", kind="stable")
+    return (
+        g.agg(
+            commit_date=("commit_date", "min"),
+            value=("value", "median"),
+            ci_low=("ci_low", "median"),
+            ci_high=("ci_high", "median"),
+        )
+        .reset_index()
+        .sort_values("commit_date", kind="stable")
+    )

@@ -37,7 +37,8 @@ import math
 import os
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .instructions import CHILD_VAR
 

@@ -14,10 +14,10 @@ HELP = "draw one PNG trend chart per component plus summary.png (matplotlib, hea
 
 def add_arguments(parser) -> None:
     add_common_arguments(parser)
-    parser.add_argument("--charts-dir", metavar="DIR", default=None,
-                        help="where the PNGs go (default: <output-dir>/charts)")
-    parser.add_argument("--last", metavar="N", type=int, default=None,
-                        help="only the N newest commits (default: all)")
+    parser.add_argument(
+        "--charts-dir", metavar="DIR", default=None, help="where the PNGs go (default: <output-dir>/charts)"
+    )
+    parser.add_argument("--last", metavar="N", type=int, default=None, help="only the N newest commits (default: all)")
 
 
 def last_commits(table, n: int | None):

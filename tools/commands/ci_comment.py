@@ -87,8 +87,10 @@ def run(args) -> int:
     except github.GitHubError as exc:
         if exc.status in (403, 404):
             # A fork's PR gets a read-only token: the report is still in the job summary.
-            print(f"::notice title=PR comment skipped::{exc} (read-only token, e.g. a fork PR); "
-                  "the report is in the benchmark job's summary")
+            print(
+                f"::notice title=PR comment skipped::{exc} (read-only token, e.g. a fork PR); "
+                "the report is in the benchmark job's summary"
+            )
             return 0
         raise
     print(f"PR #{pr}: comment {'updated' if action == 'update' else 'posted'}: {(comment or {}).get('html_url', '')}")

@@ -86,12 +86,25 @@ def run(args) -> int:
             print("no regression in the report: no issue to open")
         for commit, rows in by_commit.items():
             print(f"=== would open unless one exists: {github.issue_title(commit)}")
-            print(github.issue_body(commit, rows, report_md, base=github.commit_of(report.get("base")),
-                                    repo_url=repo_url_from_env(), site_url=args.site_url, run_url=run_url))
+            print(
+                github.issue_body(
+                    commit,
+                    rows,
+                    report_md,
+                    base=github.commit_of(report.get("base")),
+                    repo_url=repo_url_from_env(),
+                    site_url=args.site_url,
+                    run_url=run_url,
+                )
+            )
         return 0
     github.open_regression_issues(
-        github.RestClient.from_env(), report, report_md,
-        site_url=args.site_url, run_url=run_url, repo_url=repo_url_from_env(),
+        github.RestClient.from_env(),
+        report,
+        report_md,
+        site_url=args.site_url,
+        run_url=run_url,
+        repo_url=repo_url_from_env(),
     )
     return 0
 

@@ -16,8 +16,13 @@ HELP = "drop raw samples and profiles from kept interleaved rounds (.asv/rounds)
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("rounds_dir", nargs="?", type=Path, default=ROUNDS_DIR,
-                        help="folder of <base8>-<head8>/round-<k>/ results (default: %(default)s)")
+    parser.add_argument(
+        "rounds_dir",
+        nargs="?",
+        type=Path,
+        default=ROUNDS_DIR,
+        help="folder of <base8>-<head8>/round-<k>/ results (default: %(default)s)",
+    )
 
 
 def run(args) -> int:

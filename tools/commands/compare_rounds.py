@@ -23,14 +23,26 @@ HELP = "Measure base and head interleaved over N independent rounds and judge ea
 def add_arguments(parser) -> None:
     parser.add_argument("--base", required=True, help="base revision (e.g. main or a hash)")
     parser.add_argument("--head", required=True, help="head revision (e.g. HEAD)")
-    parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds per side (default 6; ≥4 for a 95%% interval)")
-    parser.add_argument("--extra-rounds", type=int, default=None,
-                        help="at most this many extra rounds for inconclusive benchmarks only (default: = --rounds; 0 = none)")
+    parser.add_argument(
+        "--rounds", type=int, default=6, help="interleaved rounds per side (default 6; ≥4 for a 95%% interval)"
+    )
+    parser.add_argument(
+        "--extra-rounds",
+        type=int,
+        default=None,
+        help="at most this many extra rounds for inconclusive benchmarks only (default: = --rounds; 0 = none)",
+    )
     parser.add_argument("--bench", "-b", default=None, help="regex of benchmarks to run (as asv --bench)")
-    parser.add_argument("--machine", default=None, help="asv machine name (runs `asv machine --yes --machine NAME` first)")
+    parser.add_argument(
+        "--machine", default=None, help="asv machine name (runs `asv machine --yes --machine NAME` first)"
+    )
     parser.add_argument("--config", default="asv.conf.json", help="asv config file (default asv.conf.json)")
-    parser.add_argument("--asv-args", default="", help="extra arguments for every `asv run`, e.g. \"-E virtualenv:3.11 -a repeat=10\"")
-    parser.add_argument("--q", type=float, default=0.05, help="Benjamini–Hochberg false discovery rate across the suite (default 0.05)")
+    parser.add_argument(
+        "--asv-args", default="", help='extra arguments for every `asv run`, e.g. "-E virtualenv:3.11 -a repeat=10"'
+    )
+    parser.add_argument(
+        "--q", type=float, default=0.05, help="Benjamini–Hochberg false discovery rate across the suite (default 0.05)"
+    )
     parser.add_argument("--output", default=None, help="also write the verdict table as CSV to this path")
 
 
@@ -43,8 +55,10 @@ def format_verdicts(verdicts) -> str:
     for r in verdicts.itertuples():
         name = r.benchmark + (f"({r.params})" if r.params else "")
         extra = f"  [{r.anomaly}]" if r.anomaly else ""
-        lines.append(f"{r.verdict:<12} {_fmt(r.change_pct):>8}  {name}  ({r.channel}, {r.n_base}/{r.n_head} rounds)"
-                     f"\n             {r.rule}{extra}")
+        lines.append(
+            f"{r.verdict:<12} {_fmt(r.change_pct):>8}  {name}  ({r.channel}, {r.n_base}/{r.n_head} rounds)"
+            f"\n             {r.rule}{extra}"
+        )
     counts = verdicts["verdict"].value_counts()
     summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in ("regressed", "improved", "unchanged", "inconclusive"))
     return "\n".join(lines + [f"{len(verdicts)} benchmarks: {summary}"])
@@ -57,10 +71,18 @@ def run(args) -> int:
         raise ToolError("--extra-rounds must be 0 or more")
     if not 0 < args.q < 1:
         raise ToolError("--q must be between 0 and 1")
-    run_cfg = rounds_mod.RoundsRun(repo=Path.cwd(), config=args.config, machine=args.machine,
-                                   asv_args=shlex.split(args.asv_args))
-    outcome = rounds_mod.compare_rounds(args.base, args.head, rounds=args.rounds, extra_rounds=args.extra_rounds,
-                                        bench=args.bench, q=args.q, run=run_cfg)
+    run_cfg = rounds_mod.RoundsRun(
+        repo=Path.cwd(), config=args.config, machine=args.machine, asv_args=shlex.split(args.asv_args)
+    )
+    outcome = rounds_mod.compare_rounds(
+        args.base,
+        args.head,
+        rounds=args.rounds,
+        extra_rounds=args.extra_rounds,
+        bench=args.bench,
+        q=args.q,
+        run=run_cfg,
+    )
     if outcome.verdicts.empty:
         raise ToolError(f"no benchmark results in {outcome.pair_dir} (did --bench match anything?)")
     print(format_verdicts(outcome.verdicts))

@@ -44,11 +44,20 @@ CSV_COLUMNS: dict[str, str] = {
 def add_arguments(parser) -> None:
     add_common_arguments(parser)
     sel = parser.add_mutually_exclusive_group()
-    sel.add_argument("--commit", metavar="REV", action="append", default=None,
-                     help="commit(s) to export (hash, prefix, branch, tag); repeatable; default: the newest with results")
+    sel.add_argument(
+        "--commit",
+        metavar="REV",
+        action="append",
+        default=None,
+        help="commit(s) to export (hash, prefix, branch, tag); repeatable; default: the newest with results",
+    )
     sel.add_argument("--all", action="store_true", help="export every commit")
-    parser.add_argument("--output", metavar="PATH", default=None,
-                        help="CSV path (default: <output-dir>/benchmark_results_<UTC YYYY-MM-DD_HH-MM-SS>.csv)")
+    parser.add_argument(
+        "--output",
+        metavar="PATH",
+        default=None,
+        help="CSV path (default: <output-dir>/benchmark_results_<UTC YYYY-MM-DD_HH-MM-SS>.csv)",
+    )
 
 
 def _iso(ts: pd.Series) -> pd.Series:
@@ -62,27 +71,29 @@ def export_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The tidy table -> the CSV's columns (pure)."""
     stats = sample_stats(table["samples"])
     n = stats["n_samples"].astype("Int64").where(stats["n_samples"] > 0, pd.NA)
-    out = pd.DataFrame({
-        "timestamp": _iso(table["started_at"]),
-        "commit": table["commit"].astype(str),
-        "commit_date": _iso(table["commit_date"]),
-        "machine": table["machine"].astype(str),
-        "environment": table["environment"].astype(str),
-        "component": table["component"].astype(str),
-        "benchmark": table["benchmark"].astype(str),
-        "params": table["params"].astype(str),
-        "type": table["type"].astype(str),
-        "unit": table["unit"].astype(str),
-        "median": table["value"].where(~table["failed"] & ~table["skipped"]),
-        "mean": stats["mean"],
-        "std_dev": stats["std_dev"],
-        "min": stats["min"],
-        "max": stats["max"],
-        "throughput": throughput_column(table),
-        "ci_low": table["ci_low"],
-        "ci_high": table["ci_high"],
-        "samples": n,
-    })
+    out = pd.DataFrame(
+        {
+            "timestamp": _iso(table["started_at"]),
+            "commit": table["commit"].astype(str),
+            "commit_date": _iso(table["commit_date"]),
+            "machine": table["machine"].astype(str),
+            "environment": table["environment"].astype(str),
+            "component": table["component"].astype(str),
+            "benchmark": table["benchmark"].astype(str),
+            "params": table["params"].astype(str),
+            "type": table["type"].astype(str),
+            "unit": table["unit"].astype(str),
+            "median": table["value"].where(~table["failed"] & ~table["skipped"]),
+            "mean": stats["mean"],
+            "std_dev": stats["std_dev"],
+            "min": stats["min"],
+            "max": stats["max"],
+            "throughput": throughput_column(table),
+            "ci_low": table["ci_low"],
+            "ci_high": table["ci_high"],
+            "samples": n,
+        }
+    )
     # oldest commit first; within a commit, the order asv wrote (sorting strings is slow)
     order = np.argsort(table["commit_date"].to_numpy(), kind="stable")
     return out.iloc[order][list(CSV_COLUMNS)].reset_index(drop=True)

@@ -34,34 +34,75 @@ HISTORY_MIN_COMMITS = 8
 
 def add_arguments(parser) -> None:
     add_common_arguments(parser)
-    parser.add_argument("--base", metavar="REV", help="base revision (default: the previous commit with results "
-                                                      "on the same machine and environment as head)")
+    parser.add_argument(
+        "--base",
+        metavar="REV",
+        help="base revision (default: the previous commit with results on the same machine and environment as head)",
+    )
     parser.add_argument("--head", metavar="REV", help="head revision (default: the newest commit with results)")
-    parser.add_argument("--base-lag", type=int, default=1, metavar="K",
-                        help="without --base: compare with the K-th previous commit with results (default 1). "
-                             "The daily job uses 5: its interleaved session then straddles every step of the "
-                             "last 5 commits, which history from sessions needs")
-    parser.add_argument("--rounds", type=int, default=0, metavar="N",
-                        help="measure base and head now, interleaved, N rounds each (>= 6 for a wall-time "
-                             "interval; 0 = use stored results, the default)")
-    parser.add_argument("--extra-rounds", type=int, default=None, metavar="N",
-                        help="with --rounds: up to N more rounds for inconclusive benchmarks only (default: = --rounds)")
+    parser.add_argument(
+        "--base-lag",
+        type=int,
+        default=1,
+        metavar="K",
+        help="without --base: compare with the K-th previous commit with results (default 1). "
+        "The daily job uses 5: its interleaved session then straddles every step of the "
+        "last 5 commits, which history from sessions needs",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        metavar="N",
+        help="measure base and head now, interleaved, N rounds each (>= 6 for a wall-time "
+        "interval; 0 = use stored results, the default)",
+    )
+    parser.add_argument(
+        "--extra-rounds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --rounds: up to N more rounds for inconclusive benchmarks only (default: = --rounds)",
+    )
     parser.add_argument("--bench", "-b", default=None, metavar="REGEX", help="with --rounds: only these benchmarks")
-    parser.add_argument("--asv-args", default="", metavar="ARGS",
-                        help="with --rounds: extra arguments for every asv run, e.g. \"--launch-method forkserver\"")
-    parser.add_argument("--rounds-dir", metavar="DIR", default=None,
-                        help="reuse an interleaved run: a folder of round-<k> results dirs (.asv/rounds/<base8>-<head8>)")
+    parser.add_argument(
+        "--asv-args",
+        default="",
+        metavar="ARGS",
+        help='with --rounds: extra arguments for every asv run, e.g. "--launch-method forkserver"',
+    )
+    parser.add_argument(
+        "--rounds-dir",
+        metavar="DIR",
+        default=None,
+        help="reuse an interleaved run: a folder of round-<k> results dirs (.asv/rounds/<base8>-<head8>)",
+    )
     parser.add_argument("--q", type=float, default=0.05, help="false discovery rate across the suite (default 0.05)")
-    parser.add_argument("--history", action="store_true",
-                        help=f"also locate change points over the stored history (needs >= {HISTORY_MIN_COMMITS} commits)")
-    parser.add_argument("--history-rounds-dir", metavar="DIR", default=None,
-                        help="with --history: interleaved rounds to add to the commits they re-measured "
-                             "(default: .asv/rounds, if it exists)")
-    parser.add_argument("--site-url", default=None, metavar="URL",
-                        help="asv site root for graph links (default: html_dir from asv.conf.json)")
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help=f"also locate change points over the stored history (needs >= {HISTORY_MIN_COMMITS} commits)",
+    )
+    parser.add_argument(
+        "--history-rounds-dir",
+        metavar="DIR",
+        default=None,
+        help="with --history: interleaved rounds to add to the commits they re-measured "
+        "(default: .asv/rounds, if it exists)",
+    )
+    parser.add_argument(
+        "--site-url",
+        default=None,
+        metavar="URL",
+        help="asv site root for graph links (default: html_dir from asv.conf.json)",
+    )
     parser.add_argument("--fail-on-regression", action="store_true", help="exit 1 when anything regressed (for CI)")
-    parser.add_argument("--output", metavar="STEM", default=None,
-                        help="output path without suffix (default: <output-dir>/reports/regression_report_<ts>)")
+    parser.add_argument(
+        "--output",
+        metavar="STEM",
+        default=None,
+        help="output path without suffix (default: <output-dir>/reports/regression_report_<ts>)",
+    )
 
 
 def _side(table: pd.DataFrame, commit: str):
@@ -107,7 +148,9 @@ def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float) -> pd.DataF
         by_base.setdefault(b, []).append((m, e))
     for base, series in by_base.items():
         rows = _on_series(table, series)
-        parts.append(compare_suite(rows[rows["commit"].astype(str) == base], rows[rows["commit"].astype(str) == head], q=q))
+        parts.append(
+            compare_suite(rows[rows["commit"].astype(str) == base], rows[rows["commit"].astype(str) == head], q=q)
+        )
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
@@ -139,16 +182,18 @@ def _history_rows(table: pd.DataFrame, pairs, rounds: pd.DataFrame | None) -> tu
     return pd.concat([rows, extra[[c for c in rows.columns if c in extra.columns]]], ignore_index=True), len(extra)
 
 
-def _history(table: pd.DataFrame, pairs, q: float, rounds: pd.DataFrame | None = None
-             ) -> tuple[pd.DataFrame | None, str | None]:
+def _history(
+    table: pd.DataFrame, pairs, q: float, rounds: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame | None, str | None]:
     from tools.detect.history import history_suite
     from tools.detect.sessions import placeable, sessions_suite
 
     rows, n_extra = _history_rows(table, pairs, rounds)
     n_commits = rows["commit"].nunique()
     if n_commits < HISTORY_MIN_COMMITS:
-        return None, (f"History not analysed: {n_commits} commit(s) with results, at least "
-                      f"{HISTORY_MIN_COMMITS} needed.")
+        return None, (
+            f"History not analysed: {n_commits} commit(s) with results, at least {HISTORY_MIN_COMMITS} needed."
+        )
     found = history_suite(rows, q=q)
     n_sessions = 0
     if rounds is not None and not rounds.empty:
@@ -163,15 +208,20 @@ def _history(table: pd.DataFrame, pairs, q: float, rounds: pd.DataFrame | None =
     if len(found) and "param_values" not in found.columns:  # for the asv find / profile regexes
         lookup = dict(zip(zip(rows["benchmark"].astype(str), rows["params"].astype(str)), rows["param_values"]))
         found["param_values"] = [lookup.get((str(b), str(p)), ()) for b, p in zip(found["benchmark"], found["params"])]
-    with_rounds = (f", with {n_extra} results of interleaved rounds (every round of a commit is tested)"
-                   if n_extra else "")
+    with_rounds = (
+        f", with {n_extra} results of interleaved rounds (every round of a commit is tested)" if n_extra else ""
+    )
     if n_sessions:
-        with_rounds += (f"; steps also judged by within-session comparisons of {n_sessions} interleaved "
-                        f"session{'s' if n_sessions != 1 else ''} (method 'interleaved sessions': immune to "
-                        "day-to-day machine differences)")
-    return found, (f"{n_commits} commits analysed{with_rounds}; changes are located at the commit where the step happened. "
-                   "'not re-run' means the boundary commits were not re-measured interleaved "
-                   "(`python -m tools regressions --base <before> --head <after> --rounds 6` confirms one).")
+        with_rounds += (
+            f"; steps also judged by within-session comparisons of {n_sessions} interleaved "
+            f"session{'s' if n_sessions != 1 else ''} (method 'interleaved sessions': immune to "
+            "day-to-day machine differences)"
+        )
+    return found, (
+        f"{n_commits} commits analysed{with_rounds}; changes are located at the commit where the step happened. "
+        "'not re-run' means the boundary commits were not re-measured interleaved "
+        "(`python -m tools regressions --base <before> --head <after> --rounds 6` confirms one)."
+    )
 
 
 def _kept_rounds(settings, args) -> pd.DataFrame | None:
@@ -221,24 +271,35 @@ def run(args) -> int:
             base, head = resolve(settings.root, args.base), resolve(settings.root, args.head)
         else:
             raise ToolError("--rounds without stored results needs both --base and --head")
-        run_cfg = RoundsRun(repo=settings.root, config=str(settings.config_path or "asv.conf.json"),
-                            machine=args.machine, asv_args=shlex.split(args.asv_args))
-        outcome = compare_rounds(base, head, rounds=args.rounds, extra_rounds=args.extra_rounds, bench=args.bench,
-                                 q=args.q, run=run_cfg)
+        run_cfg = RoundsRun(
+            repo=settings.root,
+            config=str(settings.config_path or "asv.conf.json"),
+            machine=args.machine,
+            asv_args=shlex.split(args.asv_args),
+        )
+        outcome = compare_rounds(
+            base, head, rounds=args.rounds, extra_rounds=args.extra_rounds, bench=args.bench, q=args.q, run=run_cfg
+        )
         verdicts, table = outcome.verdicts, outcome.table
-        mode = (f"interleaved now: {outcome.rounds_run} rounds per side (ABBA, one process each)"
-                + (f", plus {outcome.extra_rounds_run} for inconclusive benchmarks" if outcome.extra_rounds_run else "")
-                + f"; rounds kept in {outcome.pair_dir}")
+        mode = (
+            f"interleaved now: {outcome.rounds_run} rounds per side (ABBA, one process each)"
+            + (f", plus {outcome.extra_rounds_run} for inconclusive benchmarks" if outcome.extra_rounds_run else "")
+            + f"; rounds kept in {outcome.pair_dir}"
+        )
         if args.history and stored is not None:
-            history, history_note = _history(stored, head_series(stored, head) or [], args.q,
-                                                  _kept_rounds(settings, args))
+            history, history_note = _history(
+                stored, head_series(stored, head) or [], args.q, _kept_rounds(settings, args)
+            )
     else:
         if args.rounds_dir:
             from tools.loader import load_results
 
             rd = Path(args.rounds_dir)
-            dirs = sorted((p for p in rd.glob("round-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[-1])) \
-                if rd.is_dir() else []
+            dirs = (
+                sorted((p for p in rd.glob("round-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[-1]))
+                if rd.is_dir()
+                else []
+            )
             if not dirs:
                 raise ToolError(f"{rd}: no round-<k> results folders (expected the output of an interleaved run)")
             table = load_results(dirs, machine=settings.machine)
@@ -246,42 +307,62 @@ def run(args) -> int:
             table = load_table(settings)
         head, pairs = _stored_pairs(table, args, settings)
         if not pairs:
-            print(f"no previous results to compare {head[:12]} with: it is the first commit with results on "
-                  f"{', '.join(f'{m}/{e}' for m, e in head_series(table, head))}; nothing to report")
+            print(
+                f"no previous results to compare {head[:12]} with: it is the first commit with results on "
+                f"{', '.join(f'{m}/{e}' for m, e in head_series(table, head))}; nothing to report"
+            )
             return 0
         bases = sorted({b for *_, b in pairs})
         if len(bases) > 1:
-            notes.append("Base differs by machine/environment: " +
-                         ", ".join(f"{m}/{e}: {b[:8]}" for m, e, b in pairs))
+            notes.append("Base differs by machine/environment: " + ", ".join(f"{m}/{e}: {b[:8]}" for m, e, b in pairs))
         base = bases[0]
         verdicts = _compare_stored(table, head, pairs, args.q)
-        n_rounds = table[table["commit"].astype(str).isin([base, head])].groupby("commit", observed=True)["round"].nunique()
-        source = (f"interleaved rounds from {args.rounds_dir}" if args.rounds_dir
-                  else f"stored results ({', '.join(map(str, settings.results_dirs))})")
-        mode = (f"{source}; "
-                f"rounds per side: {int(n_rounds.get(base, 0))} base, {int(n_rounds.get(head, 0))} head")
+        n_rounds = (
+            table[table["commit"].astype(str).isin([base, head])].groupby("commit", observed=True)["round"].nunique()
+        )
+        source = (
+            f"interleaved rounds from {args.rounds_dir}"
+            if args.rounds_dir
+            else f"stored results ({', '.join(map(str, settings.results_dirs))})"
+        )
+        mode = f"{source}; rounds per side: {int(n_rounds.get(base, 0))} base, {int(n_rounds.get(head, 0))} head"
         need = min_rounds()
         if int(n_rounds.min()) < need:
-            notes.append(f"Fewer than {need} rounds per side: wall-time verdicts cannot be decided from these results "
-                         "(they show as inconclusive); use --rounds 6 to measure base and head interleaved.")
+            notes.append(
+                f"Fewer than {need} rounds per side: wall-time verdicts cannot be decided from these results "
+                "(they show as inconclusive); use --rounds 6 to measure base and head interleaved."
+            )
         if args.history:
             history, history_note = _history(table, pairs, args.q, _kept_rounds(settings, args))
 
     machines = sorted(verdicts["machine"].astype(str).unique()) if len(verdicts) else []
     environments = sorted(verdicts["environment"].astype(str).unique()) if len(verdicts) else []
     stamp = utc_stamp()
-    ctx = ReportContext(base=_side(table, base), head=_side(table, head),
-                        generated=f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC", mode=mode,
-                        site=args.site_url or _local_site(settings, args), param_names=_param_names(table),
-                        machines=machines, environments=environments, notes=notes)
+    ctx = ReportContext(
+        base=_side(table, base),
+        head=_side(table, head),
+        generated=f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC",
+        mode=mode,
+        site=args.site_url or _local_site(settings, args),
+        param_names=_param_names(table),
+        machines=machines,
+        environments=environments,
+        notes=notes,
+    )
     md, data = regression_report(verdicts, ctx, history, history_note)
     stem = Path(args.output) if args.output else settings.reports_dir / f"regression_report_{stamp}"
-    paths = [atomic_write_text(stem.with_name(stem.name + ".json"), json.dumps(data, indent=2, allow_nan=False) + "\n"),
-             atomic_write_text(stem.with_name(stem.name + ".md"), md),
-             atomic_write_text(stem.with_name(stem.name + ".html"), html_page(f"Regression report {base[:8]}..{head[:8]}", md))]
+    paths = [
+        atomic_write_text(stem.with_name(stem.name + ".json"), json.dumps(data, indent=2, allow_nan=False) + "\n"),
+        atomic_write_text(stem.with_name(stem.name + ".md"), md),
+        atomic_write_text(
+            stem.with_name(stem.name + ".html"), html_page(f"Regression report {base[:8]}..{head[:8]}", md)
+        ),
+    ]
     counts = data["counts"]
-    print(f"{base[:8]} → {head[:8]}: {counts['regressed']} regressed, {counts['improved']} improved, "
-          f"{counts['inconclusive']} inconclusive, {counts['unchanged']} unchanged")
+    print(
+        f"{base[:8]} → {head[:8]}: {counts['regressed']} regressed, {counts['improved']} improved, "
+        f"{counts['inconclusive']} inconclusive, {counts['unchanged']} unchanged"
+    )
     for p in paths:
         print(f"wrote {p}")
     if args.fail_on_regression and counts["regressed"] > 0:

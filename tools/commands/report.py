@@ -15,8 +15,13 @@ HELP = "write metrics/performance/reports/performance_report_<ts>.md and .html (
 
 def add_arguments(parser) -> None:
     add_common_arguments(parser)
-    parser.add_argument("--commit", metavar="REV", action="append", default=None,
-                        help="commit(s) to tabulate (default: the newest with results); charts always show the history")
+    parser.add_argument(
+        "--commit",
+        metavar="REV",
+        action="append",
+        default=None,
+        help="commit(s) to tabulate (default: the newest with results); charts always show the history",
+    )
     parser.add_argument("--no-charts", action="store_true", help="tables only (skip drawing the trend charts)")
 
 
@@ -49,8 +54,9 @@ def run(args) -> int:
         machines.update(load_machines(d))
     md = performance_report_md(rows, machines, f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC", refs)
     md_path = atomic_write_text(reports / f"performance_report_{stamp}.md", md)
-    html_path = atomic_write_text(reports / f"performance_report_{stamp}.html",
-                                  html_page("Performance report", md, images))
+    html_path = atomic_write_text(
+        reports / f"performance_report_{stamp}.html", html_page("Performance report", md, images)
+    )
     print(f"wrote {md_path}")
     print(f"wrote {html_path}")
     return 0

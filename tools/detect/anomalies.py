@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,18 +26,32 @@ from scipy import stats
 from tools.errors import ToolError
 from tools.schema import SERIES_KEY, component_of
 
-TARGET_EFFECT_PCT = 5.0   # the effect the system is meant to catch; above this MDE a benchmark is "too noisy"
-OUTLIER_Z = 5.0           # modified z among rounds
-HISTORY_OUTLIER_Z = 5.0   # modified z along a history
-HISTORY_WINDOW = 7        # centred rolling median for history residuals
+TARGET_EFFECT_PCT = 5.0  # the effect the system is meant to catch; above this MDE a benchmark is "too noisy"
+OUTLIER_Z = 5.0  # modified z among rounds
+HISTORY_OUTLIER_Z = 5.0  # modified z along a history
+HISTORY_WINDOW = 7  # centred rolling median for history residuals
 OUTLIER_MIN_DEVIATION = math.log(1.10)  # an outlier is also >= 10% from the median
 BIMODAL_P = 0.01
 MIN_DIP_SAMPLES = 10
 POWER = 0.90
-MAD_SCALE = 1.4826        # MAD -> standard deviation for normal data
+MAD_SCALE = 1.4826  # MAD -> standard deviation for normal data
 
-ANOMALY_COLUMNS = ["machine", "environment", "component", "benchmark", "params", "unit", "kind", "commit",
-                   "round", "detail", "statistic", "p_value", "mde_pct", "rounds_needed"]
+ANOMALY_COLUMNS = [
+    "machine",
+    "environment",
+    "component",
+    "benchmark",
+    "params",
+    "unit",
+    "kind",
+    "commit",
+    "round",
+    "detail",
+    "statistic",
+    "p_value",
+    "mde_pct",
+    "rounds_needed",
+]
 
 
 def _logs(values) -> np.ndarray:
@@ -104,8 +118,16 @@ def _z_sum(confidence: float, power: float) -> float:
     return float(stats.norm.ppf(1 - (1 - confidence) / 2) + stats.norm.ppf(power))
 
 
-def minimum_detectable_effect(sigma_log: float, n_base: int, n_head: int, floor_pct: float, *,
-                              confidence: float = 0.95, power: float = POWER, rule: str = "interval") -> float:
+def minimum_detectable_effect(
+    sigma_log: float,
+    n_base: int,
+    n_head: int,
+    floor_pct: float,
+    *,
+    confidence: float = 0.95,
+    power: float = POWER,
+    rule: str = "interval",
+) -> float:
     """Smallest true change (%) the pairwise rule flags with ``power`` at these round counts.
 
     ``rule="interval"`` (the whole interval beyond the floor): floor + (z_conf + z_power)·SE.
@@ -121,23 +143,38 @@ def minimum_detectable_effect(sigma_log: float, n_base: int, n_head: int, floor_
     return 100.0 * math.expm1(floor + _z_sum(confidence, power) * se)
 
 
-def rounds_needed(sigma_log: float, floor_pct: float, target_pct: float = TARGET_EFFECT_PCT, *,
-                  confidence: float = 0.95, power: float = POWER, rule: str = "interval") -> float:
+def rounds_needed(
+    sigma_log: float,
+    floor_pct: float,
+    target_pct: float = TARGET_EFFECT_PCT,
+    *,
+    confidence: float = 0.95,
+    power: float = POWER,
+    rule: str = "interval",
+) -> float:
     """Rounds per side for an MDE of ``target_pct`` (inf when the floor is already above it)."""
     target, floor = math.log1p(target_pct / 100), math.log1p(floor_pct / 100)
     gap = target - floor
     if not math.isfinite(sigma_log) or gap <= 0:
         return math.inf
-    k = 2 * (math.pi / 3) * sigma_log ** 2
+    k = 2 * (math.pi / 3) * sigma_log**2
     if rule == "estimate":
         z_p = float(stats.norm.ppf(power))
         return float(math.ceil(k * max((_z_sum(confidence, power) / target) ** 2, (z_p / gap) ** 2)))
     return float(math.ceil(k * (_z_sum(confidence, power) / gap) ** 2))
 
 
-def pair_label(base_values, head_values, base_samples: Sequence = (), head_samples: Sequence = (), *,
-               floor_pct: float, target_pct: float = TARGET_EFFECT_PCT,
-               confidence: float = 0.95, rule: str = "interval") -> tuple[str, float]:
+def pair_label(
+    base_values,
+    head_values,
+    base_samples: Sequence = (),
+    head_samples: Sequence = (),
+    *,
+    floor_pct: float,
+    target_pct: float = TARGET_EFFECT_PCT,
+    confidence: float = 0.95,
+    rule: str = "interval",
+) -> tuple[str, float]:
     """('' or 'outlier, bimodal, too noisy (MDE 12%)', MDE %) for one pairwise comparison."""
     labels = []
     if outlier_mask(base_values).any() or outlier_mask(head_values).any():
@@ -151,8 +188,9 @@ def pair_label(base_values, head_values, base_samples: Sequence = (), head_sampl
     nb, nh = len(_logs(base_values)), len(_logs(head_values))
     mde = math.nan
     if nb >= 3 and nh >= 3:
-        mde = minimum_detectable_effect(robust_sigma(base_values, head_values), nb, nh, floor_pct,
-                                        confidence=confidence, rule=rule)
+        mde = minimum_detectable_effect(
+            robust_sigma(base_values, head_values), nb, nh, floor_pct, confidence=confidence, rule=rule
+        )
         if math.isfinite(mde) and mde > target_pct:
             labels.append(f"too noisy (MDE {mde:.0f}%)")
     return ", ".join(labels), mde
@@ -177,8 +215,8 @@ def history_outliers(log_values, threshold: float = HISTORY_OUTLIER_Z, window: i
     bar = max(threshold * scale, OUTLIER_MIN_DEVIATION, np.finfo(float).eps)
     half = window // 2
     for i in range(1, n - 1):
-        dl = y[i] - np.median(y[max(0, i - half):i])
-        dr = y[i] - np.median(y[i + 1:i + 1 + half])
+        dl = y[i] - np.median(y[max(0, i - half) : i])
+        dr = y[i] - np.median(y[i + 1 : i + 1 + half])
         flags[i] = dl * dr > 0 and min(abs(dl), abs(dr)) >= bar
     return flags
 
@@ -192,8 +230,14 @@ def history_sigma(log_values) -> float:
     return float(np.median(np.abs(d - np.median(d))) * MAD_SCALE / math.sqrt(2))
 
 
-def anomaly_suite(table: pd.DataFrame, *, target_pct: float = TARGET_EFFECT_PCT, floor_pct: float = 2.0,
-                  window: int = 5, confidence: float = 0.95) -> pd.DataFrame:
+def anomaly_suite(
+    table: pd.DataFrame,
+    *,
+    target_pct: float = TARGET_EFFECT_PCT,
+    floor_pct: float = 2.0,
+    window: int = 5,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
     """Anomalies of a history table: one row per outlier run, bimodal round, or too-noisy series.
 
     ``too noisy`` uses the history's own noise: the MDE of comparing ``window`` commits before a
@@ -213,29 +257,61 @@ def anomaly_suite(table: pd.DataFrame, *, target_pct: float = TARGET_EFFECT_PCT,
         y = series["value"].to_numpy(float)
         logs = np.log(y) if (y > 0).all() else y
         for i in np.flatnonzero(history_outliers(logs)):
-            med = float(np.median(y[max(0, i - 3): i + 4]))
-            rows.append({**base, "kind": "outlier", "commit": series["commit"].iloc[i], "round": None,
-                         "detail": f"single run {y[i] / med:.2f}× its neighbours' median",
-                         "statistic": float(y[i] / med), "p_value": math.nan, "mde_pct": math.nan,
-                         "rounds_needed": math.nan})
+            med = float(np.median(y[max(0, i - 3) : i + 4]))
+            rows.append(
+                {
+                    **base,
+                    "kind": "outlier",
+                    "commit": series["commit"].iloc[i],
+                    "round": None,
+                    "detail": f"single run {y[i] / med:.2f}× its neighbours' median",
+                    "statistic": float(y[i] / med),
+                    "p_value": math.nan,
+                    "mde_pct": math.nan,
+                    "rounds_needed": math.nan,
+                }
+            )
         sigma = history_sigma(logs) if (y > 0).all() else math.nan
         if math.isfinite(sigma) and str(base["unit"]).lower() != "instructions":
             mde = minimum_detectable_effect(sigma, window, window, floor_pct, confidence=confidence)
             if mde > target_pct:
-                rows.append({**base, "kind": "too noisy", "commit": None, "round": None,
-                             "detail": f"too noisy (MDE {mde:.0f}%): run-to-run sd {100 * sigma:.1f}% (log)",
-                             "statistic": sigma, "p_value": math.nan, "mde_pct": mde,
-                             "rounds_needed": rounds_needed(sigma, floor_pct, target_pct, confidence=confidence)})
+                rows.append(
+                    {
+                        **base,
+                        "kind": "too noisy",
+                        "commit": None,
+                        "round": None,
+                        "detail": f"too noisy (MDE {mde:.0f}%): run-to-run sd {100 * sigma:.1f}% (log)",
+                        "statistic": sigma,
+                        "p_value": math.nan,
+                        "mde_pct": mde,
+                        "rounds_needed": rounds_needed(sigma, floor_pct, target_pct, confidence=confidence),
+                    }
+                )
     if "samples" in table.columns:
         for key, g in table.groupby(SERIES_KEY, sort=True, dropna=False):
-            groups = [(r.commit, getattr(r, "round", 0), s) for r, s in zip(g.itertuples(), g["samples"])
-                      if s is not None and not (isinstance(s, float) and math.isnan(s))]
+            groups = [
+                (r.commit, getattr(r, "round", 0), s)
+                for r, s in zip(g.itertuples(), g["samples"])
+                if s is not None and not (isinstance(s, float) and math.isnan(s))
+            ]
             tests = [(c, rd, dip_test(s)) for c, rd, s in groups]
             tests = [(c, rd, d, p) for c, rd, (d, p) in tests if math.isfinite(p)]
             for c, rd, d, p in tests:
                 if p < BIMODAL_P / len(tests):
-                    rows.append({**dict(zip(SERIES_KEY, key)), "component": component_of(key[2]),
-                                 "unit": str(g["unit"].iloc[0]), "kind": "bimodal", "commit": c, "round": rd,
-                                 "detail": f"bimodal samples (dip {d:.3f}, p={p:.2g})", "statistic": d,
-                                 "p_value": p, "mde_pct": math.nan, "rounds_needed": math.nan})
+                    rows.append(
+                        {
+                            **dict(zip(SERIES_KEY, key)),
+                            "component": component_of(key[2]),
+                            "unit": str(g["unit"].iloc[0]),
+                            "kind": "bimodal",
+                            "commit": c,
+                            "round": rd,
+                            "detail": f"bimodal samples (dip {d:.3f}, p={p:.2g})",
+                            "statistic": d,
+                            "p_value": p,
+                            "mde_pct": math.nan,
+                            "rounds_needed": math.nan,
+                        }
+                    )
     return pd.DataFrame.from_records(rows, columns=ANOMALY_COLUMNS)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,7 +45,8 @@ from scipy import stats
 from tools.detect import anomalies, pairwise
 from tools.detect.multiple import bh_qvalues
 from tools.errors import ToolError
-from tools.schema import SERIES_KEY, component_of, lower_is_better as schema_lower_is_better
+from tools.schema import SERIES_KEY, component_of
+from tools.schema import lower_is_better as schema_lower_is_better
 
 # The pairwise decision (estimate beyond the floor, 99.5% interval excluding 0, q < 0.05); what
 # makes it honest here is the correction for looking at every split of the series (``_test_window``).
@@ -55,19 +56,44 @@ HISTORY_RULE = pairwise.DECISION_RULE
 DEFAULT_WINDOW = 20  # commits each side: a long settled "before" is what finds a step 5 commits old
 BETA_SCALE = 0.25  # x asv's default Potts penalty 4 ln(n)/n: many candidates, elimination then tests them
 CLUSTER_P = 0.05  # commits differing beyond their rounds (ANOVA F-test): test one value per commit
-REFINE = 2        # commits either side a surviving candidate may move to (refinement)
-PRUNE_P = 0.05    # candidates weaker than this (p corrected for looks) are merged away
+REFINE = 2  # commits either side a surviving candidate may move to (refinement)
+PRUNE_P = 0.05  # candidates weaker than this (p corrected for looks) are merged away
 SCAN_SIMS = 100_000  # flat series simulated per length to count the effective looks (±5% on them)
 SCAN_SEED = 20261202  # fixed: the same history always gets the same verdicts
 SCAN_MAX_COMMITS = 400  # beyond this the looks grow in proportion to the splits (windows far apart)
 
 HISTORY_COLUMNS = [
-    "machine", "environment", "benchmark", "params", "component", "type", "unit", "channel",
-    "commit_before", "commit_after", "change_pct", "ci_low_pct", "ci_high_pct", "p_value", "q_value",
-    "floor_pct", "verdict", "method", "confirmed",
+    "machine",
+    "environment",
+    "benchmark",
+    "params",
+    "component",
+    "type",
+    "unit",
+    "channel",
+    "commit_before",
+    "commit_after",
+    "change_pct",
+    "ci_low_pct",
+    "ci_high_pct",
+    "p_value",
+    "q_value",
+    "floor_pct",
+    "verdict",
+    "method",
+    "confirmed",
     # beyond the brief's contract:
-    "position", "n_before", "n_after", "date_after", "value_before", "value_after", "rule",
-    "rounds_before", "rounds_after", "design_effect", "looks",
+    "position",
+    "n_before",
+    "n_after",
+    "date_after",
+    "value_before",
+    "value_after",
+    "rule",
+    "rounds_before",
+    "rounds_after",
+    "design_effect",
+    "looks",
 ]
 
 ConfirmHook = Callable[[str, str, pd.DataFrame], Sequence]
@@ -182,8 +208,9 @@ def effective_looks(n: int, window: int = DEFAULT_WINDOW, alpha: float = 1 - HIS
     return looks_from_maxima(np.concatenate(maxima), alpha, splits)
 
 
-def shift_test(b: np.ndarray, a: np.ndarray, shift: float, deff: float, confidence: float,
-               looks: float) -> tuple[float, float, float]:
+def shift_test(
+    b: np.ndarray, a: np.ndarray, shift: float, deff: float, confidence: float, looks: float
+) -> tuple[float, float, float]:
     """(ci low, ci high, p) of the HL shift ``a - b``, Bonferroni-corrected for ``looks``.
 
     Standard error from the distribution-free 95% Moses interval, (high - low) / (2·1.96) (its
@@ -207,8 +234,9 @@ def shift_test(b: np.ndarray, a: np.ndarray, shift: float, deff: float, confiden
     return shift - half, shift + half, p
 
 
-def _test_window(before: Sequence[np.ndarray], after: Sequence[np.ndarray], logs: bool,
-                 confidence: float, looks: float = 1.0) -> tuple[float, float, float, float, float]:
+def _test_window(
+    before: Sequence[np.ndarray], after: Sequence[np.ndarray], logs: bool, confidence: float, looks: float = 1.0
+) -> tuple[float, float, float, float, float]:
     """(change %, ci low %, ci high %, p, design effect) of the rounds after vs the rounds before.
 
     Every round of every commit in the window counts (HL shift of the pooled rounds, ``shift_test``
@@ -231,11 +259,19 @@ def _test_window(before: Sequence[np.ndarray], after: Sequence[np.ndarray], logs
     return 100 * shift / ref, 100 * lo / ref, 100 * hi / ref, p, deff
 
 
-def detect_series(values: Sequence[float], *, rounds: Sequence[Sequence[float]] | None = None,
-                  lower_is_better: bool = True, channel: str = "wall",
-                  floor_pct: float | None = None, window: int = DEFAULT_WINDOW, confidence: float = HISTORY_CONFIDENCE,
-                  beta_scale: float = BETA_SCALE, instruction_jitter: float = pairwise.INSTRUCTION_JITTER,
-                  prune_p: float = PRUNE_P) -> list[dict]:
+def detect_series(
+    values: Sequence[float],
+    *,
+    rounds: Sequence[Sequence[float]] | None = None,
+    lower_is_better: bool = True,
+    channel: str = "wall",
+    floor_pct: float | None = None,
+    window: int = DEFAULT_WINDOW,
+    confidence: float = HISTORY_CONFIDENCE,
+    beta_scale: float = BETA_SCALE,
+    instruction_jitter: float = pairwise.INSTRUCTION_JITTER,
+    prune_p: float = PRUNE_P,
+) -> list[dict]:
     """Candidate change points of one series (one value per commit, in commit order).
 
     ``rounds`` (optional, one sequence per commit) are every round measured at each commit; the
@@ -264,12 +300,26 @@ def detect_series(values: Sequence[float], *, rounds: Sequence[Sequence[float]] 
             change = 100.0 * (y_all[i] / y_all[i - 1] - 1.0)
             jitter_floor = max(floor, 100.0 * instruction_jitter / y_all[i - 1])
             if abs(change) >= jitter_floor:
-                out.append({"position": int(idx[i]), "before_position": int(idx[i - 1]), "change_pct": change,
-                            "ci_low_pct": change, "ci_high_pct": change, "p_value": math.nan,
-                            "n_before": 1, "n_after": 1, "rounds_before": 1, "rounds_after": 1,
-                            "design_effect": 1.0, "looks": 1, "floor_pct": jitter_floor,
-                            "value_before": float(y_all[i - 1]), "value_after": float(y_all[i]),
-                            "method": "instructions: consecutive commits, deterministic"})
+                out.append(
+                    {
+                        "position": int(idx[i]),
+                        "before_position": int(idx[i - 1]),
+                        "change_pct": change,
+                        "ci_low_pct": change,
+                        "ci_high_pct": change,
+                        "p_value": math.nan,
+                        "n_before": 1,
+                        "n_after": 1,
+                        "rounds_before": 1,
+                        "rounds_after": 1,
+                        "design_effect": 1.0,
+                        "looks": 1,
+                        "floor_pct": jitter_floor,
+                        "value_before": float(y_all[i - 1]),
+                        "value_after": float(y_all[i]),
+                        "method": "instructions: consecutive commits, deterministic",
+                    }
+                )
         return out
     # Lone spikes are set aside (they are reported by anomalies.anomaly_suite): left in, they
     # attract a Potts boundary that clips the windows of real candidates nearby.
@@ -293,22 +343,33 @@ def detect_series(values: Sequence[float], *, rounds: Sequence[Sequence[float]] 
             if (lo_edge, b, hi_edge) not in memo:
                 memo[(lo_edge, b, hi_edge)] = _test_window(before, after, logs, confidence, looks)
             change, ci_lo, ci_hi, p, deff = memo[(lo_edge, b, hi_edge)]
-            res.append({"position": int(idx[b]), "before_position": int(idx[b - 1]), "change_pct": change,
-                        "ci_low_pct": ci_lo, "ci_high_pct": ci_hi, "p_value": p,
-                        "n_before": len(before), "n_after": len(after),
-                        "rounds_before": int(sum(map(len, before))), "rounds_after": int(sum(map(len, after))),
-                        "design_effect": deff,
-                        "floor_pct": floor, "looks": looks,
-                        "value_before": float(np.median(y_all[lo_edge:b])),
-                        "value_after": float(np.median(y_all[b:hi_edge])),
-                        "method": "asv Potts step + HL shift t-test of every round in the window"})
+            res.append(
+                {
+                    "position": int(idx[b]),
+                    "before_position": int(idx[b - 1]),
+                    "change_pct": change,
+                    "ci_low_pct": ci_lo,
+                    "ci_high_pct": ci_hi,
+                    "p_value": p,
+                    "n_before": len(before),
+                    "n_after": len(after),
+                    "rounds_before": int(sum(map(len, before))),
+                    "rounds_after": int(sum(map(len, after))),
+                    "design_effect": deff,
+                    "floor_pct": floor,
+                    "looks": looks,
+                    "value_before": float(np.median(y_all[lo_edge:b])),
+                    "value_after": float(np.median(y_all[b:hi_edge])),
+                    "method": "asv Potts step + HL shift t-test of every round in the window",
+                }
+            )
         return res
 
     # Backward elimination: a spurious candidate would clip its neighbours' windows, so drop the
     # weakest (largest p) while it is not significant on its own, and re-test the rest.
     res = tested(bounds)
     while res:
-        worst = max(range(len(res)), key=lambda i: (res[i]["p_value"] if math.isfinite(res[i]["p_value"]) else 2.0))
+        worst = max(range(len(res)), key=lambda i: res[i]["p_value"] if math.isfinite(res[i]["p_value"]) else 2.0)
         if math.isfinite(res[worst]["p_value"]) and res[worst]["p_value"] < prune_p:
             break
         del bounds[worst]
@@ -331,21 +392,39 @@ def detect_series(values: Sequence[float], *, rounds: Sequence[Sequence[float]] 
     return out
 
 
-def judge(candidate: dict, q_value: float, *, lower_is_better: bool = True, alpha: float = pairwise.DEFAULT_Q,
-          confidence: float = HISTORY_CONFIDENCE) -> tuple[str, str]:
+def judge(
+    candidate: dict,
+    q_value: float,
+    *,
+    lower_is_better: bool = True,
+    alpha: float = pairwise.DEFAULT_Q,
+    confidence: float = HISTORY_CONFIDENCE,
+) -> tuple[str, str]:
     """(verdict, rule) of one candidate: deterministic ones by the floor, others as in pairwise."""
     if candidate["method"].startswith("instructions"):
         worse = candidate["change_pct"] if lower_is_better else -candidate["change_pct"]
         verdict = "regressed" if worse > 0 else "improved"
-        return verdict, (f"instructions {candidate['change_pct']:+.2f}% between consecutive commits "
-                         f"≥ floor {candidate['floor_pct']:.2f}%: deterministic")
-    verdict, rule = pairwise.decide(candidate["change_pct"], candidate["ci_low_pct"], candidate["ci_high_pct"],
-                                    q_value, candidate["floor_pct"], lower_is_better=lower_is_better,
-                                    alpha=alpha, confidence=confidence, rule=HISTORY_RULE)
+        return verdict, (
+            f"instructions {candidate['change_pct']:+.2f}% between consecutive commits "
+            f"≥ floor {candidate['floor_pct']:.2f}%: deterministic"
+        )
+    verdict, rule = pairwise.decide(
+        candidate["change_pct"],
+        candidate["ci_low_pct"],
+        candidate["ci_high_pct"],
+        q_value,
+        candidate["floor_pct"],
+        lower_is_better=lower_is_better,
+        alpha=alpha,
+        confidence=confidence,
+        rule=HISTORY_RULE,
+    )
     if candidate["method"].startswith("interleaved sessions"):
-        return verdict, (f"{rule} ({candidate['n_before']} interleaved sessions straddling the step, "
-                         f"{candidate['rounds_before']} vs {candidate['rounds_after']} rounds; corrected for "
-                         f"{candidate['looks']:.3g} effective looks)")
+        return verdict, (
+            f"{rule} ({candidate['n_before']} interleaved sessions straddling the step, "
+            f"{candidate['rounds_before']} vs {candidate['rounds_after']} rounds; corrected for "
+            f"{candidate['looks']:.3g} effective looks)"
+        )
     rounds = ""
     if (candidate["rounds_before"], candidate["rounds_after"]) != (candidate["n_before"], candidate["n_after"]):
         rounds = f", {candidate['rounds_before']} vs {candidate['rounds_after']} rounds"
@@ -355,8 +434,7 @@ def judge(candidate: dict, q_value: float, *, lower_is_better: bool = True, alph
         extra += "; commits vary beyond their rounds: one value per commit tested"
     elif deff > 1.0:
         extra += f" and design effect {deff:.2f}"
-    return verdict, (f"{rule} ({candidate['n_before']} commits before vs {candidate['n_after']} after"
-                     f"{rounds}{extra})")
+    return verdict, (f"{rule} ({candidate['n_before']} commits before vs {candidate['n_after']} after{rounds}{extra})")
 
 
 def per_commit_series(table: pd.DataFrame) -> Iterator[tuple[tuple, pd.DataFrame]]:
@@ -388,24 +466,48 @@ def candidate_records(key: tuple, per: pd.DataFrame, cands: Sequence[dict]) -> l
     records = []
     for c in cands:
         date_after = per["commit_date"].iloc[c["position"]] if "commit_date" in per.columns else None
-        records.append({
-            "machine": key[0], "environment": key[1], "benchmark": key[2], "params": key[3],
-            "component": component_of(key[2]), "type": btype, "unit": unit,
-            "channel": pairwise.channel_of(btype, unit),
-            "commit_before": per["commit"].iloc[c["before_position"]], "commit_after": per["commit"].iloc[c["position"]],
-            "change_pct": c["change_pct"], "ci_low_pct": c["ci_low_pct"], "ci_high_pct": c["ci_high_pct"],
-            "p_value": c["p_value"], "floor_pct": c["floor_pct"], "method": c["method"],
-            "position": c["position"], "n_before": c["n_before"], "n_after": c["n_after"],
-            "date_after": date_after, "value_before": c["value_before"], "value_after": c["value_after"],
-            "rounds_before": c["rounds_before"], "rounds_after": c["rounds_after"],
-            "design_effect": c["design_effect"], "looks": c["looks"],
-            "_lib": schema_lower_is_better(btype, unit), "_cand": c,
-        })
+        records.append(
+            {
+                "machine": key[0],
+                "environment": key[1],
+                "benchmark": key[2],
+                "params": key[3],
+                "component": component_of(key[2]),
+                "type": btype,
+                "unit": unit,
+                "channel": pairwise.channel_of(btype, unit),
+                "commit_before": per["commit"].iloc[c["before_position"]],
+                "commit_after": per["commit"].iloc[c["position"]],
+                "change_pct": c["change_pct"],
+                "ci_low_pct": c["ci_low_pct"],
+                "ci_high_pct": c["ci_high_pct"],
+                "p_value": c["p_value"],
+                "floor_pct": c["floor_pct"],
+                "method": c["method"],
+                "position": c["position"],
+                "n_before": c["n_before"],
+                "n_after": c["n_after"],
+                "date_after": date_after,
+                "value_before": c["value_before"],
+                "value_after": c["value_after"],
+                "rounds_before": c["rounds_before"],
+                "rounds_after": c["rounds_after"],
+                "design_effect": c["design_effect"],
+                "looks": c["looks"],
+                "_lib": schema_lower_is_better(btype, unit),
+                "_cand": c,
+            }
+        )
     return records
 
 
-def judge_records(records: list[dict], *, q: float = pairwise.DEFAULT_Q, confidence: float = HISTORY_CONFIDENCE,
-                  include_inconclusive: bool = False) -> list[dict]:
+def judge_records(
+    records: list[dict],
+    *,
+    q: float = pairwise.DEFAULT_Q,
+    confidence: float = HISTORY_CONFIDENCE,
+    include_inconclusive: bool = False,
+) -> list[dict]:
     """Benjamini–Hochberg across ``records`` (the whole suite), then ``judge`` each; keeps the
     regressions and improvements (everything with ``include_inconclusive``)."""
     qs = bh_qvalues([r["p_value"] for r in records])
@@ -425,10 +527,18 @@ def regressed_candidates(cands: Sequence[dict], *, lower_is_better: bool = True)
     return [c for c, q in zip(cands, qs) if judge(c, q, lower_is_better=lower_is_better)[0] == "regressed"]
 
 
-def history_suite(table: pd.DataFrame, *, q: float = pairwise.DEFAULT_Q, floors: Mapping | None = None,
-                  window: int = DEFAULT_WINDOW, confidence: float = HISTORY_CONFIDENCE,
-                  beta_scale: float = BETA_SCALE, instruction_jitter: float = pairwise.INSTRUCTION_JITTER,
-                  confirm: ConfirmHook | None = None, include_inconclusive: bool = False) -> pd.DataFrame:
+def history_suite(
+    table: pd.DataFrame,
+    *,
+    q: float = pairwise.DEFAULT_Q,
+    floors: Mapping | None = None,
+    window: int = DEFAULT_WINDOW,
+    confidence: float = HISTORY_CONFIDENCE,
+    beta_scale: float = BETA_SCALE,
+    instruction_jitter: float = pairwise.INSTRUCTION_JITTER,
+    confirm: ConfirmHook | None = None,
+    include_inconclusive: bool = False,
+) -> pd.DataFrame:
     """Tidy history table -> one row per detected change point (regressed or improved).
 
     ``confirm(commit_before, commit_after, rows) -> [True/False/None per row]`` re-runs the two
@@ -439,17 +549,25 @@ def history_suite(table: pd.DataFrame, *, q: float = pairwise.DEFAULT_Q, floors:
     need = SERIES_KEY + ["commit", "value", "unit", "type"]
     missing = [c for c in need if c not in table.columns]
     if missing:
-        raise ToolError(f"history table: missing column(s) {', '.join(missing)} (expected the tidy table of tools.schema)")
+        raise ToolError(
+            f"history table: missing column(s) {', '.join(missing)} (expected the tidy table of tools.schema)"
+        )
     records = []
     for key, per in per_commit_series(table):
         btype, unit = per.attrs["type"], per.attrs["unit"]
         channel = pairwise.channel_of(btype, unit)
         floor = pairwise._floor_for(floors, key)
-        cands = detect_series(per["value"].to_numpy(float), rounds=list(per["rounds"]),
-                              lower_is_better=schema_lower_is_better(btype, unit),
-                              channel=channel, floor_pct=floor,
-                              window=window, confidence=confidence, beta_scale=beta_scale,
-                              instruction_jitter=instruction_jitter)
+        cands = detect_series(
+            per["value"].to_numpy(float),
+            rounds=list(per["rounds"]),
+            lower_is_better=schema_lower_is_better(btype, unit),
+            channel=channel,
+            floor_pct=floor,
+            window=window,
+            confidence=confidence,
+            beta_scale=beta_scale,
+            instruction_jitter=instruction_jitter,
+        )
         records += candidate_records(key, per, cands)
     kept = judge_records(records, q=q, confidence=confidence, include_inconclusive=include_inconclusive)
     out = pd.DataFrame.from_records(kept, columns=HISTORY_COLUMNS)
@@ -458,7 +576,9 @@ def history_suite(table: pd.DataFrame, *, q: float = pairwise.DEFAULT_Q, floors:
         for (before, after), rows in out.groupby(["commit_before", "commit_after"], sort=False):
             flags = list(confirm(before, after, rows))
             if len(flags) != len(rows):
-                raise ToolError(f"confirmation of {before[:8]}..{after[:8]} answered {len(flags)} flags for {len(rows)} changes")
+                raise ToolError(
+                    f"confirmation of {before[:8]}..{after[:8]} answered {len(flags)} flags for {len(rows)} changes"
+                )
             for i, flag in zip(rows.index, flags):
                 out.at[i, "confirmed"] = None if flag is None else bool(flag)
     return out

@@ -38,8 +38,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,16 +48,17 @@ from scipy import stats
 from tools.detect import anomalies
 from tools.detect.multiple import bh_qvalues
 from tools.errors import ToolError
-from tools.schema import SERIES_KEY, component_of, lower_is_better as schema_lower_is_better
+from tools.schema import SERIES_KEY, component_of
+from tools.schema import lower_is_better as schema_lower_is_better
 
 VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")
 CHANNELS = ("wall", "relative", "instructions", "memory", "metric")
 
 CONFIDENCE = 0.995
 DEFAULT_Q = 0.05
-DEFAULT_FLOOR_PCT = 2.0           # wall / metric / memory: below this a change is not worth a verdict
-INSTRUCTION_FLOOR_PCT = 0.5       # deterministic channel
-INSTRUCTION_JITTER = 100          # instructions (per reported value); run-to-run jitter allowance
+DEFAULT_FLOOR_PCT = 2.0  # wall / metric / memory: below this a change is not worth a verdict
+INSTRUCTION_FLOOR_PCT = 0.5  # deterministic channel
+INSTRUCTION_JITTER = 100  # instructions (per reported value); run-to-run jitter allowance
 MEMORY_SINGLE_RUN_FLOOR_PCT = 5.0  # peak memory with no interval (< 6 rounds at 99.5%): a wider floor
 DECISION_RULES = ("interval", "estimate")
 # Chosen by `python -m tools evaluate-detector` on the recorded noise (docs/evaluation.md): at
@@ -66,11 +67,32 @@ DECISION_RULES = ("interval", "estimate")
 DECISION_RULE = "estimate"
 
 SUITE_COLUMNS = [
-    "machine", "environment", "component", "benchmark", "params", "param_values", "type", "unit",
-    "channel", "base_value", "head_value", "change_pct", "ci_low_pct", "ci_high_pct", "p_value",
-    "q_value", "floor_pct", "verdict", "rule", "n_base", "n_head", "anomaly",
+    "machine",
+    "environment",
+    "component",
+    "benchmark",
+    "params",
+    "param_values",
+    "type",
+    "unit",
+    "channel",
+    "base_value",
+    "head_value",
+    "change_pct",
+    "ci_low_pct",
+    "ci_high_pct",
+    "p_value",
+    "q_value",
+    "floor_pct",
+    "verdict",
+    "rule",
+    "n_base",
+    "n_head",
+    "anomaly",
     # added beyond the brief's contract:
-    "lower_is_better", "method", "mde_pct",
+    "lower_is_better",
+    "method",
+    "mde_pct",
 ]
 
 
@@ -98,6 +120,7 @@ class PairwiseResult:
 
 # ---------------------------------------------------------------- channel
 
+
 def channel_of(bench_type: str, unit: str) -> str:
     """'instructions' for instruction counts, 'relative' for speed-normalised wall time
     (``track_*_relative``), 'wall' for time_*, 'memory' for peakmem_*/mem_*, else 'metric'.
@@ -119,6 +142,7 @@ def channel_of(bench_type: str, unit: str) -> str:
 
 
 # ---------------------------------------------------------------- statistics
+
 
 def _clean(values) -> np.ndarray:
     a = np.asarray(values if values is not None else [], dtype=float).ravel()
@@ -207,6 +231,7 @@ def _to_pct(log_shift: float) -> float:
 
 # ---------------------------------------------------------------- verdicts
 
+
 def _fmt_pct(x: float, sign: bool = True) -> str:
     if not math.isfinite(x):
         return "∞" if x > 0 else "-∞"
@@ -219,10 +244,20 @@ def _fmt_q(q: float) -> str:
     return f"{q:.2g}" if q >= 0.001 else f"{q:.1e}"
 
 
-def decide(change_pct: float, ci_low_pct: float, ci_high_pct: float, q_value: float, floor_pct: float,
-           *, lower_is_better: bool = True, alpha: float = DEFAULT_Q,
-           confidence: float = CONFIDENCE, n_base: int | None = None, n_head: int | None = None,
-           rule: str | None = None) -> tuple[str, str]:
+def decide(
+    change_pct: float,
+    ci_low_pct: float,
+    ci_high_pct: float,
+    q_value: float,
+    floor_pct: float,
+    *,
+    lower_is_better: bool = True,
+    alpha: float = DEFAULT_Q,
+    confidence: float = CONFIDENCE,
+    n_base: int | None = None,
+    n_head: int | None = None,
+    rule: str | None = None,
+) -> tuple[str, str]:
     """(verdict, rule text) for a statistical comparison.
 
     ``rule="interval"``: regressed / improved when the whole interval lies beyond ±floor and
@@ -239,8 +274,10 @@ def decide(change_pct: float, ci_low_pct: float, ci_high_pct: float, q_value: fl
     direction = "" if lower_is_better else " (higher is better)"
     if not (math.isfinite(ci_low_pct) and math.isfinite(ci_high_pct)):
         counts = f" from {n_base} base / {n_head} head rounds" if n_base is not None else ""
-        return "inconclusive", (f"HL shift {_fmt_pct(change_pct)}{counts}: too few for a {conf} "
-                                f"(≥{min_rounds(confidence)} rounds per side needed: python -m tools compare-rounds)")
+        return "inconclusive", (
+            f"HL shift {_fmt_pct(change_pct)}{counts}: too few for a {conf} "
+            f"(≥{min_rounds(confidence)} rounds per side needed: python -m tools compare-rounds)"
+        )
     # Orient so that positive means worse.
     worse_lo, worse_hi = (ci_low_pct, ci_high_pct) if lower_is_better else (-ci_high_pct, -ci_low_pct)
     significant = math.isfinite(q_value) and q_value < alpha
@@ -263,23 +300,32 @@ def decide(change_pct: float, ci_low_pct: float, ci_high_pct: float, q_value: fl
         return "unchanged", f"{shown} within ±floor {floor_pct:.1f}%"
     if rule == "estimate" and (worse_lo > 0 or worse_hi < 0):
         if significant:  # a real change, but the shift itself is within the floor
-            return "inconclusive", (f"{shown}: interval excludes 0 but the shift is within ±floor {floor_pct:.1f}% "
-                                    f"and the interval reaches beyond it, {qtxt}; more rounds needed")
+            return "inconclusive", (
+                f"{shown}: interval excludes 0 but the shift is within ±floor {floor_pct:.1f}% "
+                f"and the interval reaches beyond it, {qtxt}; more rounds needed"
+            )
         return "inconclusive", f"{shown} excludes 0 but {qtxt} ≥ {alpha:g} after BH; more rounds needed"
     if worse_lo > floor_pct or worse_hi < -floor_pct:
-        return "inconclusive", f"{shown} beyond floor {floor_pct:.1f}% but {qtxt} ≥ {alpha:g} after BH; more rounds needed"
+        return (
+            "inconclusive",
+            f"{shown} beyond floor {floor_pct:.1f}% but {qtxt} ≥ {alpha:g} after BH; more rounds needed",
+        )
     return "inconclusive", f"{shown} straddles floor ±{floor_pct:.1f}%, {qtxt}; more rounds needed"
 
 
-def _deterministic(b: np.ndarray, h: np.ndarray, *, lower_is_better: bool, floor_pct: float,
-                   what: str, channel: str, confidence: float) -> PairwiseResult:
+def _deterministic(
+    b: np.ndarray, h: np.ndarray, *, lower_is_better: bool, floor_pct: float, what: str, channel: str, confidence: float
+) -> PairwiseResult:
     """Exact-count comparison: the range of all head/base ratios against ±floor, n=1 suffices.
 
     Also the fallback for peak memory with fewer than 4 rounds a side (no interval exists):
     memory is near-deterministic per process, so a wider floor (5%) stands in for the interval.
     """
-    kind, method = ("deterministic", "deterministic") if what == "instructions" else \
-        ("single run per side, near-deterministic", "single-run")
+    kind, method = (
+        ("deterministic", "deterministic")
+        if what == "instructions"
+        else ("single run per side, near-deterministic", "single-run")
+    )
     ratios = 100.0 * (np.divide.outer(h, b).ravel() - 1.0)
     base_med, head_med = float(np.median(b)), float(np.median(h))
     change = 100.0 * (head_med / base_med - 1.0)
@@ -295,15 +341,39 @@ def _deterministic(b: np.ndarray, h: np.ndarray, *, lower_is_better: bool, floor
         verdict, rule = "unchanged", f"{shown} within ±floor {floor_pct:.2f}%: {kind}"
     else:
         verdict, rule = "inconclusive", f"{shown}: runs disagree by more than the floor {floor_pct:.2f}%"
-    return PairwiseResult(verdict, change, lo, hi, math.nan, math.nan, floor_pct, len(b), len(h), rule,
-                          channel=channel, lower_is_better=lower_is_better, base_value=base_med,
-                          head_value=head_med, method=method, confidence=confidence)
+    return PairwiseResult(
+        verdict,
+        change,
+        lo,
+        hi,
+        math.nan,
+        math.nan,
+        floor_pct,
+        len(b),
+        len(h),
+        rule,
+        channel=channel,
+        lower_is_better=lower_is_better,
+        base_value=base_med,
+        head_value=head_med,
+        method=method,
+        confidence=confidence,
+    )
 
 
-def compare(base, head, *, lower_is_better: bool = True, floor_pct: float | None = None,
-            channel: str = "wall", q_value: float | None = None, alpha: float = DEFAULT_Q,
-            confidence: float = CONFIDENCE, instruction_jitter: float = INSTRUCTION_JITTER,
-            rule: str | None = None) -> PairwiseResult:
+def compare(
+    base,
+    head,
+    *,
+    lower_is_better: bool = True,
+    floor_pct: float | None = None,
+    channel: str = "wall",
+    q_value: float | None = None,
+    alpha: float = DEFAULT_Q,
+    confidence: float = CONFIDENCE,
+    instruction_jitter: float = INSTRUCTION_JITTER,
+    rule: str | None = None,
+) -> PairwiseResult:
     """Compare one value per round of base against one value per round of head.
 
     ``q_value`` is the suite-adjusted p-value when known (``compare_suite`` passes it); alone,
@@ -315,25 +385,56 @@ def compare(base, head, *, lower_is_better: bool = True, floor_pct: float | None
     nb, nh = len(b), len(h)
     base_value = float(np.median(b)) if nb else math.nan
     head_value = float(np.median(h)) if nh else math.nan
-    common = dict(channel=channel, lower_is_better=lower_is_better, base_value=base_value,
-                  head_value=head_value, confidence=confidence)
+    common = dict(
+        channel=channel,
+        lower_is_better=lower_is_better,
+        base_value=base_value,
+        head_value=head_value,
+        confidence=confidence,
+    )
 
     if nb == 0 or nh == 0:
         missing = "base" if nb == 0 else "head"
         floor = floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT
-        return PairwiseResult("inconclusive", math.nan, math.nan, math.nan, math.nan, math.nan, floor, nb, nh,
-                              f"no result for {missing} (failed, skipped or not run)", method="none", **common)
+        return PairwiseResult(
+            "inconclusive",
+            math.nan,
+            math.nan,
+            math.nan,
+            math.nan,
+            math.nan,
+            floor,
+            nb,
+            nh,
+            f"no result for {missing} (failed, skipped or not run)",
+            method="none",
+            **common,
+        )
 
     positive = bool((b > 0).all() and (h > 0).all())
     if channel == "instructions" and positive:
         jitter_pct = 100.0 * instruction_jitter / base_value
         floor = max(floor_pct if floor_pct is not None else INSTRUCTION_FLOOR_PCT, jitter_pct)
-        return _deterministic(b, h, lower_is_better=lower_is_better, floor_pct=floor,
-                              what="instructions", channel=channel, confidence=confidence)
+        return _deterministic(
+            b,
+            h,
+            lower_is_better=lower_is_better,
+            floor_pct=floor,
+            what="instructions",
+            channel=channel,
+            confidence=confidence,
+        )
     if channel == "memory" and positive and (mann_whitney_critical(nb, nh, confidence) is None):
         floor = max(floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT, MEMORY_SINGLE_RUN_FLOOR_PCT)
-        return _deterministic(b, h, lower_is_better=lower_is_better, floor_pct=floor,
-                              what="memory", channel=channel, confidence=confidence)
+        return _deterministic(
+            b,
+            h,
+            lower_is_better=lower_is_better,
+            floor_pct=floor,
+            what="memory",
+            channel=channel,
+            confidence=confidence,
+        )
 
     floor = floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT
     if positive:
@@ -350,19 +451,66 @@ def compare(base, head, *, lower_is_better: bool = True, floor_pct: float | None
         method = "hodges-lehmann raw shift, Moses CI, Mann–Whitney"
         if ref == 0:
             if np.ptp(np.concatenate([b, h])) == 0:
-                return PairwiseResult("unchanged", 0.0, 0.0, 0.0, 1.0, 1.0 if q_value is None else q_value, floor,
-                                      nb, nh, "identical values (all 0) on both sides", method=method, **common)
-            return PairwiseResult("inconclusive", math.nan, math.nan, math.nan, p, p if q_value is None else q_value,
-                                  floor, nb, nh, "base median is 0: a relative change is undefined",
-                                  method=method, **common)
+                return PairwiseResult(
+                    "unchanged",
+                    0.0,
+                    0.0,
+                    0.0,
+                    1.0,
+                    1.0 if q_value is None else q_value,
+                    floor,
+                    nb,
+                    nh,
+                    "identical values (all 0) on both sides",
+                    method=method,
+                    **common,
+                )
+            return PairwiseResult(
+                "inconclusive",
+                math.nan,
+                math.nan,
+                math.nan,
+                p,
+                p if q_value is None else q_value,
+                floor,
+                nb,
+                nh,
+                "base median is 0: a relative change is undefined",
+                method=method,
+                **common,
+            )
         shift = hodges_lehmann(b, h)
         lo, hi = shift_interval(b, h, confidence)
         change, ci_lo, ci_hi = 100 * shift / ref, 100 * lo / ref, 100 * hi / ref
     q = p if q_value is None else q_value
-    verdict, text = decide(change, ci_lo, ci_hi, q, floor, lower_is_better=lower_is_better,
-                           alpha=alpha, confidence=confidence, n_base=nb, n_head=nh, rule=rule)
-    return PairwiseResult(verdict, change, ci_lo, ci_hi, p, q, floor, nb, nh, text, method=method,
-                          decision_rule=rule or DECISION_RULE, **common)
+    verdict, text = decide(
+        change,
+        ci_lo,
+        ci_hi,
+        q,
+        floor,
+        lower_is_better=lower_is_better,
+        alpha=alpha,
+        confidence=confidence,
+        n_base=nb,
+        n_head=nh,
+        rule=rule,
+    )
+    return PairwiseResult(
+        verdict,
+        change,
+        ci_lo,
+        ci_hi,
+        p,
+        q,
+        floor,
+        nb,
+        nh,
+        text,
+        method=method,
+        decision_rule=rule or DECISION_RULE,
+        **common,
+    )
 
 
 def redecide(result: PairwiseResult, q_value: float, alpha: float = DEFAULT_Q) -> PairwiseResult:
@@ -370,18 +518,34 @@ def redecide(result: PairwiseResult, q_value: float, alpha: float = DEFAULT_Q) -
     if result.method in ("deterministic", "single-run", "none") or not math.isfinite(result.p_value):
         return result
     if result.method.startswith("hodges-lehmann") and math.isfinite(result.change_pct):
-        verdict, rule = decide(result.change_pct, result.ci_low_pct, result.ci_high_pct, q_value,
-                               result.floor_pct, lower_is_better=result.lower_is_better, alpha=alpha,
-                               confidence=result.confidence, n_base=result.n_base, n_head=result.n_head,
-                               rule=result.decision_rule)
+        verdict, rule = decide(
+            result.change_pct,
+            result.ci_low_pct,
+            result.ci_high_pct,
+            q_value,
+            result.floor_pct,
+            lower_is_better=result.lower_is_better,
+            alpha=alpha,
+            confidence=result.confidence,
+            n_base=result.n_base,
+            n_head=result.n_head,
+            rule=result.decision_rule,
+        )
         return dataclasses.replace(result, q_value=q_value, verdict=verdict, rule=rule)
     return dataclasses.replace(result, q_value=q_value)
 
 
 # ---------------------------------------------------------------- floors
 
-def calibrate_floor(same_commit, *, percentile: float = 95.0, min_floor_pct: float = DEFAULT_FLOOR_PCT,
-                    n_splits: int = 200, seed: int = 0) -> float:
+
+def calibrate_floor(
+    same_commit,
+    *,
+    percentile: float = 95.0,
+    min_floor_pct: float = DEFAULT_FLOOR_PCT,
+    n_splits: int = 200,
+    seed: int = 0,
+) -> float:
     """Effect floor (%) from same-commit noise: max(min_floor_pct, P95 of |same-commit shifts|).
 
     ``same_commit`` is either a list of groups (one array of per-round values per separate job of
@@ -389,14 +553,16 @@ def calibrate_floor(same_commit, *, percentile: float = 95.0, min_floor_pct: flo
     drift) or one flat array of per-round values (the shifts are HL shifts between random halves).
     Values must be positive (the shifts are of log-values). Too little data gives min_floor_pct.
     """
-    is_groups = isinstance(same_commit, (list, tuple)) and len(same_commit) > 0 and all(
-        np.ndim(g) == 1 for g in same_commit)
+    is_groups = (
+        isinstance(same_commit, (list, tuple)) and len(same_commit) > 0 and all(np.ndim(g) == 1 for g in same_commit)
+    )
     shifts: list[float] = []
     if is_groups and len(same_commit) >= 2:
         logs = [np.log(g[g > 0]) for g in map(_clean, same_commit)]
         logs = [g for g in logs if len(g)]
-        shifts = [abs(_to_pct(hodges_lehmann(logs[i], logs[j])))
-                  for i in range(len(logs)) for j in range(i + 1, len(logs))]
+        shifts = [
+            abs(_to_pct(hodges_lehmann(logs[i], logs[j]))) for i in range(len(logs)) for j in range(i + 1, len(logs))
+        ]
     else:
         flat = np.concatenate([_clean(g) for g in same_commit]) if is_groups else _clean(same_commit)
         flat = flat[flat > 0]
@@ -412,8 +578,13 @@ def calibrate_floor(same_commit, *, percentile: float = 95.0, min_floor_pct: flo
     return float(max(min_floor_pct, np.percentile(shifts, percentile)))
 
 
-def calibrate_floors(table: pd.DataFrame, *, percentile: float = 95.0, min_floor_pct: float = DEFAULT_FLOOR_PCT,
-                     group_by: str | None = None) -> dict[tuple, float]:
+def calibrate_floors(
+    table: pd.DataFrame,
+    *,
+    percentile: float = 95.0,
+    min_floor_pct: float = DEFAULT_FLOOR_PCT,
+    group_by: str | None = None,
+) -> dict[tuple, float]:
     """{series key tuple: floor %} from a tidy table of same-commit re-runs (an A/A corpus).
 
     Each row is one round. With ``group_by`` (e.g. ``"commit"`` when the corpus holds several
@@ -447,6 +618,7 @@ def _floor_for(floors: Mapping | None, key: tuple) -> float | None:
 
 
 # ---------------------------------------------------------------- suite
+
 
 def _require_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
     if not isinstance(df, pd.DataFrame):
@@ -482,9 +654,16 @@ def _samples_of(rows: pd.DataFrame | None) -> list[np.ndarray]:
     return out
 
 
-def compare_suite(base: pd.DataFrame, head: pd.DataFrame, *, q: float = DEFAULT_Q, floors: Mapping | None = None,
-                  confidence: float = CONFIDENCE, instruction_jitter: float = INSTRUCTION_JITTER,
-                  target_pct: float = anomalies.TARGET_EFFECT_PCT) -> pd.DataFrame:
+def compare_suite(
+    base: pd.DataFrame,
+    head: pd.DataFrame,
+    *,
+    q: float = DEFAULT_Q,
+    floors: Mapping | None = None,
+    confidence: float = CONFIDENCE,
+    instruction_jitter: float = INSTRUCTION_JITTER,
+    target_pct: float = anomalies.TARGET_EFFECT_PCT,
+) -> pd.DataFrame:
     """Tidy rows of the base commit and of the head commit -> one verdict row per series.
 
     Each row of ``base`` / ``head`` is one round of one series (``load_results`` over the
@@ -509,31 +688,69 @@ def compare_suite(base: pd.DataFrame, head: pd.DataFrame, *, q: float = DEFAULT_
         b_rows, h_rows = base_s.get(key), head_s.get(key)
         b_vals = b_rows["value"].to_numpy(float) if b_rows is not None else np.array([])
         h_vals = h_rows["value"].to_numpy(float) if h_rows is not None else np.array([])
-        res = compare(b_vals, h_vals, lower_is_better=lib, floor_pct=_floor_for(floors, key), channel=channel,
-                      alpha=q, confidence=confidence, instruction_jitter=instruction_jitter)
+        res = compare(
+            b_vals,
+            h_vals,
+            lower_is_better=lib,
+            floor_pct=_floor_for(floors, key),
+            channel=channel,
+            alpha=q,
+            confidence=confidence,
+            instruction_jitter=instruction_jitter,
+        )
         label, mde = "", math.nan
         if channel != "instructions":
-            label, mde = anomalies.pair_label(b_vals, h_vals, _samples_of(b_rows), _samples_of(h_rows),
-                                              floor_pct=res.floor_pct, target_pct=target_pct,
-                                              confidence=confidence, rule=DECISION_RULE)
+            label, mde = anomalies.pair_label(
+                b_vals,
+                h_vals,
+                _samples_of(b_rows),
+                _samples_of(h_rows),
+                floor_pct=res.floor_pct,
+                target_pct=target_pct,
+                confidence=confidence,
+                rule=DECISION_RULE,
+            )
         results.append(res)
-        rows_meta.append({
-            "machine": key[0], "environment": key[1], "benchmark": key[2], "params": key[3],
-            "component": meta["component"] if "component" in meta.index else component_of(key[2]),
-            "param_values": meta["param_values"] if "param_values" in meta.index else (),
-            "type": btype, "unit": unit, "anomaly": label, "mde_pct": mde,
-        })
+        rows_meta.append(
+            {
+                "machine": key[0],
+                "environment": key[1],
+                "benchmark": key[2],
+                "params": key[3],
+                "component": meta["component"] if "component" in meta.index else component_of(key[2]),
+                "param_values": meta["param_values"] if "param_values" in meta.index else (),
+                "type": btype,
+                "unit": unit,
+                "anomaly": label,
+                "mde_pct": mde,
+            }
+        )
 
     qs = bh_qvalues([r.p_value if r.method.startswith("hodges-lehmann") else math.nan for r in results])
     final = [redecide(r, qv, alpha=q) if math.isfinite(qv) else r for r, qv in zip(results, qs)]
 
     records = []
     for meta, r in zip(rows_meta, final):
-        records.append({**meta, "channel": r.channel, "base_value": r.base_value, "head_value": r.head_value,
-                        "change_pct": r.change_pct, "ci_low_pct": r.ci_low_pct, "ci_high_pct": r.ci_high_pct,
-                        "p_value": r.p_value, "q_value": r.q_value, "floor_pct": r.floor_pct,
-                        "verdict": r.verdict, "rule": r.rule, "n_base": r.n_base, "n_head": r.n_head,
-                        "lower_is_better": r.lower_is_better, "method": r.method})
+        records.append(
+            {
+                **meta,
+                "channel": r.channel,
+                "base_value": r.base_value,
+                "head_value": r.head_value,
+                "change_pct": r.change_pct,
+                "ci_low_pct": r.ci_low_pct,
+                "ci_high_pct": r.ci_high_pct,
+                "p_value": r.p_value,
+                "q_value": r.q_value,
+                "floor_pct": r.floor_pct,
+                "verdict": r.verdict,
+                "rule": r.rule,
+                "n_base": r.n_base,
+                "n_head": r.n_head,
+                "lower_is_better": r.lower_is_better,
+                "method": r.method,
+            }
+        )
     return pd.DataFrame.from_records(records, columns=SUITE_COLUMNS)
 
 

@@ -20,9 +20,9 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import pandas as pd
 
@@ -57,7 +57,9 @@ class RoundsRun:
 def bench_regex(rows: pd.DataFrame) -> str:
     """One anchored regex selecting exactly these series (asv matches ``name(p1, p2)`` for params)."""
     names = []
-    for bench, pv in zip(rows["benchmark"], rows["param_values"] if "param_values" in rows.columns else [()] * len(rows)):
+    for bench, pv in zip(
+        rows["benchmark"], rows["param_values"] if "param_values" in rows.columns else [()] * len(rows)
+    ):
         pv = tuple(pv) if isinstance(pv, (tuple, list)) else ()
         names.append(re.escape(f"{bench}({', '.join(pv)})" if pv else bench))
     return "^(?:" + "|".join(sorted(set(names))) + ")$"
@@ -76,26 +78,43 @@ def _scratch_config(run: RoundsRun, pair_dir: Path) -> Path:
     src = run.repo / run.config
     if not src.is_file():
         raise ToolError(f"{src}: asv config not found (run from the repository root or pass --config)")
-    return write_scratch_asv_conf(read_asv_conf(src), src.resolve().parent, pair_dir,
-                                  results_dir=(pair_dir / "scratch-results").resolve(),
-                                  html_dir=(pair_dir / "scratch-html").resolve())
+    return write_scratch_asv_conf(
+        read_asv_conf(src),
+        src.resolve().parent,
+        pair_dir,
+        results_dir=(pair_dir / "scratch-results").resolve(),
+        html_dir=(pair_dir / "scratch-html").resolve(),
+    )
 
 
 def _machine_name(run: RoundsRun) -> str:
     if run.machine:
         proc = run.asv("machine", "--yes", "--machine", run.machine)
         if proc.returncode != 0:
-            raise ToolError(f"asv machine --machine {run.machine} failed: {(proc.stderr or proc.stdout).strip()[-300:]}")
+            raise ToolError(
+                f"asv machine --machine {run.machine} failed: {(proc.stderr or proc.stdout).strip()[-300:]}"
+            )
         return run.machine
     import socket
 
     return socket.gethostname()
 
 
-def _run_one(run: RoundsRun, conf: Path, machine: str, commit: str, regex: str | None,
-             scratch: Path, round_dir: Path) -> None:
-    args = ["run", "--config", str(conf), "--machine", machine, "--record-samples", "-a", "rounds=1",
-            "--show-stderr", *run.asv_args]
+def _run_one(
+    run: RoundsRun, conf: Path, machine: str, commit: str, regex: str | None, scratch: Path, round_dir: Path
+) -> None:
+    args = [
+        "run",
+        "--config",
+        str(conf),
+        "--machine",
+        machine,
+        "--record-samples",
+        "-a",
+        "rounds=1",
+        "--show-stderr",
+        *run.asv_args,
+    ]
     if regex:
         args += ["--bench", regex]
     args.append(f"{commit}^!")
@@ -111,8 +130,10 @@ def _run_one(run: RoundsRun, conf: Path, machine: str, commit: str, regex: str |
     dest.mkdir(parents=True, exist_ok=True)
     for f in files:  # move, so the next round of this commit starts from an empty result
         shutil.move(str(f), dest / f.name)
-    for meta, to in ((src_machine / "machine.json", dest / "machine.json"),
-                     (scratch / "benchmarks.json", round_dir / "benchmarks.json")):
+    for meta, to in (
+        (src_machine / "machine.json", dest / "machine.json"),
+        (scratch / "benchmarks.json", round_dir / "benchmarks.json"),
+    ):
         if meta.is_file():
             shutil.copyfile(meta, to)
 
@@ -125,16 +146,25 @@ def _load(round_dirs: list[Path], machine: str) -> pd.DataFrame:
 
 @dataclass
 class RoundsOutcome:
-    verdicts: pd.DataFrame      # compare_suite output
-    table: pd.DataFrame         # every round loaded (tidy)
+    verdicts: pd.DataFrame  # compare_suite output
+    table: pd.DataFrame  # every round loaded (tidy)
     pair_dir: Path
     rounds_run: int
     extra_rounds_run: int
 
 
-def compare_rounds(base: str, head: str, *, rounds: int = 6, extra_rounds: int | None = None,
-                   batch: int = 2, bench: str | None = None, q: float = pairwise.DEFAULT_Q,
-                   floors=None, run: RoundsRun | None = None) -> RoundsOutcome:
+def compare_rounds(
+    base: str,
+    head: str,
+    *,
+    rounds: int = 6,
+    extra_rounds: int | None = None,
+    batch: int = 2,
+    bench: str | None = None,
+    q: float = pairwise.DEFAULT_Q,
+    floors=None,
+    run: RoundsRun | None = None,
+) -> RoundsOutcome:
     """Measure base and head interleaved for ``rounds`` rounds, then re-run only the inconclusive
     series for up to ``extra_rounds`` more rounds (``batch`` at a time), then compare_suite."""
     if rounds < 1:
@@ -191,28 +221,40 @@ def _verdicts(round_dirs, machine, base_full, head_full, q, floors):
     return pairwise.compare_suite(base_rows, head_rows, q=q, floors=floors), table
 
 
-def confirm_change(base: str, head: str, benchmarks: pd.DataFrame | Sequence[str], *, rounds: int = 6,
-                   extra_rounds: int = 0, run: RoundsRun | None = None, q: float = pairwise.DEFAULT_Q) -> pd.DataFrame:
+def confirm_change(
+    base: str,
+    head: str,
+    benchmarks: pd.DataFrame | Sequence[str],
+    *,
+    rounds: int = 6,
+    extra_rounds: int = 0,
+    run: RoundsRun | None = None,
+    q: float = pairwise.DEFAULT_Q,
+) -> pd.DataFrame:
     """Re-run two boundary commits interleaved for just these series; compare_suite verdicts.
 
     ``benchmarks``: rows with ``benchmark`` (and ``param_values``) columns, or benchmark names.
     """
     rows = benchmarks if isinstance(benchmarks, pd.DataFrame) else pd.DataFrame({"benchmark": list(benchmarks)})
-    outcome = compare_rounds(base, head, rounds=rounds, extra_rounds=extra_rounds, bench=bench_regex(rows),
-                             q=q, run=run)
+    outcome = compare_rounds(
+        base, head, rounds=rounds, extra_rounds=extra_rounds, bench=bench_regex(rows), q=q, run=run
+    )
     return outcome.verdicts
 
 
-def make_confirmer(*, rounds: int = 6, extra_rounds: int = 0, run: RoundsRun | None = None,
-                   q: float = pairwise.DEFAULT_Q) -> Callable[[str, str, pd.DataFrame], list]:
+def make_confirmer(
+    *, rounds: int = 6, extra_rounds: int = 0, run: RoundsRun | None = None, q: float = pairwise.DEFAULT_Q
+) -> Callable[[str, str, pd.DataFrame], list]:
     """A ``history_suite(confirm=...)`` hook: a change holds when the interleaved re-run of its two
     boundary commits gives the same verdict (regressed / improved)."""
 
     def confirm(before: str, after: str, changes: pd.DataFrame) -> list:
         verdicts = confirm_change(before, after, changes, rounds=rounds, extra_rounds=extra_rounds, run=run, q=q)
         by_key = {(b, p): v for b, p, v in zip(verdicts["benchmark"], verdicts["params"], verdicts["verdict"])}
-        return [by_key.get((b, p)) == v if (b, p) in by_key else None
-                for b, p, v in zip(changes["benchmark"], changes["params"], changes["verdict"])]
+        return [
+            by_key.get((b, p)) == v if (b, p) in by_key else None
+            for b, p, v in zip(changes["benchmark"], changes["params"], changes["verdict"])
+        ]
 
     return confirm
 

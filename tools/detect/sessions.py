@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Container, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,8 +43,8 @@ from tools.detect import pairwise
 from tools.errors import ToolError
 from tools.schema import SERIES_KEY
 
-LOOKS_SIMS = 100_000        # flat designs simulated per session layout (±5% on the looks)...
-LOOKS_WORK = 400_000_000    # ...fewer for long histories: sims x sessions x splits at most this
+LOOKS_SIMS = 100_000  # flat designs simulated per session layout (±5% on the looks)...
+LOOKS_WORK = 400_000_000  # ...fewer for long histories: sims x sessions x splits at most this
 LOOKS_SEED = 20261202
 
 
@@ -157,15 +157,31 @@ def split_tests(sessions: Sequence[Session], n: int, confidence: float) -> list[
         on = np.flatnonzero(m[k])
         strata = [usable[i][1] for i in on]
         shift, lo, hi, z = stratified_shift(strata, critical)
-        out.append({"split": int(k) + 1, "sessions": on, "shift": shift, "low": lo, "high": hi, "z": z,
-                    "p_value": min(1.0, 2 * float(stats.norm.sf(abs(z))) * looks), "looks": looks,
-                    "rounds_before": int(sum(st.m for st in strata)),
-                    "rounds_after": int(sum(st.n for st in strata))})
+        out.append(
+            {
+                "split": int(k) + 1,
+                "sessions": on,
+                "shift": shift,
+                "low": lo,
+                "high": hi,
+                "z": z,
+                "p_value": min(1.0, 2 * float(stats.norm.sf(abs(z))) * looks),
+                "looks": looks,
+                "rounds_before": int(sum(st.m for st in strata)),
+                "rounds_after": int(sum(st.n for st in strata)),
+            }
+        )
     return out
 
 
-def detect_sessions(n: int, sessions: Sequence[Session], *, floor_pct: float | None = None,
-                    confidence: float = pairwise.CONFIDENCE, prune_p: float = 0.05) -> list[dict]:
+def detect_sessions(
+    n: int,
+    sessions: Sequence[Session],
+    *,
+    floor_pct: float | None = None,
+    confidence: float = pairwise.CONFIDENCE,
+    prune_p: float = 0.05,
+) -> list[dict]:
     """Candidate steps of one benchmark's history of ``n`` commits from its interleaved sessions.
 
     Returns dicts shaped like ``history.detect_series``' (``position`` = first commit after the
@@ -184,17 +200,27 @@ def detect_sessions(n: int, sessions: Sequence[Session], *, floor_pct: float | N
             continue  # the same step seen from a split beside it
         used |= set(t["sessions"].tolist())
         lo, hi = t["low"], t["high"]
-        taken.append({
-            "position": t["split"], "before_position": t["split"] - 1,
-            "change_pct": pairwise._to_pct(t["shift"]), "ci_low_pct": pairwise._to_pct(lo),
-            "ci_high_pct": pairwise._to_pct(hi), "p_value": t["p_value"],
-            "n_before": len(t["sessions"]), "n_after": len(t["sessions"]),
-            "rounds_before": t["rounds_before"], "rounds_after": t["rounds_after"],
-            "design_effect": 1.0, "looks": t["looks"], "floor_pct": floor,
-            "value_before": math.nan, "value_after": math.nan,
-            "method": f"interleaved sessions: van Elteren rank-sum test of the {len(t['sessions'])} "
-                      "sessions straddling the split",
-        })
+        taken.append(
+            {
+                "position": t["split"],
+                "before_position": t["split"] - 1,
+                "change_pct": pairwise._to_pct(t["shift"]),
+                "ci_low_pct": pairwise._to_pct(lo),
+                "ci_high_pct": pairwise._to_pct(hi),
+                "p_value": t["p_value"],
+                "n_before": len(t["sessions"]),
+                "n_after": len(t["sessions"]),
+                "rounds_before": t["rounds_before"],
+                "rounds_after": t["rounds_after"],
+                "design_effect": 1.0,
+                "looks": t["looks"],
+                "floor_pct": floor,
+                "value_before": math.nan,
+                "value_after": math.nan,
+                "method": f"interleaved sessions: van Elteren rank-sum test of the {len(t['sessions'])} "
+                "sessions straddling the split",
+            }
+        )
     return sorted(taken, key=lambda c: c["position"])
 
 
@@ -216,21 +242,32 @@ def series_sessions(per_commits: Sequence[str], rounds: pd.DataFrame) -> list[Se
         first, second = sorted(commits, key=pos.__getitem__)
         values = pd.to_numeric(g["value"], errors="coerce")
         side = g["commit"].astype(str)
-        out.append(Session(pos[first], pos[second], values[side == first].to_numpy(float),
-                           values[side == second].to_numpy(float)))
+        out.append(
+            Session(
+                pos[first], pos[second], values[side == first].to_numpy(float), values[side == second].to_numpy(float)
+            )
+        )
     return out
 
 
-def sessions_suite(history: pd.DataFrame, rounds: pd.DataFrame, *, q: float = pairwise.DEFAULT_Q,
-                   floors: Mapping | None = None, confidence: float = pairwise.CONFIDENCE,
-                   include_inconclusive: bool = False) -> pd.DataFrame:
+def sessions_suite(
+    history: pd.DataFrame,
+    rounds: pd.DataFrame,
+    *,
+    q: float = pairwise.DEFAULT_Q,
+    floors: Mapping | None = None,
+    confidence: float = pairwise.CONFIDENCE,
+    include_inconclusive: bool = False,
+) -> pd.DataFrame:
     """History table + kept interleaved rounds (``session`` column: one id per interleaved run)
     -> one HISTORY_COLUMNS row per step found by within-session comparisons (``detect_sessions``),
     BH across the suite. The instruction channel is left to ``history`` (exact counts need no
     session). Commit order is the history's (``history.per_commit_series``)."""
     if "session" not in rounds.columns:
-        raise ToolError("sessions: the interleaved rounds have no 'session' column (load them with "
-                        "tools.commands.regressions.interleaved_rounds)")
+        raise ToolError(
+            "sessions: the interleaved rounds have no 'session' column (load them with "
+            "tools.commands.regressions.interleaved_rounds)"
+        )
     if "failed" in rounds.columns:
         rounds = rounds[~rounds["failed"].fillna(False).astype(bool)]
     by_series = {tuple(k): g for k, g in rounds.groupby(SERIES_KEY, sort=False, dropna=False)}

@@ -10,7 +10,7 @@ line for line from pandas-dev/asv-runner (``detect_regression``, window 21, tol 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +144,10 @@ def to_json(corpus: NoiseCorpus, digits: int = 5) -> dict:
                 "unit": s.unit,
                 "channel": s.channel,
                 # Instruction counts are compared at 0.5% and below: keep every digit that matters.
-                "processes": [[rnd(x) if s.channel in ("wall", "relative") else float(f"{x:.12g}") for x in p] for p in s.processes],
+                "processes": [
+                    [rnd(x) if s.channel in ("wall", "relative") else float(f"{x:.12g}") for x in p]
+                    for p in s.processes
+                ],
             }
             for name, s in corpus.series.items()
         },
@@ -154,7 +157,7 @@ def to_json(corpus: NoiseCorpus, digits: int = 5) -> dict:
 def from_json(data: object, where: str = "corpus") -> NoiseCorpus:
     """Validate and build a corpus; ToolError names what is wrong and where."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ToolError(f"{where}: not a noise corpus (expected an object with \"format\": {FORMAT})")
+        raise ToolError(f'{where}: not a noise corpus (expected an object with "format": {FORMAT})')
     raw = data.get("series")
     if not isinstance(raw, dict) or not raw:
         raise ToolError(f"{where}: no series in the corpus")
@@ -265,8 +268,9 @@ def _asv_config(repo_root: Path, tmp: Path) -> Path:
             "branches": conf.get("branches", [_current_branch(repo_root)]),
         }
     )
-    return write_scratch_asv_conf(conf, repo_root, tmp, repo=repo_root, results_dir=tmp / "results",
-                                  html_dir=tmp / "html", env_dir=tmp / "env")
+    return write_scratch_asv_conf(
+        conf, repo_root, tmp, repo=repo_root, results_dir=tmp / "results", html_dir=tmp / "html", env_dir=tmp / "env"
+    )
 
 
 DEFAULT_INSTRUCTION_SELECTION = [r"^[a-z_]+_benchmarks\.[A-Za-z]+\.track_[a-z0-9_]+_instructions$"]
@@ -279,12 +283,33 @@ def _git_head(repo_root: Path) -> str:
     return sha
 
 
-def _asv_run(tmp: Path, conf: Path, repo_root: Path, python: str, sha: str, bench: list[str],
-             attrs: list[str], launch_method: str | None, log) -> None:
+def _asv_run(
+    tmp: Path,
+    conf: Path,
+    repo_root: Path,
+    python: str,
+    sha: str,
+    bench: list[str],
+    attrs: list[str],
+    launch_method: str | None,
+    log,
+) -> None:
     """One ``asv run --python=same`` of the current checkout into the scratch results dir."""
     env = dict(os.environ, HOME=str(tmp))  # asv's machine file is global: keep ours private
-    cmd = [python, "-m", "asv", "run", "--config", str(conf), "--python=same", "--record-samples",
-           "--set-commit-hash", sha, "--machine", MACHINE]
+    cmd = [
+        python,
+        "-m",
+        "asv",
+        "run",
+        "--config",
+        str(conf),
+        "--python=same",
+        "--record-samples",
+        "--set-commit-hash",
+        sha,
+        "--machine",
+        MACHINE,
+    ]
     for a in attrs:
         cmd += ["-a", a]
     if launch_method:
@@ -360,26 +385,40 @@ def record_with_asv(
     if instruction_bench and instruction_runs < 4:
         raise ToolError(f"--instruction-runs must be at least 4 (got {instruction_runs})")
     sha = _git_head(repo_root)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     selection = bench + ([relative_twin_pattern(b) for b in bench] if relative else [])
     with tempfile.TemporaryDirectory(prefix="noise-corpus-") as tmpdir:
         tmp = Path(tmpdir)
         conf = _asv_config(repo_root, tmp)
         launch_used = launch_method or json.loads(conf.read_text()).get("launch_method", "spawn")
-        subprocess.run([python, "-m", "asv", "machine", "--yes", "--machine", MACHINE, "--config", str(conf)],
-                       cwd=tmp, env=dict(os.environ, HOME=str(tmp)), capture_output=True, text=True)
+        subprocess.run(
+            [python, "-m", "asv", "machine", "--yes", "--machine", MACHINE, "--config", str(conf)],
+            cwd=tmp,
+            env=dict(os.environ, HOME=str(tmp)),
+            capture_output=True,
+            text=True,
+        )
         series: dict[str, SeriesNoise] = {}
         for k in range(rounds if bench else 0):
             shutil.rmtree(tmp / "results", ignore_errors=True)
             log(f"run {k + 1}/{rounds}")
-            _asv_run(tmp, conf, repo_root, python, sha, selection, ["rounds=1", f"repeat={repeat}"],
-                     launch_method, log if k == 0 else (lambda *_: None))
+            _asv_run(
+                tmp,
+                conf,
+                repo_root,
+                python,
+                sha,
+                selection,
+                ["rounds=1", f"repeat={repeat}"],
+                launch_method,
+                log if k == 0 else (lambda *_: None),
+            )
             for name, s in corpus_from_asv_results(tmp / "results", 1, MACHINE).items():
                 series.setdefault(name, SeriesNoise(name, s.unit, s.channel)).processes.extend(s.processes)
             for name, (unit, value) in _values_from_asv_results(tmp / "results").items():
                 if unit == "relative":
                     series.setdefault(name, SeriesNoise(name, unit, "relative")).processes.append(np.array([value]))
-        wall_seconds = (datetime.now(timezone.utc) - started).total_seconds()
+        wall_seconds = (datetime.now(UTC) - started).total_seconds()
         counts: dict[str, list] = {}
         for _ in range(instruction_runs if instruction_bench else 0):
             shutil.rmtree(tmp / "results", ignore_errors=True)
@@ -388,10 +427,11 @@ def record_with_asv(
                 counts.setdefault(name, []).append((unit, value))
         for name, got in counts.items():
             if len(got) >= 4:
-                series[name] = SeriesNoise(name, got[0][0] or "instructions", "instructions",
-                                           [np.array([v]) for _, v in got])
+                series[name] = SeriesNoise(
+                    name, got[0][0] or "instructions", "instructions", [np.array([v]) for _, v in got]
+                )
     series = {n: s for n, s in series.items() if s.n_processes >= 4}
-    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
+    elapsed = (datetime.now(UTC) - started).total_seconds()
     if not series:
         raise ToolError(f"asv recorded no splittable samples for --bench {bench!r}")
     meta = {
@@ -400,8 +440,11 @@ def record_with_asv(
         "how": f"{rounds} x asv run --python=same --record-samples -a rounds=1 -a repeat={repeat} "
         f"--launch-method {launch_used} --set-commit-hash HEAD --bench <each of 'bench'>"
         + (" and its track_*_relative twin" if relative else "")
-        + (f"; instruction counts: {instruction_runs} x asv run -a rounds=1 --bench <instruction_bench>"
-           if instruction_bench else ""),
+        + (
+            f"; instruction counts: {instruction_runs} x asv run -a rounds=1 --bench <instruction_bench>"
+            if instruction_bench
+            else ""
+        ),
         "bench": bench,
         "instruction_bench": instruction_bench or [],
         "rounds": rounds,

@@ -39,17 +39,25 @@ DAY_SD = {"wall": 0.22, "speed-normalised": 0.05}
 METHODS = ("ours, pooled", "ours, sessions", "asv step_detect", "Otava")
 
 
-def day_processes(s: SeriesNoise, centre: float, sc: inject.Scenario, commit: int, change_at: int, n: int,
-                  day_effect: float, rng: np.random.Generator) -> list[np.ndarray]:
+def day_processes(
+    s: SeriesNoise,
+    centre: float,
+    sc: inject.Scenario,
+    commit: int,
+    change_at: int,
+    n: int,
+    day_effect: float,
+    rng: np.random.Generator,
+) -> list[np.ndarray]:
     """``n`` processes of ``commit`` measured on a day with ``day_effect`` (log), change injected
     (``centre``: the series' median process value, as ``inject.apply`` wants it)."""
     idx = rng.integers(0, s.n_processes, n)
-    return [inject.apply(sc, s.processes[i], centre, level=commit - change_at + 1) * math.exp(day_effect)
-            for i in idx]
+    return [inject.apply(sc, s.processes[i], centre, level=commit - change_at + 1) * math.exp(day_effect) for i in idx]
 
 
-def simulate_days(series: list[SeriesNoise], sc: inject.Scenario, cfg, day_sd: list[float],
-                  rng: np.random.Generator) -> list[dict]:
+def simulate_days(
+    series: list[SeriesNoise], sc: inject.Scenario, cfg, day_sd: list[float], rng: np.random.Generator
+) -> list[dict]:
     """Per channel (same days, same day shocks, same process draws): each day's asv run and its
     session (day, anchor, anchor rounds, head rounds), over ``cfg.before + cfg.after`` days."""
     n_days = cfg.before + cfg.after
@@ -61,12 +69,18 @@ def simulate_days(series: list[SeriesNoise], sc: inject.Scenario, cfg, day_sd: l
         runs, sessions = [], []
         for d in range(n_days):
             e = sd * shocks[d]
-            runs.append(day_processes(s, centre, sc, d, cfg.before, cfg.commit_rounds, e, np.random.default_rng(seeds[d, 0])))
+            runs.append(
+                day_processes(s, centre, sc, d, cfg.before, cfg.commit_rounds, e, np.random.default_rng(seeds[d, 0]))
+            )
             if d == 0:
                 continue
             a = max(0, d - cfg.anchor_lag)
-            base = day_processes(s, centre, sc, a, cfg.before, cfg.session_rounds, e, np.random.default_rng(seeds[d, 1]))
-            head = day_processes(s, centre, sc, d, cfg.before, cfg.session_rounds, e, np.random.default_rng(seeds[d, 2]))
+            base = day_processes(
+                s, centre, sc, a, cfg.before, cfg.session_rounds, e, np.random.default_rng(seeds[d, 1])
+            )
+            head = day_processes(
+                s, centre, sc, d, cfg.before, cfg.session_rounds, e, np.random.default_rng(seeds[d, 2])
+            )
             sessions.append((d, a, np.array([np.median(p) for p in base]), np.array([np.median(p) for p in head])))
         out.append({"runs": runs, "sessions": sessions})
     return out
@@ -124,11 +138,20 @@ def run_daily(corpus: NoiseCorpus, cfg, names: list[str], notes: list[str]) -> p
             lo, hi = s0 - LOCATION_TOLERANCE, s0 + LOCATION_TOLERANCE
             for (channel, _), days, sd in zip(channels, sims, sds):
                 for method in methods:
-                    rec = dict(series=name, channel=channel, day_sd=sd, scenario=sc.name, kind=sc.kind,
-                               pct=sc.pct, trial=t, method=method)
+                    rec = dict(
+                        series=name,
+                        channel=channel,
+                        day_sd=sd,
+                        scenario=sc.name,
+                        kind=sc.kind,
+                        pct=sc.pct,
+                        trial=t,
+                        method=method,
+                    )
                     if not sc.is_change:
-                        records.append({**rec, "false_alarms": len(detect(method, days, s0 + cfg.after)),
-                                        "first_k": math.nan})
+                        records.append(
+                            {**rec, "false_alarms": len(detect(method, days, s0 + cfg.after)), "first_k": math.nan}
+                        )
                         continue
                     first = math.nan
                     for k in grid:
@@ -146,8 +169,12 @@ def daily_table(df: pd.DataFrame, cfg) -> pd.DataFrame:
     rows = []
     for (channel, method), g in df.groupby(["channel", "method"], sort=False):
         aa = g[g.kind == "none"]
-        row = {"channel": channel, "day sd": f"{100 * g.day_sd.iloc[0]:g}%", "method": method,
-               f"A/A histories with a false alarm ({cfg.before + cfg.after} days)": Rate.of(aa.false_alarms > 0)}
+        row = {
+            "channel": channel,
+            "day sd": f"{100 * g.day_sd.iloc[0]:g}%",
+            "method": method,
+            f"A/A histories with a false alarm ({cfg.before + cfg.after} days)": Rate.of(aa.false_alarms > 0),
+        }
         for sc in inject.STEPS:
             h = g[g.scenario == sc.name]
             med, det, tot = commits_to_detection(list(h.first_k))

@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from tools.evaluate import baselines, inject
-from tools.evaluate.daily import run_daily
 from tools.evaluate.corpus import NoiseCorpus, SeriesNoise
+from tools.evaluate.daily import run_daily
 from tools.evaluate.metrics import Rate, analytic_mde, commits_to_detection, min_detectable_effect
 
 LOCATION_TOLERANCE = 2
@@ -66,7 +66,7 @@ class EvalConfig:
     day_sd: float | None = None
 
     @classmethod
-    def quick(cls) -> "EvalConfig":
+    def quick(cls) -> EvalConfig:
         return cls(pairwise_trials=4, history_trials=3, max_series=3, after=21, prefix_grid=(5, 21), daily_trials=2)
 
 
@@ -120,8 +120,9 @@ def ours_history_available() -> str | None:
     return None
 
 
-def ours_history_candidates(commit_samples: list[np.ndarray], floor: float | None = None,
-                            rounds: list[np.ndarray] | None = None) -> list[tuple[int, int]]:
+def ours_history_candidates(
+    commit_samples: list[np.ndarray], floor: float | None = None, rounds: list[np.ndarray] | None = None
+) -> list[tuple[int, int]]:
     """(last commit before, first commit after) of each regression our history mode reports.
 
     Mirrors ``history_suite`` for a single series: ``detect_series`` on one value per commit
@@ -138,7 +139,9 @@ def ours_history_candidates(commit_samples: list[np.ndarray], floor: float | Non
 # ---------------------------------------------------------------- pairwise
 
 
-def _pooled(series: SeriesNoise, idx: np.ndarray, scenario: inject.Scenario, centre: float, head: bool) -> list[np.ndarray]:
+def _pooled(
+    series: SeriesNoise, idx: np.ndarray, scenario: inject.Scenario, centre: float, head: bool
+) -> list[np.ndarray]:
     procs = [series.processes[i] for i in idx]
     if head:
         procs = [inject.apply(scenario, p, centre) for p in procs]
@@ -149,8 +152,9 @@ def _values(s: SeriesNoise, idx, sc: inject.Scenario, centre: float, head: bool)
     return np.array([np.median(p) for p in _pooled(s, idx, sc, centre, head)])
 
 
-def _ours_adaptive(s: SeriesNoise, groups, sc, floor: float, cfg: EvalConfig, extra: int,
-                   channel: str) -> tuple[str, int]:
+def _ours_adaptive(
+    s: SeriesNoise, groups, sc, floor: float, cfg: EvalConfig, extra: int, channel: str
+) -> tuple[str, int]:
     """Our PR verdict: R rounds a side, then R more of each side only if *inconclusive*."""
     centre = float(np.median(s.process_values()))
     b, h = _values(s, groups[0], sc, centre, False), _values(s, groups[1], sc, centre, True)
@@ -162,7 +166,9 @@ def _ours_adaptive(s: SeriesNoise, groups, sc, floor: float, cfg: EvalConfig, ex
     return verdict, cfg.rounds
 
 
-def run_pairwise(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str]) -> tuple[pd.DataFrame, dict]:
+def run_pairwise(
+    corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str]
+) -> tuple[pd.DataFrame, dict]:
     scenarios = [inject.AA, *inject.STEPS, inject.VARIANCE]
     records = []
     floors = {}
@@ -187,18 +193,46 @@ def run_pairwise(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], 
                 verdict, used = _ours_adaptive(s, groups, sc, floors[name], cfg, extra, "wall")
                 base = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t)
                 label = f"{R}+{R} rounds, re-run if inconclusive" if extra else f"{R} rounds"
-                records.append({**base, "method": f"ours ({label})",
-                                "flagged": verdict == "regressed", "verdict": verdict, "processes_per_side": used})
+                records.append(
+                    {
+                        **base,
+                        "method": f"ours ({label})",
+                        "flagged": verdict == "regressed",
+                        "verdict": verdict,
+                        "processes_per_side": used,
+                    }
+                )
                 if twin is not None:  # the same processes' speed-normalised values
                     verdict, used = _ours_adaptive(twin, groups, sc, floors[twin.name], cfg, extra, "relative")
-                    records.append({**base, "method": f"ours, {RELATIVE} ({label})",
-                                    "flagged": verdict == "regressed", "verdict": verdict, "processes_per_side": used})
+                    records.append(
+                        {
+                            **base,
+                            "method": f"ours, {RELATIVE} ({label})",
+                            "flagged": verdict == "regressed",
+                            "verdict": verdict,
+                            "processes_per_side": used,
+                        }
+                    )
                 asv_full = baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
-                records.append({**base, "method": f"asv continuous rule ({R} rounds)", "flagged": asv_full,
-                                "verdict": "regressed" if asv_full else "-", "processes_per_side": R})
+                records.append(
+                    {
+                        **base,
+                        "method": f"asv continuous rule ({R} rounds)",
+                        "flagged": asv_full,
+                        "verdict": "regressed" if asv_full else "-",
+                        "processes_per_side": R,
+                    }
+                )
                 asv_def = baselines.asv_pr_regressed(np.concatenate(b_procs[:R0]), np.concatenate(h_procs[:R0]))
-                records.append({**base, "method": f"asv continuous rule ({R0} rounds, asv default)", "flagged": asv_def,
-                                "verdict": "regressed" if asv_def else "-", "processes_per_side": R0})
+                records.append(
+                    {
+                        **base,
+                        "method": f"asv continuous rule ({R0} rounds, asv default)",
+                        "flagged": asv_def,
+                        "verdict": "regressed" if asv_def else "-",
+                        "processes_per_side": R0,
+                    }
+                )
     return pd.DataFrame.from_records(records), floors
 
 
@@ -228,8 +262,14 @@ def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors:
             s = corpus.series[name]
             b_idx, h_idx = inject.draw_disjoint(rng, s.n_processes, [R, R])
             b_procs, h_procs = [s.processes[i] for i in b_idx], [s.processes[i] for i in h_idx]
-            results.append(_ours_pairwise(np.array([np.median(p) for p in b_procs]),
-                                          np.array([np.median(p) for p in h_procs]), floors[name], cfg))
+            results.append(
+                _ours_pairwise(
+                    np.array([np.median(p) for p in b_procs]),
+                    np.array([np.median(p) for p in h_procs]),
+                    floors[name],
+                    cfg,
+                )
+            )
             if name in twin_values:
                 twin_name, tv = twin_values[name]
                 rel_results.append(_ours_pairwise(tv[b_idx], tv[h_idx], floors[twin_name], cfg, "relative"))
@@ -238,31 +278,66 @@ def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors:
         qs = bh_qvalues([r.p_value for r in results])
         final = [redecide(r, q) for r, q in zip(results, qs)]
         flagged = sum(r.verdict in ("regressed", "improved") for r in final)
-        records.append({"trial": t, "benchmarks": len(usable), "method": f"ours ({R} rounds, BH across the suite)",
-                        "any_flag": flagged > 0, "n_flagged": flagged})
+        records.append(
+            {
+                "trial": t,
+                "benchmarks": len(usable),
+                "method": f"ours ({R} rounds, BH across the suite)",
+                "any_flag": flagged > 0,
+                "n_flagged": flagged,
+            }
+        )
         if rel_results:
             qs = bh_qvalues([r.p_value for r in rel_results])
             n_rel = sum(redecide(r, q).verdict in ("regressed", "improved") for r, q in zip(rel_results, qs))
-            records.append({"trial": t, "benchmarks": len(usable), "method": f"ours, {RELATIVE} ({R} rounds, BH across the suite)",
-                            "any_flag": n_rel > 0, "n_flagged": n_rel})
-        records.append({"trial": t, "benchmarks": len(usable), "method": f"asv continuous rule ({R} rounds)",
-                        "any_flag": asv_any, "n_flagged": int(asv_any)})
-        records.append({"trial": t, "benchmarks": len(usable), "method": f"asv continuous rule ({R0} rounds, asv default)",
-                        "any_flag": asv_def_any, "n_flagged": int(asv_def_any)})
+            records.append(
+                {
+                    "trial": t,
+                    "benchmarks": len(usable),
+                    "method": f"ours, {RELATIVE} ({R} rounds, BH across the suite)",
+                    "any_flag": n_rel > 0,
+                    "n_flagged": n_rel,
+                }
+            )
+        records.append(
+            {
+                "trial": t,
+                "benchmarks": len(usable),
+                "method": f"asv continuous rule ({R} rounds)",
+                "any_flag": asv_any,
+                "n_flagged": int(asv_any),
+            }
+        )
+        records.append(
+            {
+                "trial": t,
+                "benchmarks": len(usable),
+                "method": f"asv continuous rule ({R0} rounds, asv default)",
+                "any_flag": asv_def_any,
+                "n_flagged": int(asv_def_any),
+            }
+        )
     return pd.DataFrame.from_records(records)
 
 
-def suite_table(out: "Outcome") -> pd.DataFrame:
+def suite_table(out: Outcome) -> pd.DataFrame:
     df = out.suite_aa
     if df is None or df.empty:
         return pd.DataFrame()
     n = int(df.benchmarks.iloc[0])
-    return pd.DataFrame([{"method": m, f"A/A runs of the whole suite ({n} benchmarks) with any flag": Rate.of(g.any_flag)}
-                         for m, g in df.groupby("method", sort=False)])
+    return pd.DataFrame(
+        [
+            {"method": m, f"A/A runs of the whole suite ({n} benchmarks) with any flag": Rate.of(g.any_flag)}
+            for m, g in df.groupby("method", sort=False)
+        ]
+    )
 
 
-INSTRUCTION_STEPS = (inject.Scenario("+0.5%", "step", 0.5), inject.Scenario("+1%", "step", 1.0),
-                     inject.Scenario("+2%", "step", 2.0))
+INSTRUCTION_STEPS = (
+    inject.Scenario("+0.5%", "step", 0.5),
+    inject.Scenario("+1%", "step", 1.0),
+    inject.Scenario("+2%", "step", 2.0),
+)
 
 
 def run_instructions(corpus: NoiseCorpus, cfg: EvalConfig, notes: list[str]) -> pd.DataFrame:
@@ -292,17 +367,27 @@ def run_instructions(corpus: NoiseCorpus, cfg: EvalConfig, notes: list[str]) -> 
                 b, h = v[b_idx], inject.apply(sc, v[h_idx], float(np.median(v)))
                 base = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t)
                 ours = compare(b, h, channel="instructions").verdict
-                records.append({**base, "method": "ours (instructions, 1 run per side, default floor)",
-                                "flagged": ours == "regressed"})
+                records.append(
+                    {
+                        **base,
+                        "method": "ours (instructions, 1 run per side, default floor)",
+                        "flagged": ours == "regressed",
+                    }
+                )
                 cal = compare(b, h, channel="instructions", floor_pct=spread_floor).verdict
-                records.append({**base, "method": "ours (instructions, floor = 1.25 x measured same-commit spread)",
-                                "flagged": cal == "regressed"})
+                records.append(
+                    {
+                        **base,
+                        "method": "ours (instructions, floor = 1.25 x measured same-commit spread)",
+                        "flagged": cal == "regressed",
+                    }
+                )
                 asv = baselines.asv_pr_regressed(b, h)
                 records.append({**base, "method": "asv continuous rule (instructions)", "flagged": asv})
     return pd.DataFrame.from_records(records)
 
 
-def instruction_table(out: "Outcome") -> pd.DataFrame:
+def instruction_table(out: Outcome) -> pd.DataFrame:
     df = out.instructions
     if df is None or df.empty:
         return pd.DataFrame()
@@ -352,15 +437,15 @@ def _history_detectors(notes: list[str], wanted: tuple[str, ...]) -> dict[str, C
                 continue
             det[name] = ours_factory(name == "ours + confirm")
         elif name == "asv step_detect":
-            det[name] = lambda *a: (lambda cs, _rounds: baselines.asv_history_regressions(cs))
+            det[name] = lambda *a: lambda cs, _rounds: baselines.asv_history_regressions(cs)
         elif name == "pandas rule":
-            det[name] = lambda *a: (lambda cs, _rounds: baselines.pandas_regressions([float(np.median(c)) for c in cs]))
+            det[name] = lambda *a: lambda cs, _rounds: baselines.pandas_regressions([float(np.median(c)) for c in cs])
         elif name == "Otava":
             why = baselines.otava_available()
             if why:
                 notes.append(f"Otava: not evaluated — {why} (install: pip install --no-deps apache-otava)")
                 continue
-            det[name] = lambda *a: (lambda cs, _rounds: baselines.otava_regressions([float(np.median(c)) for c in cs]))
+            det[name] = lambda *a: lambda cs, _rounds: baselines.otava_regressions([float(np.median(c)) for c in cs])
     return det
 
 
@@ -387,8 +472,13 @@ def history_index(s: SeriesNoise, cfg: EvalConfig, rng: np.random.Generator) -> 
     return rng.permutation(s.n_processes) if need <= s.n_processes else rng.integers(0, s.n_processes, need)
 
 
-def history_processes(s: SeriesNoise, sc: inject.Scenario, cfg: EvalConfig, rng: np.random.Generator | None = None,
-                      idx: np.ndarray | None = None) -> list[list[np.ndarray]]:
+def history_processes(
+    s: SeriesNoise,
+    sc: inject.Scenario,
+    cfg: EvalConfig,
+    rng: np.random.Generator | None = None,
+    idx: np.ndarray | None = None,
+) -> list[list[np.ndarray]]:
     """Commits of one history: each ``commit_rounds`` processes' samples, the change injected."""
     centre = float(np.median(s.process_values()))
     idx = history_index(s, cfg, rng) if idx is None else idx
@@ -403,12 +493,15 @@ def history_processes(s: SeriesNoise, sc: inject.Scenario, cfg: EvalConfig, rng:
 def history_views(processes: list[list[np.ndarray]]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per commit: its processes' samples pooled (what asv stores, for the baselines) and one value
     per process, its median (the rounds our history mode tests)."""
-    return ([np.concatenate(procs) for procs in processes],
-            [np.array([float(np.median(p)) for p in procs]) for procs in processes])
+    return (
+        [np.concatenate(procs) for procs in processes],
+        [np.array([float(np.median(p)) for p in procs]) for procs in processes],
+    )
 
 
-def run_history(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str],
-                floors: dict[str, float]) -> pd.DataFrame:
+def run_history(
+    corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str], floors: dict[str, float]
+) -> pd.DataFrame:
     scenarios = [inject.AA, *inject.STEPS, inject.GRADUAL]
     factories = _history_detectors(notes, cfg.history_methods)
     grid = prefix_grid(cfg)
@@ -426,13 +519,18 @@ def run_history(corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], n
             runs = [(mname, factory, series, commits, name) for mname, factory in factories.items()]
             if twin is not None:
                 twin_commits = history_views(history_processes(twin, sc, cfg, idx=idx))
-                runs += [(f"{mname.replace('ours', f'ours, {RELATIVE}', 1)}", factory, twin, twin_commits, twin.name)
-                         for mname, factory in factories.items() if mname.startswith("ours")]
+                runs += [
+                    (f"{mname.replace('ours', f'ours, {RELATIVE}', 1)}", factory, twin, twin_commits, twin.name)
+                    for mname, factory in factories.items()
+                    if mname.startswith("ours")
+                ]
             lo, hi = s0 - LOCATION_TOLERANCE, s0 + (sc.steps - 1) + LOCATION_TOLERANCE
             caches: dict = {}
             for mi, (mname, factory, series, commits, fname) in enumerate(runs):
                 cache = caches.setdefault(fname, {})
-                det = factory(series, sc, floors.get(fname), np.random.default_rng([cfg.seed, ci, t, mi, 3]), cfg, cache)
+                det = factory(
+                    series, sc, floors.get(fname), np.random.default_rng([cfg.seed, ci, t, mi, 3]), cfg, cache
+                )
                 rec = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t, method=mname)
                 pooled, rounds = commits
                 if not sc.is_change:
@@ -480,15 +578,25 @@ def evaluate(corpus: NoiseCorpus, cfg: EvalConfig) -> Outcome:
     if 2 * cfg.rounds > max(corpus.series[n].n_processes for n in names):
         from tools.errors import ToolError
 
-        raise ToolError(f"--rounds {cfg.rounds} needs {2 * cfg.rounds} processes per benchmark; "
-                        f"the corpus has {fewest}–{max(corpus.series[n].n_processes for n in names)}")
+        raise ToolError(
+            f"--rounds {cfg.rounds} needs {2 * cfg.rounds} processes per benchmark; "
+            f"the corpus has {fewest}–{max(corpus.series[n].n_processes for n in names)}"
+        )
     pairwise, floors = run_pairwise(corpus, cfg, names, notes)
     history = run_history(corpus, cfg, names, notes, floors)
     instructions = run_instructions(corpus, cfg, notes)
     suite_aa = run_suite_aa(corpus, cfg, names, floors)
     daily = run_daily(corpus, cfg, names, notes) if cfg.daily_trials > 0 else None
-    return Outcome(pairwise, history, floors, notes, instructions=instructions, suite_aa=suite_aa,
-                   daily=daily, seconds=time.perf_counter() - started)
+    return Outcome(
+        pairwise,
+        history,
+        floors,
+        notes,
+        instructions=instructions,
+        suite_aa=suite_aa,
+        daily=daily,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def pairwise_table(out: Outcome) -> pd.DataFrame:
@@ -517,7 +625,10 @@ def history_table(out: Outcome, cfg: EvalConfig) -> pd.DataFrame:
     n_commits = cfg.before + cfg.after
     for method, g in df.groupby("method", sort=False):
         aa = g[g.kind == "none"]
-        row = {"method": method, f"A/A histories with a false alarm ({n_commits} commits)": Rate.of(aa.false_alarms > 0)}
+        row = {
+            "method": method,
+            f"A/A histories with a false alarm ({n_commits} commits)": Rate.of(aa.false_alarms > 0),
+        }
         for sc in [*inject.STEPS, inject.GRADUAL]:
             h = g[g.scenario == sc.name]
             within5 = Rate.of((h.first_k <= 5).fillna(False))
@@ -538,8 +649,11 @@ def history_series_table(out: Outcome) -> pd.DataFrame:
     ours = df[df.method.isin(["ours", f"ours, {RELATIVE}"])]
     for (name, method), g in ours.groupby(["series", "method"], sort=True):
         aa = g[g.kind == "none"]
-        row = {"series": name, "channel": RELATIVE if method != "ours" else "wall",
-               "A/A alarms": f"{int((aa.false_alarms > 0).sum())}/{len(aa)}"}
+        row = {
+            "series": name,
+            "channel": RELATIVE if method != "ours" else "wall",
+            "A/A alarms": f"{int((aa.false_alarms > 0).sum())}/{len(aa)}",
+        }
         for sc in inject.STEPS:
             h = g[g.scenario == sc.name]
             row[f"{sc.name} ≤ 5 commits"] = f"{int((h.first_k <= 5).sum())}/{len(h)}"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 from scipy import stats
@@ -45,7 +45,7 @@ class Rate:
         return f"{100 * self.value:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
 
     @staticmethod
-    def of(flags: Iterable[bool]) -> "Rate":
+    def of(flags: Iterable[bool]) -> Rate:
         flags = [bool(f) for f in flags]
         return Rate(sum(flags), len(flags))
 

@@ -59,8 +59,10 @@ def corpus_section(corpus: NoiseCorpus) -> str:
     ]
     if meta.get("note"):
         lines.append(f"- {meta['note']}")
-    for channel, label in (("wall", "wall time"),
-                           ("relative", "speed-normalised time (`track_*_relative`, the same asv runs as the wall-time series)")):
+    for channel, label in (
+        ("wall", "wall time"),
+        ("relative", "speed-normalised time (`track_*_relative`, the same asv runs as the wall-time series)"),
+    ):
         g = rows[rows.channel == channel]
         if len(g):
             within = f"within-process CV median {g.cv_within_pct.median():.1f}%, " if channel == "wall" else ""
@@ -68,13 +70,15 @@ def corpus_section(corpus: NoiseCorpus) -> str:
                 f"- {label}: {len(g)} series, {int(g.processes.min())}–{int(g.processes.max())} processes each; "
                 f"between-process CV median {g.cv_between_pct.median():.1f}% "
                 f"(range {g.cv_between_pct.min():.1f}–{g.cv_between_pct.max():.1f}%), "
-                f"{within}max/min of process values median {g.max_over_min.median():.2f}")
+                f"{within}max/min of process values median {g.max_over_min.median():.2f}"
+            )
     ir = rows[rows.channel == "instructions"]
     if len(ir):
         lines.append(
             f"- instruction counts: {len(ir)} series, {int(ir.processes.min())}–{int(ir.processes.max())} processes each; "
             f"max/min − 1 between processes: median {100 * (ir.max_over_min.median() - 1):.2f}% "
-            f"(range {100 * (ir.max_over_min.min() - 1):.3f}–{100 * (ir.max_over_min.max() - 1):.2f}%)")
+            f"(range {100 * (ir.max_over_min.min() - 1):.3f}–{100 * (ir.max_over_min.max() - 1):.2f}%)"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -85,13 +89,17 @@ def history_series_section(out: Outcome, cfg: EvalConfig, n_bench: int) -> str:
     """The per-benchmark history table, when each benchmark got enough histories to mean something."""
     need = PER_SERIES_HISTORIES * max(1, n_bench)
     if cfg.history_trials < need:
-        return (f"(Per-benchmark history table: with `--history-trials {need}` or more, i.e. at least "
-                f"{PER_SERIES_HISTORIES} histories per benchmark and scenario.)")
-    return "\n\n".join([
-        f"Per benchmark (ours, no confirmation; {cfg.history_trials} histories per scenario taken in turn "
-        "over the benchmarks): histories with an A/A alarm, and steps found within 5 commits.",
-        markdown_table(history_series_table(out)),
-    ])
+        return (
+            f"(Per-benchmark history table: with `--history-trials {need}` or more, i.e. at least "
+            f"{PER_SERIES_HISTORIES} histories per benchmark and scenario.)"
+        )
+    return "\n\n".join(
+        [
+            f"Per benchmark (ours, no confirmation; {cfg.history_trials} histories per scenario taken in turn "
+            "over the benchmarks): histories with an A/A alarm, and steps found within 5 commits.",
+            markdown_table(history_series_table(out)),
+        ]
+    )
 
 
 def daily_section(out: Outcome, cfg: EvalConfig) -> str:
@@ -99,17 +107,19 @@ def daily_section(out: Outcome, cfg: EvalConfig) -> str:
     if out.daily is None or out.daily.empty:
         return "(Daily history with day effects: skipped, `--daily-trials 0`.)"
     sd = "measured day sd per channel" if cfg.day_sd is None else f"day sd {100 * cfg.day_sd:g}%"
-    return "\n\n".join([
-        f"## Daily history with day effects: {cfg.daily_trials} histories per scenario, {sd}",
-        f"One commit a day, {cfg.before} days before the change. Each day has its own machine: a day effect "
-        "(log-normal, the day sd below, measured between two recorded sessions on two VMs) multiplies "
-        f"everything measured that day — the commit's asv run ({cfg.commit_rounds} processes) and a session "
-        f"interleaving it with the commit {cfg.anchor_lag} days back ({cfg.session_rounds} processes each). "
-        "*ours, pooled* tests every round of each commit (history mode without sessions); *ours, sessions* "
-        "judges steps only by within-session comparisons (`tools.detect.sessions`); asv and Otava see the daily "
-        f"asv values. Found = a regression reported within ±{LOCATION_TOLERANCE} commits of the change.",
-        markdown_table(daily_table(out.daily, cfg)),
-    ])
+    return "\n\n".join(
+        [
+            f"## Daily history with day effects: {cfg.daily_trials} histories per scenario, {sd}",
+            f"One commit a day, {cfg.before} days before the change. Each day has its own machine: a day effect "
+            "(log-normal, the day sd below, measured between two recorded sessions on two VMs) multiplies "
+            f"everything measured that day — the commit's asv run ({cfg.commit_rounds} processes) and a session "
+            f"interleaving it with the commit {cfg.anchor_lag} days back ({cfg.session_rounds} processes each). "
+            "*ours, pooled* tests every round of each commit (history mode without sessions); *ours, sessions* "
+            "judges steps only by within-session comparisons (`tools.detect.sessions`); asv and Otava see the daily "
+            f"asv values. Found = a regression reported within ±{LOCATION_TOLERANCE} commits of the change.",
+            markdown_table(daily_table(out.daily, cfg)),
+        ]
+    )
 
 
 def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command: str) -> str:
@@ -157,21 +167,49 @@ def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command:
 
 def _rate_record(table: str, method: str, scenario: str, metric: str, rate: Rate, **extra) -> dict:
     lo, hi = rate.ci
-    return dict(table=table, method=method, scenario=scenario, metric=metric, k=rate.k, n=rate.n,
-                rate=rate.value, ci_low=lo, ci_high=hi, **extra)
+    return dict(
+        table=table,
+        method=method,
+        scenario=scenario,
+        metric=metric,
+        k=rate.k,
+        n=rate.n,
+        rate=rate.value,
+        ci_low=lo,
+        ci_high=hi,
+        **extra,
+    )
 
 
-def _history_records(table: str, method: str, scenario: str, g: pd.DataFrame, within_all: int | None = None) -> list[dict]:
+def _history_records(
+    table: str, method: str, scenario: str, g: pd.DataFrame, within_all: int | None = None
+) -> list[dict]:
     """An A/A group's false-alarm rate, or a change's share found within 5 commits (and within
     ``within_all``, every commit after it)."""
     if g.kind.iloc[0] == "none":
         return [_rate_record(table, method, scenario, "false alarm", Rate.of(g.false_alarms > 0))]
     med, _, _ = commits_to_detection(list(g.first_k))
-    recs = [_rate_record(table, method, scenario, "found within 5 commits",
-                         Rate.of((g.first_k <= 5).fillna(False)), median_commits=med)]
+    recs = [
+        _rate_record(
+            table,
+            method,
+            scenario,
+            "found within 5 commits",
+            Rate.of((g.first_k <= 5).fillna(False)),
+            median_commits=med,
+        )
+    ]
     if within_all is not None:
-        recs.append(_rate_record(table, method, scenario, f"found within {within_all} commits",
-                                 Rate.of(g.first_k.notna()), median_commits=med))
+        recs.append(
+            _rate_record(
+                table,
+                method,
+                scenario,
+                f"found within {within_all} commits",
+                Rate.of(g.first_k.notna()),
+                median_commits=med,
+            )
+        )
     return recs
 
 
@@ -179,8 +217,16 @@ def long_csv(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> str:
     """Every rate, one row each: table, method, scenario, metric, k, n, rate, ci_low, ci_high, ..."""
     recs = []
     for (method, scenario), g in out.pairwise.groupby(["method", "scenario"], sort=False):
-        recs.append(_rate_record("pairwise", method, scenario, "flagged", Rate.of(g.flagged),
-                                 processes_per_side=float(g.processes_per_side.mean())))
+        recs.append(
+            _rate_record(
+                "pairwise",
+                method,
+                scenario,
+                "flagged",
+                Rate.of(g.flagged),
+                processes_per_side=float(g.processes_per_side.mean()),
+            )
+        )
     if out.suite_aa is not None and not out.suite_aa.empty:
         for method, g in out.suite_aa.groupby("method", sort=False):
             recs.append(_rate_record("suite A/A", method, "A/A (whole suite)", "any flag", Rate.of(g.any_flag)))
@@ -191,14 +237,23 @@ def long_csv(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> str:
         recs += _history_records("history", method, scenario, g, within_all=cfg.after)
     if out.daily is not None and not out.daily.empty:
         for (channel, method, scenario), g in out.daily.groupby(["channel", "method", "scenario"], sort=False):
-            recs += _history_records("daily history", f"{method} ({channel}, day sd {100 * g.day_sd.iloc[0]:g}%)",
-                                     scenario, g)
+            recs += _history_records(
+                "daily history", f"{method} ({channel}, day sd {100 * g.day_sd.iloc[0]:g}%)", scenario, g
+            )
     per = per_series_table(out, corpus, cfg)
     for _, row in per.iterrows():
         for col, val in row.items():
             if col != "series":
-                recs.append(dict(table="per-benchmark", method=f"ours, {row['channel']}", scenario=row["series"], metric=col,
-                                 rate=val if isinstance(val, (int, float)) else "", text="" if isinstance(val, (int, float)) else str(val)))
+                recs.append(
+                    dict(
+                        table="per-benchmark",
+                        method=f"ours, {row['channel']}",
+                        scenario=row["series"],
+                        metric=col,
+                        rate=val if isinstance(val, (int, float)) else "",
+                        text="" if isinstance(val, (int, float)) else str(val),
+                    )
+                )
     df = pd.DataFrame.from_records(recs)
     df[["k", "n"]] = df[["k", "n"]].astype("Int64")
     buf = io.StringIO()
@@ -206,7 +261,9 @@ def long_csv(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> str:
     return buf.getvalue()
 
 
-def write_outputs(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command: str, out_dir: Path, stamp: str) -> tuple[Path, Path, str]:
+def write_outputs(
+    out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command: str, out_dir: Path, stamp: str
+) -> tuple[Path, Path, str]:
     md = render_markdown(out, corpus, cfg, command)
     csv = long_csv(out, corpus, cfg)
     md_path = atomic_write_text(Path(out_dir) / f"evaluation_{stamp}.md", md)
