@@ -10,6 +10,7 @@ import pytest
 
 from tools.detect import anomalies as an
 from tools.detect import pairwise as pw
+from tools.detect import robust
 from tools.errors import ToolError
 
 
@@ -19,7 +20,7 @@ def lognormal(seed: int, n: int, shift_pct: float = 0.0, sigma: float = 0.03) ->
 
 
 def test_robust_z_and_a_3x_round_is_an_outlier():
-    z = an.robust_z([1.0, 2.0, 3.0, 4.0, 100.0])
+    z = robust.robust_z([1.0, 2.0, 3.0, 4.0, 100.0])
     assert z[2] == 0 and z[4] > 50  # median 3, MAD 1 -> (100-3)/1.4826
     values = lognormal(1, 10)
     assert not an.outlier_mask(values).any()
@@ -60,9 +61,9 @@ def test_minimum_detectable_effect_matches_the_formula_and_the_rule():
     hits = sum(pw.compare(lognormal(s, 20), lognormal(7000 + s, 20, est)).verdict == "regressed" for s in range(200))
     assert 0.78 <= hits / 200 <= 0.97
     # rounds_needed is the smallest n whose MDE reaches the target.
-    n = an.rounds_needed(0.03, 2.0, 5.0)
+    n = robust.rounds_needed(0.03, 2.0, 5.0)
     assert an.minimum_detectable_effect(0.03, n, n, 2.0) <= 5.0 < an.minimum_detectable_effect(0.03, n - 1, n - 1, 2.0)
-    assert an.rounds_needed(0.03, 6.0, 5.0) == math.inf
+    assert robust.rounds_needed(0.03, 6.0, 5.0) == math.inf
     assert math.isnan(an.minimum_detectable_effect(math.nan, 5, 5, 2.0))
 
 
@@ -108,15 +109,15 @@ def test_anomaly_suite_reports_spikes_noise_and_bimodal_runs():
     samples[30] = tuple(np.exp(np.r_[rng.normal(0, 0.005, 10), rng.normal(0.5, 0.005, 10)]))
     t = pd.concat([_history(quiet, samples), _history(lognormal(12, 40, sigma=0.2), bench="a_benchmarks.A.time_noisy")])
     out = an.anomaly_suite(t)
-    assert list(out.columns) == an.ANOMALY_COLUMNS
-    spikes = out[out["kind"] == "outlier"]
-    assert list(spikes["commit"]) == ["0012" + "d" * 36]
-    assert spikes["statistic"].iloc[0] == pytest.approx(3.0, rel=0.05)
-    noisy = out[out["kind"] == "too noisy"]
-    assert list(noisy["benchmark"]) == ["a_benchmarks.A.time_noisy"]
-    assert noisy["mde_pct"].iloc[0] > 5 and noisy["rounds_needed"].iloc[0] > 5
-    bimodal = out[out["kind"] == "bimodal"]
-    assert list(bimodal["commit"]) == ["0030" + "d" * 36]
+    assert all(f.mode == "anomaly" and not f.changed for f in out)
+    spikes = [f for f in out if f.evidence.anomaly == "outlier"]
+    assert [f.evidence.commit_after for f in spikes] == ["0012" + "d" * 36]
+    assert spikes[0].evidence.statistic == pytest.approx(3.0, rel=0.05)
+    noisy = [f for f in out if f.evidence.anomaly == "too noisy"]
+    assert [f.benchmark for f in noisy] == ["a_benchmarks.A.time_noisy"]
+    assert noisy[0].evidence.mde_pct > 5 and noisy[0].evidence.rounds_needed > 5
+    bimodal = [f for f in out if f.evidence.anomaly == "bimodal"]
+    assert [f.evidence.commit_after for f in bimodal] == ["0030" + "d" * 36]
 
 
 def test_history_spikes_are_lone_and_never_the_newest_commit():
@@ -132,7 +133,7 @@ def test_a_real_step_is_not_an_outlier():
     y = lognormal(13, 40, sigma=0.01)
     y[20:] *= 1.5
     out = an.anomaly_suite(_history(y))
-    assert out[out["kind"] == "outlier"].empty
+    assert not [f for f in out if f.evidence.anomaly == "outlier"]
 
 
 def test_anomaly_suite_rejects_bad_tables():

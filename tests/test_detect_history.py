@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from tools.detect import finding
 from tools.detect import history as hist
 from tools.errors import ToolError
 
@@ -52,8 +53,13 @@ def table(
     return pd.concat(frames, ignore_index=True)
 
 
+def suite(t: pd.DataFrame, **kw) -> pd.DataFrame:
+    """history_suite's findings as a table of their records."""
+    return finding.frame(hist.history_suite(t, **kw), finding.HISTORY_COLUMNS)
+
+
 def test_a_step_is_found_at_its_commit_with_size_and_interval():
-    out = hist.history_suite(table({"r_benchmarks.R.time_x": series(1, step_at=30, pct=10)}))
+    out = suite(table({"r_benchmarks.R.time_x": series(1, step_at=30, pct=10)}))
     assert len(out) == 1
     row = out.iloc[0]
     assert row["verdict"] == "regressed"
@@ -65,7 +71,7 @@ def test_a_step_is_found_at_its_commit_with_size_and_interval():
 
 
 def test_an_improvement_is_reported_as_improved():
-    out = hist.history_suite(table({"r_benchmarks.R.time_x": series(2, step_at=25, pct=-12)}))
+    out = suite(table({"r_benchmarks.R.time_x": series(2, step_at=25, pct=-12)}))
     assert list(out["verdict"]) == ["improved"] and out["commit_after"].iloc[0] == commit(25)
 
 
@@ -73,29 +79,29 @@ def test_a_single_spike_is_not_a_change_point():
     for seed in range(15):
         y = series(100 + seed)
         y[20] *= 3.0
-        assert hist.history_suite(table({"r_benchmarks.R.time_x": y})).empty, seed
+        assert suite(table({"r_benchmarks.R.time_x": y})).empty, seed
     # Not even a spike at the very end (one commit cannot show a level).
     y = series(7)
     y[-1] *= 3.0
-    assert hist.history_suite(table({"r_benchmarks.R.time_x": y})).empty
+    assert suite(table({"r_benchmarks.R.time_x": y})).empty
 
 
 def test_a_spike_next_to_a_step_does_not_hide_it():
     y = series(12, step_at=30, pct=10)
     y[27] *= 3.0
-    out = hist.history_suite(table({"r_benchmarks.R.time_x": y}))
+    out = suite(table({"r_benchmarks.R.time_x": y}))
     assert list(out["commit_after"]) == [commit(30)] and list(out["verdict"]) == ["regressed"]
 
 
 def test_flat_series_rarely_alarm():
     data = {f"f_benchmarks.F.time_{k}": series(200 + k, n=50) for k in range(60)}
-    out = hist.history_suite(table(data))
-    assert len(out) <= 1  # measured: 0.7% of flat 60-commit series alarm (README)
+    out = suite(table(data))
+    assert len(out) <= 1  # the evaluation's A/A histories: docs/detection.md
 
 
 def test_throughput_drop_is_a_regression():
     y = 1e6 / series(3, step_at=30, pct=10)  # ops/s: 10% more time = ~9% fewer ops
-    out = hist.history_suite(table({"r_benchmarks.R.track_x_throughput": y}, btype="track", unit="ops/s"))
+    out = suite(table({"r_benchmarks.R.track_x_throughput": y}, btype="track", unit="ops/s"))
     assert list(out["verdict"]) == ["regressed"] and out["change_pct"].iloc[0] < -5
 
 
@@ -103,22 +109,20 @@ def test_instruction_counts_change_exactly_at_the_commit():
     y = np.full(20, 218_722_196.0)
     y[10:] *= 1.01
     y[15] += 200  # jitter below the floor is not a change
-    out = hist.history_suite(table({"r_benchmarks.R.track_x_instructions": y}, btype="track", unit="instructions"))
+    out = suite(table({"r_benchmarks.R.track_x_instructions": y}, btype="track", unit="instructions"))
     assert len(out) == 1
     row = out.iloc[0]
     assert (row["commit_before"], row["commit_after"]) == (commit(9), commit(10))
     assert row["verdict"] == "regressed" and row["change_pct"] == pytest.approx(1.0)
     assert row["channel"] == "instructions" and "deterministic" in row["rule"]
-    flat = hist.history_suite(
-        table({"r_benchmarks.R.track_x_instructions": np.full(20, 1e8)}, btype="track", unit="instructions")
-    )
+    flat = suite(table({"r_benchmarks.R.track_x_instructions": np.full(20, 1e8)}, btype="track", unit="instructions"))
     assert flat.empty
 
 
 def test_commit_order_comes_from_dates_and_rounds_are_medianed():
     t = table({"r_benchmarks.R.time_x": series(4, step_at=30, pct=15)}, rounds=3)
     shuffled = t.sample(frac=1.0, random_state=0)
-    out = hist.history_suite(shuffled)
+    out = suite(shuffled)
     assert list(out["commit_after"]) == [commit(30)]
 
 
@@ -127,7 +131,7 @@ def test_failed_runs_are_skipped():
     t = table({"r_benchmarks.R.time_x": y})
     t.loc[[10, 31], "value"] = np.nan
     t.loc[[10, 31], "failed"] = True
-    out = hist.history_suite(t)
+    out = suite(t)
     assert list(out["commit_after"]) == [commit(30)]
 
 
@@ -139,22 +143,22 @@ def test_confirmation_hook_is_called_per_boundary_pair():
     }
     calls = []
 
-    def confirm(before, after, rows):
-        calls.append((before, after, sorted(rows["benchmark"])))
-        return [b.endswith("time_a") for b in rows["benchmark"]]
+    def confirm(before, after, found):
+        calls.append((before, after, sorted(f.benchmark for f in found)))
+        return [f.benchmark.endswith("time_a") for f in found]
 
-    out = hist.history_suite(table(data), confirm=confirm).set_index("benchmark")
+    out = {f.benchmark: f for f in hist.history_suite(table(data), confirm=confirm)}
     assert calls == [(commit(29), commit(30), ["r_benchmarks.R.time_a", "r_benchmarks.R.time_b"])]
-    assert out.loc["r_benchmarks.R.time_a", "confirmed"] is True
-    assert out.loc["r_benchmarks.R.time_b", "confirmed"] is False
+    assert out["r_benchmarks.R.time_a"].evidence.confirmed is True
+    assert out["r_benchmarks.R.time_b"].evidence.confirmed is False
     with pytest.raises(ToolError, match="answered 0 flags"):
-        hist.history_suite(table(data), confirm=lambda b, a, rows: [])
+        suite(table(data), confirm=lambda b, a, rows: [])
 
 
 def test_bad_tables_are_rejected_and_short_series_give_nothing():
     with pytest.raises(ToolError, match="missing column"):
-        hist.history_suite(pd.DataFrame({"benchmark": ["x"]}))
-    assert hist.history_suite(table({"r_benchmarks.R.time_x": series(1, n=2)})).empty
+        suite(pd.DataFrame({"benchmark": ["x"]}))
+    assert suite(table({"r_benchmarks.R.time_x": series(1, n=2)})).empty
     assert hist.detect_series([1.0]) == []
 
 
@@ -186,17 +190,21 @@ def rounds_history(
     return out
 
 
+def deff(*sides) -> float:
+    return hist.clustering(*sides)[0]
+
+
 def test_design_effect_known_answers():
     rng = np.random.default_rng(0)
     same = [np.full(5, v) for v in rng.normal(0, 1, 30)]  # rounds identical within a commit: ICC = 1
-    assert hist.design_effect(same) == pytest.approx(5.0)
+    assert deff(same) == pytest.approx(5.0)
     independent = [rng.normal(0, 1, 5) for _ in range(200)]  # no commit effect: ICC ~ 0
-    assert hist.design_effect(independent) < 1.1
+    assert deff(independent) < 1.1
     clustered = [rng.normal(rng.normal(0, 1), 1, 5) for _ in range(400)]  # ICC = 0.5 -> 1 + 4 * 0.5
-    assert hist.design_effect(clustered) == pytest.approx(3.0, abs=0.4)
+    assert deff(clustered) == pytest.approx(3.0, abs=0.4)
     # One round per commit: nothing to correct; the sides are centred on their own means.
-    assert hist.design_effect([np.array([1.0])] * 10) == 1.0
-    assert hist.design_effect([np.zeros(4)] * 10, [np.ones(4)] * 10) == 1.0
+    assert deff([np.array([1.0])] * 10) == 1.0
+    assert deff([np.zeros(4)] * 10, [np.ones(4)] * 10) == 1.0
 
 
 def test_every_round_of_a_commit_is_tested():
@@ -204,11 +212,11 @@ def test_every_round_of_a_commit_is_tested():
     values = [float(np.median(r)) for r in rounds]
     cands = hist.detect_series(values, rounds=rounds)
     # Located within a commit: at 6% round noise a commit's 8 rounds leave ±2% on its level.
-    hit = [c for c in cands if 39 <= c["position"] <= 41]
-    assert len(hit) == 1 and hit[0]["rounds_before"] == 20 * 8
-    assert hit[0]["rounds_after"] == 8 * (45 - hit[0]["position"])
-    assert 0 < hit[0]["ci_low_pct"] < 5 < hit[0]["ci_high_pct"] < 12
-    out = hist.history_suite(rounds_table({"r_benchmarks.R.time_x": rounds}))
+    hit = [c for c in cands if 39 <= c.evidence.position <= 41]
+    assert len(hit) == 1 and hit[0].evidence.rounds_base == 20 * 8
+    assert hit[0].evidence.rounds_head == 8 * (45 - hit[0].evidence.position)
+    assert 0 < hit[0].ci_low_pct < 5 < hit[0].ci_high_pct < 12
+    out = suite(rounds_table({"r_benchmarks.R.time_x": rounds}))
     assert list(out["verdict"]) == ["regressed"] and out["position"].iloc[0] in (39, 40, 41)
     assert "rounds" in out["rule"].iloc[0] and f"{hist.effective_looks(45):.3g} effective looks" in out["rule"].iloc[0]
 
@@ -219,10 +227,10 @@ def test_commits_that_differ_among_themselves_do_not_pass_for_independent_rounds
     alarms = 0
     for seed in range(20):
         rounds = rounds_history(50 + seed, within=0.01, between=0.03)
-        alarms += len(hist.history_suite(rounds_table({"r_benchmarks.R.time_x": rounds})))
+        alarms += len(suite(rounds_table({"r_benchmarks.R.time_x": rounds})))
     assert alarms <= 1
     values = [float(np.median(r)) for r in rounds]
-    assert all(c["design_effect"] == math.inf for c in hist.detect_series(values, rounds=rounds))
+    assert all(c.evidence.design_effect == math.inf for c in hist.detect_series(values, rounds=rounds))
 
 
 def test_round_lists_must_match_the_commits():
@@ -309,5 +317,5 @@ def test_effective_looks_are_calibrated_and_bounded():
 def test_a_large_step_is_found_with_one_round_per_commit_and_few_commits():
     # 7 commits each side, 0.3% noise, +25%: a rank test's p could never beat 2/C(14, 7) x 13 looks.
     y = series(21, n=14, step_at=7, pct=25, sigma=0.003)
-    out = hist.history_suite(table({"r_benchmarks.R.time_x": y}))
+    out = suite(table({"r_benchmarks.R.time_x": y}))
     assert list(out["verdict"]) == ["regressed"] and out["commit_after"].iloc[0] == commit(7)

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tools.detect import finding, robust, series
 from tools.detect import pairwise as pw
-from tools.detect.multiple import bh_qvalues
+from tools.detect import verdict as vd
+from tools.detect.robust import bh_qvalues
 from tools.errors import ToolError
 
 SIGMA = 0.03  # log-normal noise of 3% per round
@@ -57,13 +59,13 @@ def rows(
 
 def test_hodges_lehmann_is_median_of_pairwise_differences():
     # differences head-base: 1,0,-1,3,2,1 -> median 1
-    assert pw.hodges_lehmann(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0])) == 1.0
+    assert robust.hodges_lehmann(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0])) == 1.0
 
 
 @pytest.mark.parametrize("m,n,expected", [(4, 4, 0), (5, 5, 2), (10, 10, 23), (3, 20, 8), (8, 6, 8)])
 def test_moses_critical_values_match_the_mann_whitney_table(m, n, expected):  # at 95%, as printed
     # Two-sided 0.05 critical values of U from standard tables.
-    assert pw.mann_whitney_critical(m, n, 0.95) == expected
+    assert robust.mann_whitney_critical(m, n, 0.95) == expected
 
 
 @pytest.mark.parametrize("m,n", [(4, 4), (5, 7), (10, 10), (3, 20), (40, 35)])
@@ -73,13 +75,13 @@ def test_cached_mann_whitney_p_equals_scipy(m, n):
     rng = np.random.default_rng(m * 100 + n)
     for _ in range(3):
         a, b = rng.normal(0, 1, m), rng.normal(0.4, 1, n)
-        assert pw.mann_whitney_p(a, b) == pytest.approx(stats.mannwhitneyu(b, a).pvalue, abs=1e-12)
+        assert robust.mann_whitney_p(a, b) == pytest.approx(stats.mannwhitneyu(b, a).pvalue, abs=1e-12)
     tied_a, tied_b = np.array([1.0, 1, 2, 2, 3]), np.array([2.0, 3, 3, 4, 4])  # ties: scipy directly
-    assert pw.mann_whitney_p(tied_a, tied_b) == pytest.approx(stats.mannwhitneyu(tied_b, tied_a).pvalue)
+    assert robust.mann_whitney_p(tied_a, tied_b) == pytest.approx(stats.mannwhitneyu(tied_b, tied_a).pvalue)
 
 
 def test_too_few_rounds_have_no_interval_and_are_inconclusive():
-    assert pw.mann_whitney_critical(3, 3) is None
+    assert robust.mann_whitney_critical(3, 3, vd.CONFIDENCE) is None
     r = pw.compare([1.0, 1.01, 0.99], [2.0, 2.1, 1.9])
     assert r.verdict == "inconclusive"
     assert math.isinf(r.ci_low_pct) and math.isinf(r.ci_high_pct)
@@ -114,7 +116,7 @@ def test_aa_comparisons_rarely_alarm_and_never_when_equal():
     alarms = 0
     for s in range(500):
         r = pw.compare(lognormal(2 * s, 10), lognormal(2 * s + 1, 10))
-        assert r.verdict in pw.VERDICTS
+        assert r.verdict in finding.VERDICTS
         alarms += r.verdict in ("regressed", "improved")
     assert alarms / 500 <= 0.015
     same = lognormal(7, 30)
@@ -214,31 +216,22 @@ def test_missing_side_is_inconclusive():
 
 
 def test_calibrate_floor_is_at_least_two_percent_and_grows_with_noise():
-    quiet = pw.calibrate_floor(lognormal(51, 40, sigma=0.002))
-    noisy = pw.calibrate_floor(lognormal(52, 40, sigma=0.10))
+    quiet = series.calibrate_floor(lognormal(51, 40, sigma=0.002))
+    noisy = series.calibrate_floor(lognormal(52, 40, sigma=0.10))
     assert quiet == 2.0
     assert noisy > 3.0
     # Between-job groups: jobs alternating between two levels 6% apart give a floor near 6%.
     jobs = [lognormal(60 + k, 6, sigma=0.002) * (1.06 if k % 2 else 1.0) for k in range(4)]
-    assert 5.0 < pw.calibrate_floor(jobs) < 7.0
-    assert pw.calibrate_floor([1.0, 2.0]) == 2.0  # too little data: the minimum
-
-
-def test_calibrate_floors_per_series():
-    table = pd.concat(
-        [
-            rows("a_benchmarks.A.time_x", lognormal(70, 30, sigma=0.1), "c1"),
-            rows("a_benchmarks.A.time_y", lognormal(71, 30, sigma=0.001), "c1"),
-            rows("a_benchmarks.A.track_n", [1e6] * 4, "c1", btype="track", unit="instructions"),
-        ]
-    )
-    floors = pw.calibrate_floors(table)
-    assert floors[("m", "e", "a_benchmarks.A.time_y", "")] == 2.0
-    assert floors[("m", "e", "a_benchmarks.A.time_x", "")] > 3.0
-    assert ("m", "e", "a_benchmarks.A.track_n", "") not in floors
+    assert 5.0 < series.calibrate_floor(jobs) < 7.0
+    assert series.calibrate_floor([1.0, 2.0]) == 2.0  # too little data: the minimum
 
 
 # ---------------------------------------------------------------- suite
+
+
+def suite(base, head, **kw) -> pd.DataFrame:
+    """compare_suite's findings as a table of their records."""
+    return finding.frame(pw.compare_suite(base, head, **kw), finding.PAIRWISE_COLUMNS)
 
 
 def test_compare_suite_columns_channels_and_directions():
@@ -260,7 +253,7 @@ def test_compare_suite_columns_channels_and_directions():
             rows("router_benchmarks.R.peakmem_route", [5e7], "h", btype="peakmem", unit="bytes"),
         ]
     )
-    out = pw.compare_suite(base, head)
+    out = suite(base, head)
     contract = [
         "machine",
         "environment",
@@ -291,8 +284,8 @@ def test_compare_suite_columns_channels_and_directions():
     assert got["track_route_throughput"] == ("metric", "regressed")
     assert got["track_route_instructions"] == ("instructions", "regressed")
     assert got["peakmem_route"] == ("memory", "unchanged")
-    assert pw.channel_of("track", "bytes") == "metric"  # e.g. track_*_rss_growth: noisy, needs rounds
-    assert pw.channel_of("memory", "bytes") == "memory"
+    assert series.channel_of("track", "bytes") == "metric"  # e.g. track_*_rss_growth: noisy, needs rounds
+    assert series.channel_of("memory", "bytes") == "memory"
     assert (out["component"] == "router").all()
     assert math.isnan(out.loc[out["channel"] == "instructions", "q_value"].iloc[0])
 
@@ -300,7 +293,7 @@ def test_compare_suite_columns_channels_and_directions():
 def test_compare_suite_applies_benjamini_hochberg():
     # 6 vs 6 rounds, complete separation: exact p = 2/924 = 0.0022 — significant alone...
     b0, h0 = [1.0, 1.01, 0.99, 1.005, 0.995, 1.002], [1.2, 1.21, 1.19, 1.205, 1.195, 1.202]
-    alone = pw.compare_suite(rows("x_benchmarks.X.time_a", b0, "b"), rows("x_benchmarks.X.time_a", h0, "h"))
+    alone = suite(rows("x_benchmarks.X.time_a", b0, "b"), rows("x_benchmarks.X.time_a", h0, "h"))
     assert alone["verdict"].iloc[0] == "regressed"
     assert alone["q_value"].iloc[0] == pytest.approx(2 / 924)
     # ...but not among 29 other tests with unremarkable p-values: q = p * 30 / 1 = 0.065.
@@ -309,7 +302,7 @@ def test_compare_suite_applies_benjamini_hochberg():
     for k in range(29):
         base.append(rows(f"x_benchmarks.X.time_n{k}", lognormal(100 + k, 4), "b"))
         head.append(rows(f"x_benchmarks.X.time_n{k}", lognormal(200 + k, 4), "h"))
-    out = pw.compare_suite(pd.concat(base), pd.concat(head)).set_index("benchmark")
+    out = suite(pd.concat(base), pd.concat(head)).set_index("benchmark")
     row = out.loc["x_benchmarks.X.time_a"]
     assert row["p_value"] == pytest.approx(2 / 924)
     np.testing.assert_allclose(out["q_value"].to_numpy(), bh_qvalues(out["p_value"].to_numpy()))
@@ -334,7 +327,7 @@ def test_compare_suite_marks_outliers_noise_and_missing_sides():
             rows("n_benchmarks.N.time_gone", [float("nan")] * 5, "h"),
         ]
     )
-    out = pw.compare_suite(base, head).set_index("benchmark")
+    out = suite(base, head).set_index("benchmark")
     assert out.loc["n_benchmarks.N.time_noisy", "anomaly"].startswith("too noisy (MDE ")
     assert out.loc["n_benchmarks.N.time_noisy", "mde_pct"] > 5
     assert "outlier" in out.loc["n_benchmarks.N.time_spiky", "anomaly"]
@@ -345,16 +338,16 @@ def test_compare_suite_marks_outliers_noise_and_missing_sides():
 
 def test_compare_suite_rejects_a_table_without_the_tidy_columns():
     with pytest.raises(ToolError, match="missing column"):
-        pw.compare_suite(pd.DataFrame({"benchmark": ["a"]}), pd.DataFrame({"benchmark": ["a"]}))
+        suite(pd.DataFrame({"benchmark": ["a"]}), pd.DataFrame({"benchmark": ["a"]}))
     empty = rows("a_benchmarks.A.time_x", [], "b")
-    assert pw.compare_suite(empty, empty).empty
+    assert suite(empty, empty).empty
 
 
 def test_estimate_rule_texts_name_what_held_the_verdict_back():
     # Significant, but the shift (1%) is within the 2% floor while the interval reaches beyond it.
-    verdict, text = pw.decide(1.0, 0.5, 3.0, 0.01, 2.0, rule="estimate")
+    verdict, text = vd.decide(1.0, 0.5, 3.0, 0.01, 2.0, rule="estimate")
     assert verdict == "inconclusive" and "interval excludes 0 but the shift is within ±floor 2.0%" in text
     # Beyond the floor and excluding 0, but not significant after BH.
-    verdict, text = pw.decide(5.0, 1.0, 9.0, 0.2, 2.0, rule="estimate")
+    verdict, text = vd.decide(5.0, 1.0, 9.0, 0.2, 2.0, rule="estimate")
     assert verdict == "inconclusive" and "excludes 0 but q=0.2 ≥ 0.05 after BH" in text
-    assert pw.decide(5.0, 1.0, 9.0, 0.01, 2.0, rule="estimate")[0] == "regressed"
+    assert vd.decide(5.0, 1.0, 9.0, 0.01, 2.0, rule="estimate")[0] == "regressed"

@@ -11,11 +11,11 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from tools.__main__ import main as tools_main
 from tools.detect import rounds
+from tools.detect.finding import Finding
 from tools.errors import ToolError
 
 MACHINE = "fakebox"
@@ -137,12 +137,12 @@ def test_abba_rounds_then_only_inconclusive_rerun(repo):
     assert re.search(regex, "t_benchmarks.T.time_wobbly(1)") or re.search(regex, "t_benchmarks.T.time_wobbly(2)")
     assert not re.search(regex, "t_benchmarks.T.time_wobbly(10)")
 
-    v = out.verdicts.set_index(["benchmark", "params"])
-    assert v.loc[("t_benchmarks.T.time_fast", ""), "verdict"] == "regressed"
-    assert v.loc[("t_benchmarks.T.time_same", ""), "verdict"] == "unchanged"
-    assert v.loc[("t_benchmarks.T.time_fast", ""), "n_base"] == 6  # not re-run: decided
-    wobbly = v.loc[("t_benchmarks.T.time_wobbly", "n=1")]
-    assert wobbly["n_base"] == 8 and wobbly["n_head"] == 8
+    v = {(f.benchmark, f.params): f for f in out.verdicts}
+    assert v[("t_benchmarks.T.time_fast", "")].verdict == "regressed"
+    assert v[("t_benchmarks.T.time_same", "")].verdict == "unchanged"
+    assert v[("t_benchmarks.T.time_fast", "")].n_base == 6  # not re-run: decided
+    wobbly = v[("t_benchmarks.T.time_wobbly", "n=1")]
+    assert wobbly.n_base == 8 and wobbly.n_head == 8
     assert sorted(out.table["round"].unique()) == list(range(8))
     assert (out.pair_dir / "round-0" / "benchmarks.json").is_file()
     assert (out.pair_dir / "round-7" / MACHINE / "machine.json").is_file()
@@ -156,12 +156,13 @@ def test_aa_uses_one_run_per_round(repo):
     run = rounds.RoundsRun(repo=path, machine=MACHINE, runner=fake, log=lambda m: None)
     out = rounds.compare_rounds(base, base, rounds=4, extra_rounds=0, run=run)
     assert [c for c, _ in fake.runs] == [base] * 4
-    assert not out.verdicts["verdict"].isin(["regressed", "improved"]).any()
+    assert not any(f.changed for f in out.verdicts)
 
 
 def test_bench_regex_escapes_names_and_params():
-    rows = pd.DataFrame({"benchmark": ["a.B.time_x", "a.B.time_y"], "param_values": [("10", "'cost'"), ()]})
+    rows = [Finding(benchmark="a.B.time_x", param_values=("10", "'cost'")), Finding(benchmark="a.B.time_y")]
     rx = rounds.bench_regex(rows)
+    assert rounds.bench_regex(["a.B.time_y"]) == "^(?:a\\.B\\.time_y)$"
     assert re.search(rx, "a.B.time_x(10, 'cost')") and re.search(rx, "a.B.time_y")
     assert not re.search(rx, "a.B.time_x(100, 'cost')") and not re.search(rx, "aXB.time_y")
 
@@ -171,14 +172,10 @@ def test_confirmer_maps_verdicts_to_history_rows(repo, monkeypatch):
     fake = FakeAsv(path, head)
     run = rounds.RoundsRun(repo=path, machine=MACHINE, runner=fake, log=lambda m: None)
     confirm = rounds.make_confirmer(rounds=6, run=run)
-    changes = pd.DataFrame(
-        {
-            "benchmark": ["t_benchmarks.T.time_fast", "t_benchmarks.T.time_same"],
-            "params": ["", ""],
-            "param_values": [(), ()],
-            "verdict": ["regressed", "regressed"],
-        }
-    )
+    changes = [
+        Finding(benchmark="t_benchmarks.T.time_fast", verdict="regressed", mode="history"),
+        Finding(benchmark="t_benchmarks.T.time_same", verdict="regressed", mode="history"),
+    ]
     assert confirm(base, head, changes) == [True, False]
     assert all(r is not None and "time_wobbly" not in r for _, r in fake.runs)
 
@@ -229,8 +226,8 @@ def test_real_asv_rounds_are_separate_processes_and_load_as_rounds(tmp_path):
     assert sorted(t["round"].unique()) == [0, 1]
     assert set(t["commit"]) == {base, head} and set(t["benchmark"]) == {"toy_benchmarks.time_plain"}
     assert all(len(s) == 3 for s in t["samples"])  # one round's samples per file, not several mixed
-    row = out.verdicts.iloc[0]
-    assert row["n_base"] == row["n_head"] == 2 and row["verdict"] == "inconclusive" and "too few" in row["rule"]
+    row = out.verdicts[0]
+    assert row.n_base == row.n_head == 2 and row.verdict == "inconclusive" and "too few" in row.rule
     assert not (repo / ".asv" / "results").exists()
 
 
@@ -238,7 +235,7 @@ def test_compact_rounds_keeps_values_and_drops_samples(tmp_path, capsys):
     from _tools_testkit import write_results
 
     from tools.__main__ import main
-    from tools.detect.rounds import compact_rounds
+    from tools.commands.compact_rounds import compact_rounds
     from tools.loader import load_results
 
     benches = {

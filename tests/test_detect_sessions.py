@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tools.detect import history as hist
+from tools.detect import finding, robust
 from tools.detect import sessions as ses
+from tools.detect.verdict import judge
 from tools.errors import ToolError
 
 
@@ -47,19 +48,17 @@ def days(
 
 
 def judged(cands: list[dict]) -> list[dict]:
-    return [c for c in cands if hist.judge(c, c["p_value"])[0] in ("regressed", "improved")]
+    return [c for c in cands if judge(c, c.p_value).changed]
 
 
 def test_van_elteren_known_answers():
-    from tools.detect import pairwise
-
     rng = np.random.default_rng(1)
     base, head = np.exp(rng.normal(0, 0.05, 12)), np.exp(rng.normal(0.1, 0.05, 12))
     one = ses.stratum(base, head)
     # One session: the HL shift and (at the same confidence) the Moses interval.
     shift, lo, hi, z = ses.stratified_shift([one], float(stats.norm.isf(0.025)))
-    assert shift == pytest.approx(pairwise.hodges_lehmann(np.log(base), np.log(head)), abs=1e-3)
-    mlo, mhi = pairwise.shift_interval(np.log(base), np.log(head), 0.95)
+    assert shift == pytest.approx(robust.hodges_lehmann(np.log(base), np.log(head)), abs=1e-3)
+    mlo, mhi = robust.shift_interval(np.log(base), np.log(head), 0.95)
     assert lo == pytest.approx(mlo, abs=0.01) and hi == pytest.approx(mhi, abs=0.01)
     # Complete separation of 6 vs 6: U = 36, z = 18 / sqrt(36 * 13 / 12).
     sep = ses.stratum(np.ones(6), np.full(6, 2.0))
@@ -107,13 +106,13 @@ def test_session_looks_known_answers():
 def test_a_step_is_found_at_its_commit_by_the_sessions_that_straddle_it():
     sessions, _ = days(2, step_at=30, pct=10, rounds=10, within=0.03)
     found = judged(ses.detect_sessions(35, sessions))
-    assert len(found) == 1 and found[0]["position"] == 30 and found[0]["before_position"] == 29
+    assert len(found) == 1 and found[0].evidence.position == 30 and found[0].evidence.before_position == 29
     c = found[0]
-    assert c["n_before"] == 5 and c["rounds_before"] == 50 and c["rounds_after"] == 50
-    assert c["ci_low_pct"] < 10 < c["ci_high_pct"] and 5 < c["change_pct"] < 15
-    verdict, rule = hist.judge(c, c["p_value"])
-    assert verdict == "regressed" and "5 interleaved sessions straddling the step" in rule
-    assert "effective looks" in rule
+    assert c.n_base == 5 and c.evidence.rounds_base == 50 and c.evidence.rounds_head == 50
+    assert c.ci_low_pct < 10 < c.ci_high_pct and 5 < c.change_pct < 15
+    judged_c = judge(c, c.p_value)
+    assert judged_c.verdict == "regressed" and "5 interleaved sessions straddling the step" in judged_c.rule
+    assert "effective looks" in judged_c.rule
 
 
 def test_day_effects_neither_raise_alarms_nor_hide_steps():
@@ -122,7 +121,7 @@ def test_day_effects_neither_raise_alarms_nor_hide_steps():
     alarms = sum(len(judged(ses.detect_sessions(35, days(100 + seed, day_sd=0.2)[0]))) for seed in range(20))
     assert alarms == 0
     sessions, _ = days(5, step_at=30, pct=10, rounds=10, within=0.03, day_sd=0.2)
-    assert [c["position"] for c in judged(ses.detect_sessions(35, sessions))] == [30]
+    assert [c.evidence.position for c in judged(ses.detect_sessions(35, sessions))] == [30]
 
 
 def test_flat_histories_raise_no_alarm():
@@ -179,8 +178,8 @@ def test_sessions_suite_reports_rows_of_the_history_table():
     stray = rounds[rounds["session"] == "s000"].assign(
         session="stray", commit=lambda f: f["commit"].where(f["commit"] != commits[0], "f" * 40)
     )
-    out = ses.sessions_suite(history, pd.concat([rounds, stray], ignore_index=True))
-    assert list(out.columns) == hist.HISTORY_COLUMNS
+    found = ses.sessions_suite(history, pd.concat([rounds, stray], ignore_index=True))
+    out = finding.frame(found, finding.HISTORY_COLUMNS)
     assert list(out["verdict"]) == ["regressed"] and out["commit_after"].iloc[0] == commits[30]
     assert out["method"].iloc[0].startswith("interleaved sessions") and "sessions straddling" in out["rule"].iloc[0]
     with pytest.raises(ToolError, match="session"):

@@ -111,8 +111,9 @@ def test_regressions_grouped_by_commit():
     )
     got = github.regressions_by_commit(report)
     assert list(got) == [SHA_A, SHA_B]
-    assert [r["benchmark"] for r in got[SHA_A]] == ["router_benchmarks.Route.time_route"]
-    assert [r["benchmark"] for r in got[SHA_B]] == ["rag_manager_benchmarks.Query.time_query"]
+    assert [r.finding.benchmark for r in got[SHA_A]] == ["router_benchmarks.Route.time_route"]
+    assert [r.finding.benchmark for r in got[SHA_B]] == ["rag_manager_benchmarks.Query.time_query"]
+    assert all(r.commit == c for c, rs in got.items() for r in rs)
 
 
 def test_regressions_none_and_bad_shapes():
@@ -144,7 +145,11 @@ def test_latest_report_picks_newest(tmp_path):
 
 
 def test_issue_body_has_marker_table_graph_links_and_report():
-    rows = [_row("router_benchmarks.Route.time_route", "regressed", 15.0, params="n_models=100")]
+    rows = list(
+        github.regressions_by_commit(
+            _report([_row("router_benchmarks.Route.time_route", "regressed", 15.0, params="n_models=100")])
+        )[SHA_A]
+    )
     body = github.issue_body(
         SHA_A,
         rows,
@@ -165,19 +170,21 @@ def test_issue_body_has_marker_table_graph_links_and_report():
 
 
 def test_graph_url_keeps_the_reports_selection_on_the_deployed_site():
-    row = _row(
-        "m.C.time_x", "regressed", recommendations={"graph_url": ".asv/html/index.html#m.C.time_x?machine=gh&p-n=100"}
+    own = ".asv/html/index.html#m.C.time_x?machine=gh&p-n=100"
+    assert (
+        github.graph_url("https://o.github.io/r/", own, "m.C.time_x")
+        == "https://o.github.io/r/#m.C.time_x?machine=gh&p-n=100"
     )
-    assert github.graph_url("https://o.github.io/r/", row) == "https://o.github.io/r/#m.C.time_x?machine=gh&p-n=100"
-    assert github.graph_url(None, row) is None  # a local path is no link for an issue
-    row["recommendations"]["graph_url"] = "https://o.github.io/r/#m.C.time_x"
-    assert github.graph_url(None, row) == "https://o.github.io/r/#m.C.time_x"
-    assert github.graph_url("https://s", _row("m.C.time_y", "regressed")) == "https://s/#m.C.time_y"
+    assert github.graph_url(None, own, "m.C.time_x") is None  # a local path is no link for an issue
+    own = "https://o.github.io/r/#m.C.time_x"
+    assert github.graph_url(None, own, "m.C.time_x") == "https://o.github.io/r/#m.C.time_x"
+    assert github.graph_url("https://s", "", "m.C.time_y") == "https://s/#m.C.time_y"
 
 
 def test_bodies_fit_githubs_limit():
     huge = "\n".join(f"| row {i} | {'x' * 80} |" for i in range(5000))
-    body = github.issue_body(SHA_A, [_row("a.B.time_c", "regressed")], huge)
+    rows = github.regressions_by_commit(_report([_row("a.B.time_c", "regressed")]))[SHA_A]
+    body = github.issue_body(SHA_A, rows, huge)
     assert len(body) <= github.MAX_BODY_CHARS and "report truncated" in body
     assert body.rstrip().endswith("</details>")
     comment = github.pr_comment_body(huge, base=SHA_BASE, head=SHA_A, failed=True)

@@ -264,7 +264,8 @@ def test_profile_targets_the_timed_twin_of_a_counter():
 
 
 def test_history_counts_the_interleaved_rounds_of_its_commits(tmp_path, capsys):
-    from tools.commands.regressions import _history_rows, interleaved_rounds
+    from tools.commands.regressions import _history_rows
+    from tools.loader import load_sessions
 
     benches = {
         "router_benchmarks.Route.time_route": {
@@ -301,12 +302,12 @@ def test_history_counts_the_interleaved_rounds_of_its_commits(tmp_path, capsys):
     from tools.loader import load_results
 
     table = load_results(tmp_path / "r")
-    rounds = interleaved_rounds(tmp_path / "kept", None)
+    rounds = load_sessions(tmp_path / "kept", None)
     assert sorted(rounds["session"].unique()) == ["p1", "p2"]  # which interleaved run each round came from
     rows, n_extra = _history_rows(table, [("ci-box", table["environment"].iloc[0])], rounds)
     assert n_extra == 9  # 3 rounds of commits[-2], 6 of commits[-1]; the outsider is not history
     assert outsider not in set(rows["commit"]) and (rows["commit"] == commits[-1]).sum() == 7
-    assert interleaved_rounds(tmp_path / "nothing-here", None) is None
+    assert load_sessions(tmp_path / "nothing-here", None) is None
 
     code, out, _ = _run(
         capsys,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -30,11 +30,6 @@ class Settings:
     output_dir: Path = OUTPUT_DIR
     config_path: Path | None = None
     cache_dir: Path | None = None
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def results_dir(self) -> Path:
-        return self.results_dirs[0]
 
     @property
     def reports_dir(self) -> Path:
@@ -140,7 +135,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         output_dir=Path(output) if output else root / OUTPUT_DIR,
         config_path=conf_path if conf_path.is_file() else None,
         cache_dir=cache_dir,
-        extra=conf,
     )
 
 

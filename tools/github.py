@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tools.detect.finding import Finding, from_record
 from tools.errors import ToolError
+from tools.humanize import human_pct
+from tools.render import md_table
 
 ISSUE_LABELS = ("performance", "regression", "automated")
 ISSUE_MARKER_PREFIX = "intellirouter-perf:"
@@ -145,32 +148,44 @@ def commit_of(value: Any) -> str | None:
     return str(value) if value else None
 
 
-def _is_history_row(row: Mapping[str, Any]) -> bool:
-    return row.get("mode") == "history" or ("commit_after" in row and "head_commit" not in row)
+@dataclass(frozen=True)
+class Regression:
+    """A regressed finding of a report, the commit it is blamed on, and the report's graph link."""
+
+    finding: Finding
+    commit: str
+    graph_url: str = ""  # the report's own link (machine and parameters selected), '' if none
 
 
-def regressions_by_commit(report: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
-    """Regressed rows of a regression report, grouped by the commit that introduced them.
+def _blamed_commit(f: Finding, row: Mapping[str, Any], head: str | None) -> str | None:
+    """A pairwise finding belongs to its head commit (else the report's head); a history change
+    point to the first commit after it."""
+    if f.mode in ("history", "sessions"):
+        return commit_of(row.get("commit_after"))
+    return commit_of(row.get("head_commit")) or head
 
-    A pairwise row (base vs head, measured interleaved) belongs to its ``head_commit`` (else
+
+def regressions_by_commit(report: Mapping[str, Any]) -> dict[str, list[Regression]]:
+    """Regressed findings of a regression report, grouped by the commit that introduced them.
+
+    A pairwise finding (base vs head, measured interleaved) belongs to its ``head_commit`` (else
     the report's head). A history change point belongs to its ``commit_after``, but only once
     re-measured and ``confirmed``: unconfirmed change points stay in the report and open no
     issue (noisy false alarms are the first complaint about benchmark bots).
     """
     head = commit_of(report.get("head"))
-    out: dict[str, list[Mapping[str, Any]]] = {}
+    out: dict[str, list[Regression]] = {}
     for row in _rows(report):
-        if row.get("verdict") != "regressed":
+        f = from_record(row)
+        if f.verdict != "regressed":
             continue
-        if _is_history_row(row):
-            if row.get("confirmed") is not True:
-                continue
-            commit = commit_of(row.get("commit_after"))
-        else:
-            commit = commit_of(row.get("head_commit")) or head
+        if f.mode in ("history", "sessions") and f.evidence.confirmed is not True:
+            continue
+        commit = _blamed_commit(f, row, head)
         if not commit:
             raise ToolError("regression report JSON: a regressed result names no commit and the report no head")
-        out.setdefault(commit, []).append(row)
+        own = str(((row.get("recommendations") or {}).get("graph_url")) or "")
+        out.setdefault(commit, []).append(Regression(f, commit, own))
     return out
 
 
@@ -194,41 +209,41 @@ def latest_report(reports_dir: Path, suffix: str) -> Path:
     return found[-1]
 
 
-def graph_url(site_url: str | None, row: Mapping[str, Any]) -> str | None:
+def graph_url(site_url: str | None, own_url: str, benchmark: str) -> str | None:
     """The asv site's graph page for one result: ``<site>/#<benchmark>[?machine=..&p-..=..]``.
 
-    The report's own link (``recommendations.graph_url``) carries the machine and parameter
-    selection; it is re-rooted on ``site_url`` (the deployed site) when one is given.
+    The report's own link (``own_url``) carries the machine and parameter selection; it is
+    re-rooted on ``site_url`` (the deployed site) when one is given.
     """
-    own = str(((row.get("recommendations") or {}).get("graph_url")) or "")
-    fragment = own.split("#", 1)[1] if "#" in own else str(row.get("benchmark", ""))
+    fragment = own_url.split("#", 1)[1] if "#" in own_url else benchmark
     if site_url:
         return site_url.rstrip("/") + "/#" + fragment
-    return own if own.startswith(("http://", "https://")) else None
+    return own_url if own_url.startswith(("http://", "https://")) else None
 
 
-def _fmt_pct(value: Any) -> str:
-    try:
-        return f"{float(value):+.1f}%"
-    except (TypeError, ValueError):
-        return "n/a"
-
-
-def _regression_table(rows: Sequence[Mapping[str, Any]], site_url: str | None) -> list[str]:
-    lines = ["| benchmark | params | change | 95% CI | graph |", "|---|---|---:|---|---|"]
+def _regression_table(rows: Sequence[Regression], site_url: str | None) -> list[str]:
+    conf = f"{rows[0].finding.confidence * 100:g}% CI" if rows else "CI"
+    body = []
     for r in rows:
-        bench = str(r.get("benchmark", "?"))
-        ci = f"{_fmt_pct(r.get('ci_low_pct'))} … {_fmt_pct(r.get('ci_high_pct'))}"
-        url = graph_url(site_url, r)
-        link = f"[graph]({url})" if url else "—"
-        params = str(r.get("params") or "").replace("|", "\\|")
-        lines.append(f"| `{bench}` | {params} | {_fmt_pct(r.get('change_pct'))} | {ci} | {link} |")
-    return lines
+        f = r.finding
+        url = graph_url(site_url, r.graph_url, f.benchmark)
+        body.append(
+            [
+                f"`{f.benchmark}`",
+                f.params,
+                human_pct(f.change_pct, ascii=True),
+                f"{human_pct(f.ci_low_pct, ascii=True)} … {human_pct(f.ci_high_pct, ascii=True)}",
+                f"[graph]({url})" if url else "—",
+            ]
+        )
+    return md_table(["benchmark", "params", "change", conf, "graph"], body, [False, False, True, False, False]).split(
+        "\n"
+    )
 
 
 def issue_body(
     commit: str,
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[Regression],
     report_md: str,
     *,
     base: str | None = None,

@@ -89,12 +89,17 @@ def digits_for_range(low: float, high: float) -> int:
     return int(min(7, max(3, 2 + math.ceil(math.log10(abs(high) / (high - low))))))
 
 
-def human_pct(pct: float, signed: bool = True) -> str:
+def human_pct(pct: float, signed: bool = True, *, ascii: bool = False) -> str:
+    """ "+5.2%" with a typographic minus ("−5.2%"); ``ascii`` keeps "-" (rule texts, logs).
+    Infinite bounds ("no interval") read "∞" / "-∞"; missing values "—"."""
     if _missing(pct):
         return "—"
     p = float(pct)
-    text = f"{p:+.1f}%" if signed else f"{p:.1f}%"
-    return text.replace("-", "−")
+    if math.isinf(p):
+        text = "∞" if p > 0 else "-∞"
+    else:
+        text = f"{p:+.1f}%" if signed else f"{p:.1f}%"
+    return text if ascii else text.replace("-", "−")
 
 
 def human_interval(low: float, high: float) -> str:

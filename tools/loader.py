@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,11 +31,11 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
     _orjson = None
 
 from tools.errors import ToolError
+from tools.rounds_layout import round_dirs, round_number, session_dirs
 from tools.schema import TIDY_COLUMNS, component_of
 
 RESULTS_API_VERSION = 2
 SKIP_FILES = {"machine.json", "benchmarks.json"}
-_ROUND_DIR = re.compile(r"round[-_]?(\d+)$")
 
 # asv's ``type`` -> the schema's short name (asv writes "peakmemory" for peakmem_*).
 _TYPE_ALIASES = {"peakmemory": "peakmem"}
@@ -286,8 +285,8 @@ def _read_result_file(path: Path) -> dict:
 
 
 def _round_number(path: Path, position: int) -> int:
-    m = _ROUND_DIR.search(path.name)
-    return int(m.group(1)) if m else position
+    k = round_number(path)
+    return position if k is None else k
 
 
 def _find_benchmarks_json(dirs: list[Path], explicit) -> Path:
@@ -545,3 +544,14 @@ def commits_with_results(table: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     return grouped.sort_values(["commit_date", "started_at"], kind="stable").reset_index(drop=True)
+
+
+def load_sessions(rounds_root: str | os.PathLike, machine: str | None = None) -> pd.DataFrame | None:
+    """Every round kept by interleaved runs under ``rounds_root`` (``tools.rounds_layout``), or
+    None when there are none; the ``session`` column names the session (its folder) of each round."""
+    parts = []
+    for session in session_dirs(Path(rounds_root)):
+        dirs = round_dirs(session, with_results=True)
+        if dirs:
+            parts.append(load_results(dirs, machine=machine).assign(session=session.name))
+    return pd.concat(parts, ignore_index=True) if parts else None

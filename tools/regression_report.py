@@ -1,10 +1,11 @@
-"""The regression report: verdict tables (from ``tools.detect``) -> Markdown and JSON (pure).
+"""The regression report: findings (from ``tools.detect``) -> report data -> Markdown and JSON.
 
-Per verdict it shows the effect, its interval and the rule that decided (the detector
-writes the rule text); wall time beside its witnesses (speed-normalised time and
-instruction counts) and where they disagree;
-a noisy-benchmarks section; and recommendations a developer can paste: ``asv find`` over
-the range, ``asv profile`` at both commits, the graph in the asv site.
+``build_report`` gathers everything the report says (pure); ``render_markdown`` and
+``render_json`` write it; the command renders the HTML from the Markdown. Per verdict it shows
+the effect, its interval and the rule that decided (the detector writes the rule text); wall
+time beside its witnesses (speed-normalised time and instruction counts) and where they
+disagree; a noisy-benchmarks section; and recommendations a developer can paste: ``asv find``
+over the range, ``asv profile`` at both commits, the graph in the asv site.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from tools.detect import finding
+from tools.detect.finding import Finding
 from tools.humanize import human_interval, human_pct, human_value
 from tools.render import asv_find_command, asv_profile_command, graph_link, md_code, md_table
 from tools.schema import twin_of, workload_of
@@ -202,7 +205,7 @@ def counts_table(verdicts: pd.DataFrame) -> pd.DataFrame:
     return c
 
 
-# ---------------------------------------------------------------- the report
+# ---------------------------------------------------------------- the report's data
 
 RULE_TEXT = (
     "Each benchmark is compared on one value per independent round (process) of each commit. "
@@ -218,14 +221,51 @@ RULE_TEXT = (
 )
 
 
-def regression_report(
-    verdicts: pd.DataFrame, ctx: ReportContext, history: pd.DataFrame | None = None, history_note: str | None = None
-) -> tuple[str, dict]:
-    """(Markdown, JSON-able dict) for a ``compare_suite`` verdict table."""
-    base8, head8 = ctx.base.commit[:8], ctx.head.commit[:8]
-    counts = counts_table(verdicts) if len(verdicts) else pd.DataFrame()
-    n = {v: int((verdicts["verdict"] == v).sum()) for v in VERDICT_ORDER}
-    lines = [f"# Regression report: {base8} → {head8}", ""]
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the regression report says, ready to render."""
+
+    ctx: ReportContext
+    verdicts: pd.DataFrame  # pairwise findings as records (finding.PAIRWISE_COLUMNS)
+    counts: dict[str, int]  # verdict -> series
+    by_channel: pd.DataFrame  # channel x verdict counts, with an 'all' row
+    witnesses: dict[str, int]  # series of each witness channel
+    disagreements: pd.DataFrame
+    noisy: pd.DataFrame
+    history: pd.DataFrame | None  # change points as records (finding.HISTORY_COLUMNS + param_values)
+    history_note: str | None
+
+
+def build_report(
+    findings: Sequence[Finding],
+    ctx: ReportContext,
+    history: Sequence[Finding] | None = None,
+    history_note: str | None = None,
+) -> ReportData:
+    """The report's data from pairwise ``findings`` (and history change points, when analysed)."""
+    verdicts = finding.frame(findings, finding.PAIRWISE_COLUMNS)
+    has = len(verdicts) > 0
+    return ReportData(
+        ctx=ctx,
+        verdicts=verdicts,
+        counts={v: int((verdicts["verdict"] == v).sum()) for v in VERDICT_ORDER},
+        by_channel=counts_table(verdicts) if has else pd.DataFrame(),
+        witnesses={w: int((verdicts["channel"] == w).sum()) if has else 0 for w in WITNESSES},
+        disagreements=channel_disagreements(verdicts),
+        noisy=verdicts[verdicts["anomaly"].fillna("").astype(str) != ""] if has else verdicts,
+        history=None if history is None else finding.frame(history, HISTORY_RECORD),
+        history_note=history_note,
+    )
+
+
+HISTORY_RECORD = [*finding.HISTORY_COLUMNS, "param_values"]
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+def _header(data: ReportData) -> list[str]:
+    ctx, n = data.ctx, data.counts
     facts = [
         ("Base", ctx.base.text()),
         ("Head", ctx.head.text()),
@@ -234,37 +274,35 @@ def regression_report(
         ("Measured", ctx.mode),
         ("Generated", ctx.generated),
     ]
+    lines = [f"# Regression report: {ctx.base.commit[:8]} → {ctx.head.commit[:8]}", ""]
     lines += [md_table(["", ""], facts), ""]
     headline = (
         f"**{n['regressed']} regressed**, {n['improved']} improved, {n['inconclusive']} inconclusive, "
-        f"{n['unchanged']} unchanged — {len(verdicts)} series compared."
+        f"{n['unchanged']} unchanged — {len(data.verdicts)} series compared."
     )
     lines += ["## Summary", "", headline, ""]
-    if len(counts):
-        lines += [
-            md_table(
-                ["channel", *counts.columns],
-                [[ch, *map(int, r)] for ch, r in counts.iterrows()],
-                [False] + [True] * len(counts.columns),
-            ),
-            "",
-        ]
+    if len(data.by_channel):
+        c = data.by_channel
+        lines += [md_table(["channel", *c.columns], [[ch, *map(int, r)] for ch, r in c.iterrows()],
+                           [False] + [True] * len(c.columns)), ""]  # fmt: skip
     lines += ["How a verdict is decided: " + RULE_TEXT, ""]
     lines += [f"- {note}" for note in ctx.notes]
-    if ctx.notes:
-        lines.append("")
+    return lines + ([""] if ctx.notes else [])
 
-    results_json = []
-    for verdict in ("regressed", "improved", "inconclusive"):
-        rows = verdicts[verdicts["verdict"] == verdict]
-        if rows.empty:
-            continue
-        title = {"regressed": "Regressions", "improved": "Improvements", "inconclusive": "Inconclusive"}[verdict]
-        lines += [f"## {title} ({len(rows)})", "", _verdict_rows(_sorted(rows), ctx), ""]
 
-    disagreements = channel_disagreements(verdicts)
-    lines += ["## Wall time and its witnesses", ""]
-    n_by = {w: int((verdicts["channel"] == w).sum()) if len(verdicts) else 0 for w in WITNESSES}
+def _verdict_sections(data: ReportData) -> list[str]:
+    lines = []
+    titles = {"regressed": "Regressions", "improved": "Improvements", "inconclusive": "Inconclusive"}
+    for verdict, title in titles.items():
+        rows = data.verdicts[data.verdicts["verdict"] == verdict]
+        if not rows.empty:
+            lines += [f"## {title} ({len(rows)})", "", _verdict_rows(_sorted(rows), data.ctx), ""]
+    return lines
+
+
+def _witness_section(data: ReportData) -> list[str]:
+    n_by = data.witnesses
+    lines = ["## Wall time and its witnesses", ""]
     lines += [
         f"Speed-normalised time (`track_*_relative`, wall time in units of a reference kernel timed "
         f"beside it: the machine's speed cancels): {n_by['relative'] or 'no'} series. Instruction counts "
@@ -273,56 +311,54 @@ def regression_report(
         + ".",
         "",
     ]
-    if disagreements.empty:
-        lines += ["Where a benchmark has wall time and a witness, their verdicts agree.", ""]
-    else:
-        lines += [
-            "Where they disagree:",
-            "",
-            md_table(
-                ["benchmark", "params", "wall", "witness", "reading"],
-                [
-                    [
-                        md_code(_short(d.benchmark)),
-                        d.params or "—",
-                        f"{d.wall_verdict} {human_pct(d.wall_change_pct)}",
-                        f"{d.witness}: {d.witness_verdict} {human_pct(d.witness_change_pct)}",
-                        d.note,
-                    ]
-                    for d in disagreements.itertuples()
-                ],
-            ),
-            "",
+    if data.disagreements.empty:
+        return lines + ["Where a benchmark has wall time and a witness, their verdicts agree.", ""]
+    body = [
+        [
+            md_code(_short(d.benchmark)),
+            d.params or "—",
+            f"{d.wall_verdict} {human_pct(d.wall_change_pct)}",
+            f"{d.witness}: {d.witness_verdict} {human_pct(d.witness_change_pct)}",
+            d.note,
         ]
+        for d in data.disagreements.itertuples()
+    ]
+    return lines + [
+        "Where they disagree:",
+        "",
+        md_table(["benchmark", "params", "wall", "witness", "reading"], body),
+        "",
+    ]
 
-    noisy = verdicts[verdicts["anomaly"].fillna("").astype(str) != ""] if len(verdicts) else verdicts
-    lines += ["## Noisy benchmarks", ""]
-    if noisy.empty:
-        lines += ["None flagged: no outlier rounds, bimodal samples or benchmarks too noisy to judge.", ""]
-    else:
-        lines += [
-            "Measurements to read with care. An anomaly alone never makes a regression (only the "
-            "interval rule above does); MDE is the smallest change this comparison could detect.",
-            "",
-            md_table(
-                ["benchmark", "params", "channel", "anomaly", "MDE", "verdict"],
-                [
-                    [
-                        md_code(_short(r.benchmark)),
-                        r.params or "—",
-                        r.channel,
-                        r.anomaly,
-                        human_pct(r.mde_pct, signed=False),
-                        r.verdict,
-                    ]
-                    for r in noisy.itertuples()
-                ],
-            ),
-            "",
+
+def _noisy_section(data: ReportData) -> list[str]:
+    lines = ["## Noisy benchmarks", ""]
+    if data.noisy.empty:
+        return lines + ["None flagged: no outlier rounds, bimodal samples or benchmarks too noisy to judge.", ""]
+    body = [
+        [
+            md_code(_short(r.benchmark)),
+            r.params or "—",
+            r.channel,
+            r.anomaly,
+            human_pct(r.mde_pct, signed=False),
+            r.verdict,
         ]
+        for r in data.noisy.itertuples()
+    ]
+    return lines + [
+        "Measurements to read with care. An anomaly alone never makes a regression (only the "
+        "interval rule above does); MDE is the smallest change this comparison could detect.",
+        "",
+        md_table(["benchmark", "params", "channel", "anomaly", "MDE", "verdict"], body),
+        "",
+    ]
 
-    lines += ["## Recommendations", ""]
-    regressed = _sorted(verdicts[verdicts["verdict"] == "regressed"]) if len(verdicts) else verdicts
+
+def _recommendation_section(data: ReportData) -> list[str]:
+    ctx, v = data.ctx, data.verdicts
+    lines = ["## Recommendations", ""]
+    regressed = _sorted(v[v["verdict"] == "regressed"]) if len(v) else v
     if regressed.empty:
         lines += ["Nothing regressed between these commits.", ""]
     for _, r in regressed.iterrows():
@@ -330,113 +366,112 @@ def regression_report(
         label = f"{_short(r['benchmark'])}" + (f" ({r['params']})" if r["params"] else "")
         lines += [
             f"### {label}: {human_pct(r['change_pct'])} {human_interval(r['ci_low_pct'], r['ci_high_pct'])}",
-            "",
-            "Bisect the range (asv builds and measures the commits in between):",
-            "",
-            "```sh",
-            rec["asv_find"],
-            "```",
-            "",
-            "Profile it at both commits and compare:",
-            "",
-            "```sh",
-            rec["asv_profile_base"],
-            rec["asv_profile_head"],
-            "```",
-            "",
-            f"Its history in the asv site: [{r['benchmark']}]({rec['graph_url']})",
-            "",
-        ]
-    inconclusive = verdicts[verdicts["verdict"] == "inconclusive"] if len(verdicts) else verdicts
-    if len(inconclusive):
+            "", "Bisect the range (asv builds and measures the commits in between):", "",
+            "```sh", rec["asv_find"], "```", "", "Profile it at both commits and compare:", "",
+            "```sh", rec["asv_profile_base"], rec["asv_profile_head"], "```", "",
+            f"Its history in the asv site: [{r['benchmark']}]({rec['graph_url']})", "",
+        ]  # fmt: skip
+    n_open = int((v["verdict"] == "inconclusive").sum()) if len(v) else 0
+    if n_open:
         lines += [
-            f"{len(inconclusive)} inconclusive series: measure base and head interleaved over more "
+            f"{n_open} inconclusive series: measure base and head interleaved over more "
             "rounds (only those are re-run when still inconclusive):",
-            "",
-            "```sh",
+            "", "```sh",
             f"python -m tools regressions --base {ctx.base.commit[:12]} --head {ctx.head.commit[:12]} --rounds 6",
-            "```",
-            "",
-        ]
+            "```", "",
+        ]  # fmt: skip
+    return lines
 
-    for _, r in verdicts.iterrows():
-        row = _json_row(r)
-        row["mode"] = "pairwise"
-        row["base_commit"], row["head_commit"] = ctx.base.commit, ctx.head.commit
+
+def _fmt_q(q) -> str:
+    return f"{q:.3g}" if isinstance(q, float) and math.isfinite(q) else "—"
+
+
+def _history_section(data: ReportData) -> list[str]:
+    history, ctx = data.history, data.ctx
+    if history is None and not data.history_note:
+        return []
+    lines = ["## History (change points)", ""] + ([data.history_note, ""] if data.history_note else [])
+    if history is None:
+        return lines
+    if not len(history):
+        return lines + ["No change points found in the history.", ""]
+    headers = ["benchmark", "params", "channel", "between", "change", "interval", "q", "verdict", "confirmed", "rule"]
+    body = [
+        [
+            md_code(_short(h.benchmark)),
+            h.params or "—",
+            h.channel,
+            f"{str(h.commit_before)[:8]}..{str(h.commit_after)[:8]}",
+            human_pct(h.change_pct),
+            human_interval(h.ci_low_pct, h.ci_high_pct),
+            _fmt_q(h.q_value),
+            h.verdict,
+            {True: "yes", False: "no"}.get(h.confirmed, "not re-run"),
+            h.rule,
+        ]  # fmt: skip
+        for h in history.itertuples()
+    ]
+    lines += [md_table(headers, body), ""]
+    for _, h in history[history["verdict"] == "regressed"].iterrows():
+        rec = recommendations(h, ctx, base=str(h["commit_before"]), head=str(h["commit_after"]))
+        params = f" ({h['params']})" if h["params"] else ""
+        lines.append(f"- `{_short(h['benchmark'])}`{params}: `{rec['asv_find']}` · [graph]({rec['graph_url']})")
+    return lines + [""]
+
+
+def render_markdown(data: ReportData) -> str:
+    sections = (_header, _verdict_sections, _witness_section, _noisy_section, _recommendation_section, _history_section)
+    return "\n".join(line for section in sections for line in section(data))
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def _json_results(data: ReportData) -> list[dict]:
+    ctx, out = data.ctx, []
+    for _, r in data.verdicts.iterrows():
+        row = {**_json_row(r), "mode": "pairwise", "base_commit": ctx.base.commit, "head_commit": ctx.head.commit}
         if r["verdict"] == "regressed":
             row["recommendations"] = recommendations(r, ctx)
-        results_json.append(row)
+        out.append(row)
+    if data.history is None or not len(data.history):
+        return out
+    h = data.history
+    for _, r in h[h["verdict"] == "regressed"].iterrows():
+        rec = recommendations(r, ctx, base=str(r["commit_before"]), head=str(r["commit_after"]))
+        out.append({**_json_row(r), "mode": "history", "recommendations": rec})
+    out += [{**_json_row(r), "mode": "history"} for _, r in h[h["verdict"] != "regressed"].iterrows()]
+    return out
 
-    if history is not None or history_note:
-        lines += ["## History (change points)", ""]
-        if history_note:
-            lines += [history_note, ""]
-        if history is not None and len(history):
-            lines += [
-                md_table(
-                    [
-                        "benchmark",
-                        "params",
-                        "channel",
-                        "between",
-                        "change",
-                        "interval",
-                        "q",
-                        "verdict",
-                        "confirmed",
-                        "rule",
-                    ],
-                    [
-                        [
-                            md_code(_short(h.benchmark)),
-                            h.params or "—",
-                            h.channel,
-                            f"{str(h.commit_before)[:8]}..{str(h.commit_after)[:8]}",
-                            human_pct(h.change_pct),
-                            human_interval(h.ci_low_pct, h.ci_high_pct),
-                            f"{h.q_value:.3g}" if isinstance(h.q_value, float) and math.isfinite(h.q_value) else "—",
-                            h.verdict,
-                            {True: "yes", False: "no"}.get(h.confirmed, "not re-run"),
-                            h.rule,
-                        ]
-                        for h in history.itertuples()
-                    ],
-                ),
-                "",
-            ]
-            for _, h in history[history["verdict"] == "regressed"].iterrows():
-                rec = recommendations(h, ctx, base=str(h["commit_before"]), head=str(h["commit_after"]))
-                lines += [
-                    f"- `{_short(h['benchmark'])}`{' (' + h['params'] + ')' if h['params'] else ''}: "
-                    f"`{rec['asv_find']}` · [graph]({rec['graph_url']})"
-                ]
-                row = _json_row(h)
-                row["mode"] = "history"
-                row["recommendations"] = rec
-                results_json.append(row)
-            for _, h in history[history["verdict"] != "regressed"].iterrows():
-                row = _json_row(h)
-                row["mode"] = "history"
-                results_json.append(row)
-            lines.append("")
-        elif history is not None:
-            lines += ["No change points found in the history.", ""]
 
-    report = {
+def render_json(data: ReportData) -> dict:
+    ctx = data.ctx
+    return {
         "generated": ctx.generated,
         "base": ctx.base.as_json(),
         "head": ctx.head.as_json(),
         "machines": list(ctx.machines),
         "environments": list(ctx.environments),
         "mode": ctx.mode,
-        "counts": n,
+        "counts": data.counts,
         "rule": RULE_TEXT,
         "notes": list(ctx.notes),
-        "results": results_json,
-        "disagreements": [_json_row(d) for _, d in disagreements.iterrows()],
-        "noisy": [_json_row(r) for _, r in noisy.iterrows()],
+        "results": _json_results(data),
+        "disagreements": [_json_row(d) for _, d in data.disagreements.iterrows()],
+        "noisy": [_json_row(r) for _, r in data.noisy.iterrows()],
     }
-    return "\n".join(lines), report
+
+
+def regression_report(
+    findings: Sequence[Finding],
+    ctx: ReportContext,
+    history: Sequence[Finding] | None = None,
+    history_note: str | None = None,
+) -> tuple[str, dict]:
+    """(Markdown, JSON-able dict) of pairwise findings and, optionally, history change points."""
+    data = build_report(findings, ctx, history, history_note)
+    return render_markdown(data), render_json(data)
 
 
 def _json_value(v):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tools.schema import twin_of, workload_of
+
 
 def sample_stats(samples: pd.Series) -> pd.DataFrame:
     """mean, std_dev (n-1), min, max and n of each row's raw samples; NaN where none.
@@ -38,10 +40,8 @@ def sample_stats(samples: pd.Series) -> pd.DataFrame:
 
 def throughput_sibling(benchmark: str) -> str | None:
     """``mod.Cls.track_x_throughput`` -> ``mod.Cls.time_x`` (the harness pairs them)."""
-    head, _, method = benchmark.rpartition(".")
-    if method.startswith("track_") and method.endswith("_throughput"):
-        return f"{head}.time_{method[len('track_') : -len('_throughput')]}" if head else None
-    return None
+    workload = workload_of(benchmark)
+    return twin_of(benchmark, "time") if workload and workload[2] == "throughput" else None
 
 
 def throughput_column(table: pd.DataFrame) -> pd.Series:

@@ -8,12 +8,15 @@ regressed (as ``asv continuous``), 0 otherwise, 2 on bad input.
 
 from __future__ import annotations
 
-import math
 import shlex
+from collections import Counter
 from pathlib import Path
 
+from tools.detect import finding
 from tools.detect import rounds as rounds_mod
+from tools.detect.finding import Finding
 from tools.errors import ToolError
+from tools.humanize import human_pct
 from tools.io import atomic_write_with
 
 NAME = "compare-rounds"
@@ -46,22 +49,19 @@ def add_arguments(parser) -> None:
     parser.add_argument("--output", default=None, help="also write the verdict table as CSV to this path")
 
 
-def _fmt(x: float) -> str:
-    return "—" if not math.isfinite(x) else f"{x:+.1f}%"
-
-
-def format_verdicts(verdicts) -> str:
+def format_verdicts(findings: list[Finding]) -> str:
+    """One verdict per series with its effect and the rule that decided, then the counts."""
     lines = []
-    for r in verdicts.itertuples():
-        name = r.benchmark + (f"({r.params})" if r.params else "")
-        extra = f"  [{r.anomaly}]" if r.anomaly else ""
+    for f in findings:
+        name = f.benchmark + (f"({f.params})" if f.params else "")
+        extra = f"  [{f.evidence.anomaly}]" if f.evidence.anomaly else ""
         lines.append(
-            f"{r.verdict:<12} {_fmt(r.change_pct):>8}  {name}  ({r.channel}, {r.n_base}/{r.n_head} rounds)"
-            f"\n             {r.rule}{extra}"
+            f"{f.verdict:<12} {human_pct(f.change_pct, ascii=True):>8}  {name}  ({f.channel}, {f.n_base}/{f.n_head} rounds)"
+            f"\n             {f.rule}{extra}"
         )
-    counts = verdicts["verdict"].value_counts()
+    counts = Counter(f.verdict for f in findings)
     summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in ("regressed", "improved", "unchanged", "inconclusive"))
-    return "\n".join(lines + [f"{len(verdicts)} benchmarks: {summary}"])
+    return "\n".join(lines + [f"{len(findings)} benchmarks: {summary}"])
 
 
 def run(args) -> int:
@@ -75,18 +75,14 @@ def run(args) -> int:
         repo=Path.cwd(), config=args.config, machine=args.machine, asv_args=shlex.split(args.asv_args)
     )
     outcome = rounds_mod.compare_rounds(
-        args.base,
-        args.head,
-        rounds=args.rounds,
-        extra_rounds=args.extra_rounds,
-        bench=args.bench,
-        q=args.q,
+        args.base, args.head, rounds=args.rounds, extra_rounds=args.extra_rounds, bench=args.bench, q=args.q,
         run=run_cfg,
-    )
-    if outcome.verdicts.empty:
+    )  # fmt: skip
+    if not outcome.verdicts:
         raise ToolError(f"no benchmark results in {outcome.pair_dir} (did --bench match anything?)")
     print(format_verdicts(outcome.verdicts))
     print(f"rounds: {outcome.rounds_run} + {outcome.extra_rounds_run} extra, results in {outcome.pair_dir}")
     if args.output:
-        atomic_write_with(args.output, lambda p: outcome.verdicts.to_csv(p, index=False))
-    return 1 if (outcome.verdicts["verdict"] == "regressed").any() else 0
+        table = finding.frame(outcome.verdicts, finding.PAIRWISE_COLUMNS)
+        atomic_write_with(args.output, lambda p: table.to_csv(p, index=False))
+    return 1 if any(f.verdict == "regressed" for f in outcome.verdicts) else 0

@@ -1,8 +1,8 @@
 """``python -m tools regressions``: head vs base verdicts -> regression_report_<ts>.{md,html,json}.
 
-Statistics are the detection engineer's (``tools.detect.pairwise.compare_suite``,
-``tools.detect.history.history_suite``); this command chooses the commits, gathers the
-rows, and writes the report with recommendations. Three ways to get rows per commit:
+The statistics live in ``tools.detect`` (``pairwise.compare_suite``, ``history.history_suite``,
+``sessions.sessions_suite``); this command chooses the commits, gathers the rows, and writes the
+report with recommendations. Three ways to get rows per commit:
 
 * stored results (default): what ``asv run`` recorded for base and head — usually one
   round each, which decides instruction counts and memory but leaves wall time
@@ -15,15 +15,24 @@ rows, and writes the report with recommendations. Three ways to get rows per com
 from __future__ import annotations
 
 import json
+import os
 import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from tools.config import add_common_arguments, load_table, settings_from_args, utc_stamp
-from tools.detect.pairwise import min_rounds
+from tools import rounds_layout
+from tools.config import Settings, add_common_arguments, load_table, settings_from_args, utc_stamp
+from tools.detect import history as history_mod
+from tools.detect import pairwise, robust, sessions
+from tools.detect.finding import Finding
+from tools.detect.verdict import CONFIDENCE
 from tools.errors import ToolError
 from tools.io import atomic_write_text
+from tools.loader import load_results, load_sessions
+from tools.regression_report import ReportContext, Side, regression_report
+from tools.render import html_page
 from tools.revisions import head_series, newest_commit, previous_commit, resolve_revision
 
 NAME = "regressions"
@@ -34,6 +43,13 @@ HISTORY_MIN_COMMITS = 8
 
 def add_arguments(parser) -> None:
     add_common_arguments(parser)
+    _commit_arguments(parser)
+    _measure_arguments(parser)
+    _history_arguments(parser)
+    _output_arguments(parser)
+
+
+def _commit_arguments(parser) -> None:
     parser.add_argument(
         "--base",
         metavar="REV",
@@ -49,7 +65,12 @@ def add_arguments(parser) -> None:
         "The daily job uses 5: its interleaved session then straddles every step of the "
         "last 5 commits, which history from sessions needs",
     )
-    parser.add_argument(
+    parser.add_argument("--q", type=float, default=0.05, help="false discovery rate across the suite (default 0.05)")
+
+
+def _measure_arguments(parser) -> None:
+    g = parser.add_argument_group("measuring now (interleaved rounds)")
+    g.add_argument(
         "--rounds",
         type=int,
         default=0,
@@ -57,39 +78,54 @@ def add_arguments(parser) -> None:
         help="measure base and head now, interleaved, N rounds each (>= 6 for a wall-time "
         "interval; 0 = use stored results, the default)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--extra-rounds",
         type=int,
         default=None,
         metavar="N",
         help="with --rounds: up to N more rounds for inconclusive benchmarks only (default: = --rounds)",
     )
-    parser.add_argument("--bench", "-b", default=None, metavar="REGEX", help="with --rounds: only these benchmarks")
-    parser.add_argument(
+    g.add_argument("--bench", "-b", default=None, metavar="REGEX", help="with --rounds: only these benchmarks")
+    g.add_argument(
         "--asv-args",
         default="",
         metavar="ARGS",
         help='with --rounds: extra arguments for every asv run, e.g. "--launch-method forkserver"',
     )
-    parser.add_argument(
+    g.add_argument(
         "--rounds-dir",
         metavar="DIR",
         default=None,
         help="reuse an interleaved run: a folder of round-<k> results dirs (.asv/rounds/<base8>-<head8>)",
     )
-    parser.add_argument("--q", type=float, default=0.05, help="false discovery rate across the suite (default 0.05)")
-    parser.add_argument(
+
+
+def _history_arguments(parser) -> None:
+    g = parser.add_argument_group("history")
+    g.add_argument(
         "--history",
         action="store_true",
         help=f"also locate change points over the stored history (needs >= {HISTORY_MIN_COMMITS} commits)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--history-rounds-dir",
         metavar="DIR",
         default=None,
         help="with --history: interleaved rounds to add to the commits they re-measured "
         "(default: .asv/rounds, if it exists)",
     )
+    g.add_argument(
+        "--confirm-rounds",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --history: re-measure the two boundary commits of every regressed change point "
+        "interleaved, N rounds a side, and say whether it held (0 = not re-run, the default; a "
+        "regression issue is opened for a history change point only once confirmed)",
+    )
+
+
+def _output_arguments(parser) -> None:
     parser.add_argument(
         "--site-url",
         default=None,
@@ -105,18 +141,24 @@ def add_arguments(parser) -> None:
     )
 
 
-def _side(table: pd.DataFrame, commit: str):
-    from tools.regression_report import Side
-
-    dates = table.loc[table["commit"].astype(str) == commit, "commit_date"]
-    return Side(commit, dates.min() if len(dates) else None)
+# ---------------------------------------------------------------- what to compare
 
 
-def _param_names(table: pd.DataFrame) -> dict[str, list[str]]:
-    return {name: list(meta.get("param_names") or []) for name, meta in (table.attrs.get("benchmarks") or {}).items()}
+@dataclass
+class Comparison:
+    """Base, head and the pairwise findings between them, with how they were measured."""
+
+    base: str
+    head: str
+    findings: list[Finding]
+    table: pd.DataFrame  # the rows the findings came from (for dates and parameter names)
+    mode: str
+    pairs: list[tuple[str, str]]  # (machine, environment) of the history to analyse
+    stored: pd.DataFrame | None = None  # the stored history, when loaded
+    notes: list[str] = field(default_factory=list)
 
 
-def _stored_pairs(table: pd.DataFrame, args, settings) -> tuple[str, list[tuple[str, str, str]]]:
+def _stored_pairs(table: pd.DataFrame, args, settings: Settings) -> tuple[str, list[tuple[str, str, str]]]:
     """head and [(machine, environment, base)] from the stored results."""
     head = resolve_revision(args.head, table, settings.repo) if args.head else newest_commit(table)
     pairs = head_series(table, head)
@@ -125,10 +167,9 @@ def _stored_pairs(table: pd.DataFrame, args, settings) -> tuple[str, list[tuple[
     if args.base:
         base = resolve_revision(args.base, table, settings.repo)
         return head, [(m, e, base) for m, e in pairs]
-    lag = getattr(args, "base_lag", 1)
-    if lag < 1:
-        raise ToolError(f"--base-lag must be 1 or more (got {lag})")
-    return head, [(m, e, b) for m, e in pairs if (b := previous_commit(table, head, m, e, lag)) is not None]
+    if args.base_lag < 1:
+        raise ToolError(f"--base-lag must be 1 or more (got {args.base_lag})")
+    return head, [(m, e, b) for m, e in pairs if (b := previous_commit(table, head, m, e, args.base_lag)) is not None]
 
 
 def _on_series(table: pd.DataFrame, series) -> pd.DataFrame:
@@ -139,34 +180,99 @@ def _on_series(table: pd.DataFrame, series) -> pd.DataFrame:
     return table[keep]
 
 
-def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float) -> pd.DataFrame:
-    from tools.detect.pairwise import compare_suite
-
-    parts = []
+def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float) -> list[Finding]:
     by_base: dict[str, list[tuple[str, str]]] = {}
     for m, e, b in pairs:
         by_base.setdefault(b, []).append((m, e))
+    found = []
     for base, series in by_base.items():
         rows = _on_series(table, series)
-        parts.append(
-            compare_suite(rows[rows["commit"].astype(str) == base], rows[rows["commit"].astype(str) == head], q=q)
+        commits = rows["commit"].astype(str)
+        found += pairwise.compare_suite(rows[commits == base], rows[commits == head], q=q)
+    return found
+
+
+def _measured_now(args, settings: Settings) -> Comparison | None:
+    """--rounds: base and head measured now, interleaved."""
+    from tools.detect.rounds import compare_rounds, resolve
+
+    stored = None
+    try:
+        stored = load_table(settings)
+    except ToolError:
+        pass  # interleaved mode needs no stored history when both revisions are given
+    if stored is not None and not (args.base and args.head):
+        head, pairs = _stored_pairs(stored, args, settings)
+        if not pairs:
+            print(f"no previous results to compare {head[:12]} with; pass --base")
+            return None
+        base = pairs[0][2]
+    elif args.base and args.head:
+        base, head = resolve(settings.root, args.base), resolve(settings.root, args.head)
+    else:
+        raise ToolError("--rounds without stored results needs both --base and --head")
+    outcome = compare_rounds(
+        base, head, rounds=args.rounds, extra_rounds=args.extra_rounds, bench=args.bench, q=args.q,
+        run=_rounds_run(args, settings),
+    )  # fmt: skip
+    mode = f"interleaved now: {outcome.rounds_run} rounds per side (ABBA, one process each)"
+    if outcome.extra_rounds_run:
+        mode += f", plus {outcome.extra_rounds_run} for inconclusive benchmarks"
+    mode += f"; rounds kept in {outcome.pair_dir}"
+    pairs = head_series(stored, head) if stored is not None else []
+    return Comparison(base, head, outcome.verdicts, outcome.table, mode, pairs or [], stored)
+
+
+def _rounds_run(args, settings: Settings):
+    from tools.detect.rounds import RoundsRun
+
+    return RoundsRun(
+        repo=settings.root, config=str(settings.config_path or "asv.conf.json"), machine=args.machine,
+        asv_args=shlex.split(args.asv_args),
+    )  # fmt: skip
+
+
+def _load_rounds_dir(rounds_dir: str, settings: Settings) -> pd.DataFrame:
+    dirs = rounds_layout.round_dirs(Path(rounds_dir))
+    if not dirs:
+        raise ToolError(f"{rounds_dir}: no round-<k> results folders (expected the output of an interleaved run)")
+    return load_results(dirs, machine=settings.machine)
+
+
+def _from_results(args, settings: Settings) -> Comparison | None:
+    """Stored results, or the rounds of an earlier interleaved run (--rounds-dir)."""
+    table = _load_rounds_dir(args.rounds_dir, settings) if args.rounds_dir else load_table(settings)
+    head, pairs = _stored_pairs(table, args, settings)
+    if not pairs:
+        where = ", ".join(f"{m}/{e}" for m, e in head_series(table, head))
+        print(
+            f"no previous results to compare {head[:12]} with: it is the first commit with results on {where}; nothing to report"
         )
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-
-
-def interleaved_rounds(rounds_root: Path, machine: str | None) -> pd.DataFrame | None:
-    """Every round kept by interleaved runs (``<rounds_root>/<base8>-<head8>/round-<k>/``), or
-    None; the ``session`` column names the interleaved run (its folder) each round belongs to."""
-    from tools.loader import load_results
-
-    if not rounds_root.is_dir():
         return None
-    parts = []
-    for session in sorted(p for p in rounds_root.iterdir() if p.is_dir()):
-        dirs = sorted(p for p in session.glob("round-*") if p.is_dir() and any(p.glob("*/*.json")))
-        if dirs:
-            parts.append(load_results(dirs, machine=machine).assign(session=session.name))
-    return pd.concat(parts, ignore_index=True) if parts else None
+    bases = sorted({b for *_, b in pairs})
+    notes = []
+    if len(bases) > 1:
+        notes.append("Base differs by machine/environment: " + ", ".join(f"{m}/{e}: {b[:8]}" for m, e, b in pairs))
+    base = bases[0]
+    at = table[table["commit"].astype(str).isin([base, head])]
+    n_rounds = at.groupby("commit", observed=True)["round"].nunique()
+    source = (
+        f"interleaved rounds from {args.rounds_dir}"
+        if args.rounds_dir
+        else f"stored results ({', '.join(map(str, settings.results_dirs))})"
+    )
+    mode = f"{source}; rounds per side: {int(n_rounds.get(base, 0))} base, {int(n_rounds.get(head, 0))} head"
+    need = robust.min_rounds(CONFIDENCE)
+    if int(n_rounds.min()) < need:
+        notes.append(
+            f"Fewer than {need} rounds per side: wall-time verdicts cannot be decided from these results "
+            "(they show as inconclusive); use --rounds 6 to measure base and head interleaved."
+        )
+    findings = _compare_stored(table, head, pairs, args.q)
+    return Comparison(base, head, findings, table, mode, pairs, table, notes)
+
+
+# ---------------------------------------------------------------- history
 
 
 def _history_rows(table: pd.DataFrame, pairs, rounds: pd.DataFrame | None) -> tuple[pd.DataFrame, int]:
@@ -182,32 +288,12 @@ def _history_rows(table: pd.DataFrame, pairs, rounds: pd.DataFrame | None) -> tu
     return pd.concat([rows, extra[[c for c in rows.columns if c in extra.columns]]], ignore_index=True), len(extra)
 
 
-def _history(
-    table: pd.DataFrame, pairs, q: float, rounds: pd.DataFrame | None = None
-) -> tuple[pd.DataFrame | None, str | None]:
-    from tools.detect.history import history_suite
-    from tools.detect.sessions import placeable, sessions_suite
+def _placeable_sessions(rows: pd.DataFrame, kept: pd.DataFrame) -> int:
+    in_history = set(rows["commit"].astype(str))
+    return sum(sessions.placeable(set(c.astype(str)), in_history) for _, c in kept.groupby("session")["commit"])
 
-    rows, n_extra = _history_rows(table, pairs, rounds)
-    n_commits = rows["commit"].nunique()
-    if n_commits < HISTORY_MIN_COMMITS:
-        return None, (
-            f"History not analysed: {n_commits} commit(s) with results, at least {HISTORY_MIN_COMMITS} needed."
-        )
-    found = history_suite(rows, q=q)
-    n_sessions = 0
-    if rounds is not None and not rounds.empty:
-        kept = _on_series(rounds, pairs)
-        in_history = set(rows["commit"].astype(str))
-        n_sessions = sum(placeable(set(c.astype(str)), in_history) for _, c in kept.groupby("session")["commit"])
-        if n_sessions:
-            # Steps judged by within-session comparisons only: free of day-to-day machine effects.
-            by_sessions = sessions_suite(rows, kept, q=q)
-            if len(by_sessions):
-                found = pd.concat([found, by_sessions], ignore_index=True) if len(found) else by_sessions
-    if len(found) and "param_values" not in found.columns:  # for the asv find / profile regexes
-        lookup = dict(zip(zip(rows["benchmark"].astype(str), rows["params"].astype(str)), rows["param_values"]))
-        found["param_values"] = [lookup.get((str(b), str(p)), ()) for b, p in zip(found["benchmark"], found["params"])]
+
+def _history_note(n_commits: int, n_extra: int, n_sessions: int) -> str:
     with_rounds = (
         f", with {n_extra} results of interleaved rounds (every round of a commit is tested)" if n_extra else ""
     )
@@ -217,154 +303,115 @@ def _history(
             f"session{'s' if n_sessions != 1 else ''} (method 'interleaved sessions': immune to "
             "day-to-day machine differences)"
         )
-    return found, (
+    return (
         f"{n_commits} commits analysed{with_rounds}; changes are located at the commit where the step happened. "
         "'not re-run' means the boundary commits were not re-measured interleaved "
         "(`python -m tools regressions --base <before> --head <after> --rounds 6` confirms one)."
     )
 
 
-def _kept_rounds(settings, args) -> pd.DataFrame | None:
-    from tools.detect.rounds import ROUNDS_DIR
+def _with_param_values(found: list[Finding], rows: pd.DataFrame) -> list[Finding]:
+    """History findings with their parameter values (for the asv find / profile regexes)."""
+    lookup = dict(zip(zip(rows["benchmark"].astype(str), rows["params"].astype(str)), rows["param_values"]))
+    return [f.replace(param_values=lookup.get((str(f.benchmark), str(f.params)), ())) for f in found]
 
-    given = getattr(args, "history_rounds_dir", None)
-    root = Path(given) if given else settings.root / ROUNDS_DIR
+
+def _history(table: pd.DataFrame, pairs, q: float, rounds: pd.DataFrame | None, confirm=None):
+    """(change points, note) over the stored history, or (None, why not)."""
+    rows, n_extra = _history_rows(table, pairs, rounds)
+    n_commits = rows["commit"].nunique()
+    if n_commits < HISTORY_MIN_COMMITS:
+        return None, f"History not analysed: {n_commits} commit(s) with results, at least {HISTORY_MIN_COMMITS} needed."
+    found = history_mod.history_suite(rows, q=q)
+    n_sessions = 0
+    if rounds is not None and not rounds.empty:
+        kept = _on_series(rounds, pairs)
+        n_sessions = _placeable_sessions(rows, kept)
+        if n_sessions:  # steps judged by within-session comparisons only: free of day-to-day machine effects
+            found += sessions.sessions_suite(rows, kept, q=q)
+    found = _with_param_values(found, rows)
+    if confirm is not None:
+        regressed = [f for f in found if f.verdict == "regressed"]
+        checked = iter(history_mod.confirmed(regressed, confirm))
+        found = [next(checked) if f.verdict == "regressed" else f for f in found]
+    return found, _history_note(n_commits, n_extra, n_sessions)
+
+
+def _kept_rounds(settings: Settings, args) -> pd.DataFrame | None:
+    given = args.history_rounds_dir
+    root = Path(given) if given else settings.root / rounds_layout.ROUNDS_DIR
     if given and not root.is_dir():
         raise ToolError(f"--history-rounds-dir {root}: not a directory")
-    return interleaved_rounds(root, settings.machine) if root.is_dir() else None
+    return load_sessions(root, settings.machine) if root.is_dir() else None
 
 
-def _local_site(settings, args) -> str:
+def _confirmer(args, settings: Settings):
+    if not args.confirm_rounds:
+        return None
+    from tools.detect.rounds import make_confirmer
+
+    return make_confirmer(rounds=args.confirm_rounds, q=args.q, run=_rounds_run(args, settings))
+
+
+# ---------------------------------------------------------------- the report
+
+
+def _local_site(settings: Settings, args) -> str:
     """The published site relative to the report, so the link works from the report's folder
     (serve it with `asv preview` for the graphs to load)."""
-    import os
-
     reports = Path(args.output).parent if args.output else settings.reports_dir
     return os.path.relpath(settings.html_dir, reports)
 
 
-def run(args) -> int:
-    from tools.regression_report import ReportContext, regression_report
-    from tools.render import html_page
+def _side(table: pd.DataFrame, commit: str) -> Side:
+    dates = table.loc[table["commit"].astype(str) == commit, "commit_date"]
+    return Side(commit, dates.min() if len(dates) else None)
 
-    settings = settings_from_args(args)
-    notes: list[str] = []
-    history = history_note = None
-    if args.rounds and args.rounds_dir:
-        raise ToolError("--rounds and --rounds-dir exclude each other")
 
-    if args.rounds:
-        from tools.detect.rounds import RoundsRun, compare_rounds, resolve
+def _param_names(table: pd.DataFrame) -> dict[str, list[str]]:
+    return {name: list(meta.get("param_names") or []) for name, meta in (table.attrs.get("benchmarks") or {}).items()}
 
-        stored = None
-        try:
-            stored = load_table(settings)
-        except ToolError:
-            pass  # interleaved mode needs no stored history when both revisions are given
-        if stored is not None and not (args.base and args.head):
-            head, pairs = _stored_pairs(stored, args, settings)
-            if not pairs:
-                print(f"no previous results to compare {head[:12]} with; pass --base")
-                return 0
-            base = pairs[0][2]
-        elif args.base and args.head:
-            base, head = resolve(settings.root, args.base), resolve(settings.root, args.head)
-        else:
-            raise ToolError("--rounds without stored results needs both --base and --head")
-        run_cfg = RoundsRun(
-            repo=settings.root,
-            config=str(settings.config_path or "asv.conf.json"),
-            machine=args.machine,
-            asv_args=shlex.split(args.asv_args),
-        )
-        outcome = compare_rounds(
-            base, head, rounds=args.rounds, extra_rounds=args.extra_rounds, bench=args.bench, q=args.q, run=run_cfg
-        )
-        verdicts, table = outcome.verdicts, outcome.table
-        mode = (
-            f"interleaved now: {outcome.rounds_run} rounds per side (ABBA, one process each)"
-            + (f", plus {outcome.extra_rounds_run} for inconclusive benchmarks" if outcome.extra_rounds_run else "")
-            + f"; rounds kept in {outcome.pair_dir}"
-        )
-        if args.history and stored is not None:
-            history, history_note = _history(
-                stored, head_series(stored, head) or [], args.q, _kept_rounds(settings, args)
-            )
-    else:
-        if args.rounds_dir:
-            from tools.loader import load_results
 
-            rd = Path(args.rounds_dir)
-            dirs = (
-                sorted((p for p in rd.glob("round-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[-1]))
-                if rd.is_dir()
-                else []
-            )
-            if not dirs:
-                raise ToolError(f"{rd}: no round-<k> results folders (expected the output of an interleaved run)")
-            table = load_results(dirs, machine=settings.machine)
-        else:
-            table = load_table(settings)
-        head, pairs = _stored_pairs(table, args, settings)
-        if not pairs:
-            print(
-                f"no previous results to compare {head[:12]} with: it is the first commit with results on "
-                f"{', '.join(f'{m}/{e}' for m, e in head_series(table, head))}; nothing to report"
-            )
-            return 0
-        bases = sorted({b for *_, b in pairs})
-        if len(bases) > 1:
-            notes.append("Base differs by machine/environment: " + ", ".join(f"{m}/{e}: {b[:8]}" for m, e, b in pairs))
-        base = bases[0]
-        verdicts = _compare_stored(table, head, pairs, args.q)
-        n_rounds = (
-            table[table["commit"].astype(str).isin([base, head])].groupby("commit", observed=True)["round"].nunique()
-        )
-        source = (
-            f"interleaved rounds from {args.rounds_dir}"
-            if args.rounds_dir
-            else f"stored results ({', '.join(map(str, settings.results_dirs))})"
-        )
-        mode = f"{source}; rounds per side: {int(n_rounds.get(base, 0))} base, {int(n_rounds.get(head, 0))} head"
-        need = min_rounds()
-        if int(n_rounds.min()) < need:
-            notes.append(
-                f"Fewer than {need} rounds per side: wall-time verdicts cannot be decided from these results "
-                "(they show as inconclusive); use --rounds 6 to measure base and head interleaved."
-            )
-        if args.history:
-            history, history_note = _history(table, pairs, args.q, _kept_rounds(settings, args))
-
-    machines = sorted(verdicts["machine"].astype(str).unique()) if len(verdicts) else []
-    environments = sorted(verdicts["environment"].astype(str).unique()) if len(verdicts) else []
+def _write_report(c: Comparison, history, history_note, args, settings: Settings) -> dict:
     stamp = utc_stamp()
     ctx = ReportContext(
-        base=_side(table, base),
-        head=_side(table, head),
-        generated=f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC",
-        mode=mode,
-        site=args.site_url or _local_site(settings, args),
-        param_names=_param_names(table),
-        machines=machines,
-        environments=environments,
-        notes=notes,
-    )
-    md, data = regression_report(verdicts, ctx, history, history_note)
+        base=_side(c.table, c.base), head=_side(c.table, c.head),
+        generated=f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC", mode=c.mode,
+        site=args.site_url or _local_site(settings, args), param_names=_param_names(c.table),
+        machines=sorted({str(f.machine) for f in c.findings}),
+        environments=sorted({str(f.environment) for f in c.findings}),
+        notes=c.notes,
+    )  # fmt: skip
+    md, data = regression_report(c.findings, ctx, history, history_note)
     stem = Path(args.output) if args.output else settings.reports_dir / f"regression_report_{stamp}"
+    title = f"Regression report {c.base[:8]}..{c.head[:8]}"
     paths = [
         atomic_write_text(stem.with_name(stem.name + ".json"), json.dumps(data, indent=2, allow_nan=False) + "\n"),
         atomic_write_text(stem.with_name(stem.name + ".md"), md),
-        atomic_write_text(
-            stem.with_name(stem.name + ".html"), html_page(f"Regression report {base[:8]}..{head[:8]}", md)
-        ),
+        atomic_write_text(stem.with_name(stem.name + ".html"), html_page(title, md)),
     ]
     counts = data["counts"]
     print(
-        f"{base[:8]} → {head[:8]}: {counts['regressed']} regressed, {counts['improved']} improved, "
+        f"{c.base[:8]} → {c.head[:8]}: {counts['regressed']} regressed, {counts['improved']} improved, "
         f"{counts['inconclusive']} inconclusive, {counts['unchanged']} unchanged"
     )
     for p in paths:
         print(f"wrote {p}")
-    if args.fail_on_regression and counts["regressed"] > 0:
-        return 1
-    return 0
+    return counts
+
+
+def run(args) -> int:
+    settings = settings_from_args(args)
+    if args.rounds and args.rounds_dir:
+        raise ToolError("--rounds and --rounds-dir exclude each other")
+    if args.confirm_rounds and not args.history:
+        raise ToolError("--confirm-rounds goes with --history")
+    c = _measured_now(args, settings) if args.rounds else _from_results(args, settings)
+    if c is None:
+        return 0
+    history = history_note = None
+    if args.history and c.stored is not None:
+        rounds = _kept_rounds(settings, args)
+        history, history_note = _history(c.stored, c.pairs, args.q, rounds, _confirmer(args, settings))
+    counts = _write_report(c, history, history_note, args, settings)
+    return 1 if args.fail_on_regression and counts["regressed"] > 0 else 0

@@ -13,7 +13,7 @@
    log-values, its standard error from the 95% Moses interval, Student's t (``shift_test``).
    Two corrections keep that honest:
    - *clustering*: rounds of one commit share a machine and a day, so the standard error is
-     widened by the design effect (``design_effect``, Kish) estimated from the window itself, and
+     widened by the design effect (``clustering``, Kish) estimated from the window itself, and
      commits that differ beyond their rounds are tested as one value each;
    - *selection*: the candidate is where the data looked most like a step, so p is multiplied
      and the interval widened (Bonferroni) by the *effective* number of looks
@@ -21,37 +21,41 @@
      independent tests. Neighbouring splits share most of their data, so that is about half of
      the splits (19 of 34 at 35 commits), calibrated by simulating the scan of a flat series.
    Weak candidates are eliminated backwards (their neighbours re-tested), survivors moved to the
-   split of least L1 cost within ±``REFINE`` commits, then Benjamini–Hochberg across every candidate of the suite and the pairwise decision rule
-   (``pairwise.decide``: estimate beyond the floor, 99.5% interval excluding 0, q < 0.05).
+   split of least L1 cost within ±``REFINE`` commits, then Benjamini–Hochberg across every
+   candidate of the suite and the decision rule (``verdict.judge``: estimate beyond the floor,
+   99.5% interval excluding 0, q < 0.05).
    Only regressions and improvements are reported, at the commit range
    (last commit before, first commit after].
 4. Instruction counts are exact: a change point is any consecutive pair of commits whose counts
    differ by at least the instruction floor.
 5. **Confirm** (optional): a ``confirm`` hook re-runs the two boundary commits interleaved
-   (``tools.detect.rounds.make_confirmer``) and the row says whether it held.
+   (``tools.detect.rounds.make_confirmer``, ``regressions --history --confirm-rounds N``) and the
+   finding says whether it held.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from asv import step_detect
 from scipy import stats
 
-from tools.detect import anomalies, pairwise
-from tools.detect.multiple import bh_qvalues
+from tools.detect import anomalies, robust, series, verdict
+from tools.detect.finding import Finding
+from tools.detect.series import DEFAULT_FLOOR_PCT, INSTRUCTION_FLOOR_PCT, INSTRUCTION_JITTER
+from tools.detect.verdict import DEFAULT_Q
 from tools.errors import ToolError
 from tools.schema import SERIES_KEY, component_of
 from tools.schema import lower_is_better as schema_lower_is_better
 
 # The pairwise decision (estimate beyond the floor, 99.5% interval excluding 0, q < 0.05); what
 # makes it honest here is the correction for looking at every split of the series (``_test_window``).
-HISTORY_CONFIDENCE = pairwise.CONFIDENCE
-HISTORY_RULE = pairwise.DECISION_RULE
+HISTORY_CONFIDENCE = verdict.CONFIDENCE
+HISTORY_RULE = verdict.DECISION_RULE
 
 DEFAULT_WINDOW = 20  # commits each side: a long settled "before" is what finds a step 5 commits old
 BETA_SCALE = 0.25  # x asv's default Potts penalty 4 ln(n)/n: many candidates, elimination then tests them
@@ -61,46 +65,10 @@ PRUNE_P = 0.05  # candidates weaker than this (p corrected for looks) are merged
 SCAN_SIMS = 100_000  # flat series simulated per length to count the effective looks (±5% on them)
 SCAN_SEED = 20261202  # fixed: the same history always gets the same verdicts
 SCAN_MAX_COMMITS = 400  # beyond this the looks grow in proportion to the splits (windows far apart)
+WINDOW_METHOD = "asv Potts step + HL shift t-test of every round in the window"
+EXACT_METHOD = "instructions: consecutive commits, deterministic"
 
-HISTORY_COLUMNS = [
-    "machine",
-    "environment",
-    "benchmark",
-    "params",
-    "component",
-    "type",
-    "unit",
-    "channel",
-    "commit_before",
-    "commit_after",
-    "change_pct",
-    "ci_low_pct",
-    "ci_high_pct",
-    "p_value",
-    "q_value",
-    "floor_pct",
-    "verdict",
-    "method",
-    "confirmed",
-    # beyond the brief's contract:
-    "position",
-    "n_before",
-    "n_after",
-    "date_after",
-    "value_before",
-    "value_after",
-    "rule",
-    "rounds_before",
-    "rounds_after",
-    "design_effect",
-    "looks",
-]
-
-ConfirmHook = Callable[[str, str, pd.DataFrame], Sequence]
-
-
-def _positive_logs(y: np.ndarray) -> tuple[np.ndarray, bool]:
-    return (np.log(y), True) if len(y) and (y > 0).all() else (y.astype(float), False)
+ConfirmHook = Callable[[str, str, Sequence[Finding]], Sequence]
 
 
 def candidate_boundaries(y: Sequence[float], *, beta_scale: float = BETA_SCALE) -> list[int]:
@@ -111,14 +79,29 @@ def candidate_boundaries(y: Sequence[float], *, beta_scale: float = BETA_SCALE) 
         return []
     beta = beta_scale * 4 * math.log(n) / n
     right, _, _, _ = step_detect.solve_potts_autogamma(y, [1.0] * n, beta=beta)
-    bounds = [int(r) for r in right[:-1]]
-    # Merge one-commit segments into the following segment (a spike is not a level).
     merged: list[int] = []
-    for b in bounds:
+    for b in (int(r) for r in right[:-1]):
         if merged and b - merged[-1] < 2:
-            continue
+            continue  # a one-commit segment (a spike) is not a level: merge it forward
         merged.append(b)
     return merged
+
+
+def _anova_side(side: Sequence[np.ndarray]) -> tuple[float, float, int, int, float] | None:
+    """(between SS, within SS, groups, rounds, Σn²/N) of one side's rounds grouped by commit,
+    winsorised at 5 MADs from the side's median (one wild round cannot fake a commit effect)."""
+    groups = [np.asarray(g, dtype=float) for g in side if len(g)]
+    if not groups:
+        return None
+    pooled = np.concatenate(groups)
+    med = float(np.median(pooled))
+    mad = robust.mad_sigma(pooled)
+    if mad > 0:
+        groups = [np.clip(g, med - 5 * mad, med + 5 * mad) for g in groups]
+    centre = float(np.concatenate(groups).mean())
+    ssb = sum(len(g) * (g.mean() - centre) ** 2 for g in groups)
+    ssw = sum(((g - g.mean()) ** 2).sum() for g in groups)
+    return ssb, ssw, len(groups), len(pooled), sum(len(g) ** 2 for g in groups) / len(pooled)
 
 
 def clustering(*sides: Sequence[np.ndarray]) -> tuple[float, float]:
@@ -129,27 +112,13 @@ def clustering(*sides: Sequence[np.ndarray]) -> tuple[float, float]:
     commit, each side (before / after a candidate step) about its own mean: between-commit
     variance (MSB - MSW) / n0, clipped at 0. Rounds of one commit share that run's machine; if
     commits differ by more than their rounds explain, a test that counts rounds as independent
-    is too confident by this factor (in variance). Values are winsorised at 5 MADs from their
-    side's median first, so one wild round cannot fake a between-commit variance.
+    is too confident by this factor (in variance).
     """
-    ssb = ssw = 0.0
-    k = total = 0
-    sq_sizes = 0.0
-    for side in sides:
-        groups = [np.asarray(g, dtype=float) for g in side if len(g)]
-        if not groups:
-            continue
-        pooled = np.concatenate(groups)
-        med = float(np.median(pooled))
-        mad = float(np.median(np.abs(pooled - med))) * anomalies.MAD_SCALE
-        if mad > 0:
-            groups = [np.clip(g, med - 5 * mad, med + 5 * mad) for g in groups]
-        centre = float(np.concatenate(groups).mean())
-        ssb += sum(len(g) * (g.mean() - centre) ** 2 for g in groups)
-        ssw += sum(((g - g.mean()) ** 2).sum() for g in groups)
-        k += len(groups)
-        total += len(pooled)
-        sq_sizes += sum(len(g) ** 2 for g in groups) / len(pooled)
+    parts = [a for a in (_anova_side(s) for s in sides) if a is not None]
+    ssb = sum(a[0] for a in parts)
+    ssw = sum(a[1] for a in parts)
+    k, total = sum(a[2] for a in parts), sum(a[3] for a in parts)
+    sq_sizes = sum(a[4] for a in parts)
     df_b, df_w = k - len([s for s in sides if len(s)]), total - k
     if df_b < 1 or df_w < 1:
         return 1.0, 1.0  # one round per commit, or too few commits: nothing to correct / to tell
@@ -162,19 +131,6 @@ def clustering(*sides: Sequence[np.ndarray]) -> tuple[float, float]:
     if between == 0.0:
         return 1.0, p_between
     return 1.0 + (total / k - 1.0) * between / (between + msw), p_between
-
-
-def design_effect(*sides: Sequence[np.ndarray]) -> float:
-    """Kish's design effect of ``clustering`` alone."""
-    return clustering(*sides)[0]
-
-
-def looks_from_maxima(maxima: np.ndarray, alpha: float, cap: float) -> float:
-    """Effective looks from simulated null maxima of |z| over a family of tests: the (1 - alpha)
-    quantile c of the maxima is the family's critical value, alpha / P(|Z| > c) the number of
-    independent tests Bonferroni would need to reach it; between 1 and ``cap`` (Bonferroni)."""
-    critical = float(np.quantile(maxima, 1 - alpha))
-    return float(min(cap, max(1.0, alpha / (2 * stats.norm.sf(critical)))))
 
 
 @functools.lru_cache(maxsize=512)
@@ -205,7 +161,7 @@ def effective_looks(n: int, window: int = DEFAULT_WINDOW, alpha: float = 1 - HIS
         c = np.concatenate([np.zeros((len(x), 1)), np.cumsum(x, axis=1)], axis=1)
         diff = (c[:, hi] - c[:, b]) / (hi - b) - (c[:, b] - c[:, lo]) / (b - lo)
         maxima.append(np.abs(diff / scale).max(axis=1))
-    return looks_from_maxima(np.concatenate(maxima), alpha, splits)
+    return robust.looks_from_maxima(np.concatenate(maxima), alpha, splits)
 
 
 def shift_test(
@@ -220,7 +176,7 @@ def shift_test(
     commits after a step no split could pass once multiplied by the looks, however large the step.
     """
     m, n = len(b) / deff, len(a) / deff
-    lo95, hi95 = pairwise.shift_interval(b, a, 0.95)
+    lo95, hi95 = robust.shift_interval(b, a, 0.95)
     if m + n < 3 or not (math.isfinite(lo95) and math.isfinite(hi95)):
         return -math.inf, math.inf, 1.0  # too few values for a 95% interval: nothing to say
     se = (hi95 - lo95) / (2 * stats.norm.isf(0.025)) * math.sqrt(deff)
@@ -251,12 +207,112 @@ def _test_window(
         after = [np.array([np.median(r)]) for r in after]
         deff = math.inf
     b, a = np.concatenate(before), np.concatenate(after)
-    shift = pairwise.hodges_lehmann(b, a)
+    shift = robust.hodges_lehmann(b, a)
     lo, hi, p = shift_test(b, a, shift, 1.0 if deff == math.inf else deff, confidence, looks)
     if logs:
-        return pairwise._to_pct(shift), pairwise._to_pct(lo), pairwise._to_pct(hi), p, deff
+        return robust.to_pct(shift), robust.to_pct(lo), robust.to_pct(hi), p, deff
     ref = abs(float(np.median(b))) or math.nan
     return 100 * shift / ref, 100 * lo / ref, 100 * hi / ref, p, deff
+
+
+# ---------------------------------------------------------------- one series
+
+
+def _instruction_steps(y_all: np.ndarray, idx: np.ndarray, floor: float, jitter: float, lib: bool) -> list[Finding]:
+    """Exact counts: every consecutive pair of commits that differs by at least the floor."""
+    out = []
+    for i in range(1, len(y_all)):
+        change = 100.0 * (y_all[i] / y_all[i - 1] - 1.0)
+        jitter_floor = max(floor, 100.0 * jitter / y_all[i - 1])
+        if abs(change) < jitter_floor:
+            continue
+        worse = change if lib else -change
+        out.append(
+            Finding(
+                mode="history", basis="exact", channel="instructions", verdict="regressed" if worse > 0 else "improved",
+                rule=f"instructions {change:+.2f}% between consecutive commits ≥ floor {jitter_floor:.2f}%: deterministic",
+                change_pct=change, ci_low_pct=change, ci_high_pct=change, floor_pct=jitter_floor, lower_is_better=lib,
+                n_base=1, n_head=1, base_value=float(y_all[i - 1]), head_value=float(y_all[i]), method=EXACT_METHOD,
+            ).with_evidence(position=int(idx[i]), before_position=int(idx[i - 1]), rounds_base=1, rounds_head=1, looks=1)
+        )  # fmt: skip
+    return out
+
+
+class _Windows:
+    """Tests of candidate splits of one series, each on its window of rounds (memoised: backward
+    elimination re-tests only the windows it changed)."""
+
+    def __init__(self, y_all, idx, per_round, logs, *, window, confidence, floor, lib, channel):
+        self.y_all, self.idx, self.per_round, self.logs = y_all, idx, per_round, logs
+        self.window, self.confidence, self.floor, self.lib, self.channel = window, confidence, floor, lib, channel
+        self.looks = effective_looks(len(y_all), window, 1 - confidence)  # the candidate could have been any split
+        self.memo: dict[tuple[int, int, int], tuple] = {}
+
+    def test(self, bounds: list[int]) -> list[Finding]:
+        edges = [0, *bounds, len(self.y_all)]
+        return [self._one(edges[k - 1], b, edges[k + 1]) for k, b in enumerate(bounds, start=1)]
+
+    def _one(self, left: int, b: int, right: int) -> Finding:
+        lo_edge, hi_edge = max(left, b - self.window), min(right, b + self.window)
+        before, after = self.per_round[lo_edge:b], self.per_round[b:hi_edge]
+        if (lo_edge, b, hi_edge) not in self.memo:
+            self.memo[(lo_edge, b, hi_edge)] = _test_window(before, after, self.logs, self.confidence, self.looks)
+        change, ci_lo, ci_hi, p, deff = self.memo[(lo_edge, b, hi_edge)]
+        return Finding(
+            mode="history", basis="window", channel=self.channel, change_pct=change, ci_low_pct=ci_lo,
+            ci_high_pct=ci_hi, p_value=p, floor_pct=self.floor, lower_is_better=self.lib, n_base=len(before),
+            n_head=len(after), base_value=float(np.median(self.y_all[lo_edge:b])),
+            head_value=float(np.median(self.y_all[b:hi_edge])), method=WINDOW_METHOD, confidence=self.confidence,
+            decision_rule=HISTORY_RULE,
+        ).with_evidence(
+            position=int(self.idx[b]), before_position=int(self.idx[b - 1]), design_effect=deff, looks=self.looks,
+            rounds_base=int(sum(map(len, before))), rounds_head=int(sum(map(len, after))),
+        )  # fmt: skip
+
+
+def _eliminate(windows: _Windows, bounds: list[int], prune_p: float) -> list[int]:
+    """Backward elimination: a spurious candidate would clip its neighbours' windows, so drop the
+    weakest (largest p) while it is not significant on its own, and re-test the rest."""
+    res = windows.test(bounds)
+    while res:
+        worst = max(range(len(res)), key=lambda i: res[i].p_value if math.isfinite(res[i].p_value) else 2.0)
+        if math.isfinite(res[worst].p_value) and res[worst].p_value < prune_p:
+            break
+        del bounds[worst]
+        res = windows.test(bounds)
+    return bounds
+
+
+def _l1_cost(per_round: list[np.ndarray], left: int, b: int, right: int) -> float:
+    """Absolute deviations of every round of the two segments from their segment's median."""
+    segs = (np.concatenate(per_round[left:b]), np.concatenate(per_round[b:right]))
+    return float(sum(np.abs(x - np.median(x)).sum() for x in segs))
+
+
+def _refine(bounds: list[int], per_round: list[np.ndarray], n: int) -> list[int]:
+    """Move each survivor to the split of least L1 cost (the Potts objective) within ±REFINE.
+
+    The Potts fit merged one-commit segments, so a survivor may sit a commit or two off the true
+    step. Not by p: the HL shift shrugs off a commit of the other level, so a misplaced split with
+    more commits can have the smaller p.
+    """
+    for k in range(len(bounds)):
+        left = bounds[k - 1] if k else 0
+        right = bounds[k + 1] if k + 1 < len(bounds) else n
+        options = range(max(left + 1, bounds[k] - REFINE), min(right - 1, bounds[k] + REFINE) + 1)
+        here = bounds[k]
+        bounds[k] = min(
+            options, key=lambda b, lt=left, rt=right, at=here: (_l1_cost(per_round, lt, b, rt), abs(b - at))
+        )
+    return bounds
+
+
+def _rounds_scale(raw: np.ndarray, idx: np.ndarray, rounds, y: np.ndarray, logs: bool) -> list[np.ndarray]:
+    """Every round of each kept commit on the series' scale (logs when positive); a commit
+    without a usable round keeps its one value."""
+    per_round = [np.asarray(rounds[i], dtype=float) if rounds is not None else np.array([raw[i]]) for i in idx]
+    per_round = [r[np.isfinite(r) & (r > 0)] if logs else r[np.isfinite(r)] for r in per_round]
+    return [(np.log(r) if logs else r) if len(r) else np.array([y[j]]) for j, r in enumerate(per_round)]
 
 
 def detect_series(
@@ -269,17 +325,17 @@ def detect_series(
     window: int = DEFAULT_WINDOW,
     confidence: float = HISTORY_CONFIDENCE,
     beta_scale: float = BETA_SCALE,
-    instruction_jitter: float = pairwise.INSTRUCTION_JITTER,
+    instruction_jitter: float = INSTRUCTION_JITTER,
     prune_p: float = PRUNE_P,
-) -> list[dict]:
+) -> list[Finding]:
     """Candidate change points of one series (one value per commit, in commit order).
 
     ``rounds`` (optional, one sequence per commit) are every round measured at each commit; the
     windows are then tested on all of them (``_test_window``), while locating candidates and
     setting spikes aside use the one value per commit. Without it each commit is one round.
-    Returns dicts with ``position`` (index of the first commit after the change), change and
-    interval in %, ``p_value``, ``n_before``/``n_after`` and ``method``; the verdict is made by
-    ``judge`` (after BH across the suite). Non-finite values are skipped (``position`` refers to
+    Returns findings in history mode (``evidence.position``: index of the first commit after
+    the change); a statistical one is decided by ``verdict.judge`` after BH across the suite, an
+    exact one (instruction counts) already is. Non-finite values are skipped (positions refer to
     the original indices).
     """
     raw = np.asarray(values, dtype=float)
@@ -289,296 +345,106 @@ def detect_series(
     y_all = raw[idx]
     if len(y_all) < 2:
         return []
-    y, logs = _positive_logs(y_all)
-    per_round = [np.asarray(rounds[i], dtype=float) if rounds is not None else np.array([raw[i]]) for i in idx]
-    per_round = [r[np.isfinite(r) & (r > 0)] if logs else r[np.isfinite(r)] for r in per_round]
-    per_round = [(np.log(r) if logs else r) if len(r) else np.array([y[j]]) for j, r in enumerate(per_round)]
-    out = []
+    y, logs = robust.log_scale(y_all)
     if channel == "instructions" and logs:
-        floor = floor_pct if floor_pct is not None else pairwise.INSTRUCTION_FLOOR_PCT
-        for i in range(1, len(y_all)):
-            change = 100.0 * (y_all[i] / y_all[i - 1] - 1.0)
-            jitter_floor = max(floor, 100.0 * instruction_jitter / y_all[i - 1])
-            if abs(change) >= jitter_floor:
-                out.append(
-                    {
-                        "position": int(idx[i]),
-                        "before_position": int(idx[i - 1]),
-                        "change_pct": change,
-                        "ci_low_pct": change,
-                        "ci_high_pct": change,
-                        "p_value": math.nan,
-                        "n_before": 1,
-                        "n_after": 1,
-                        "rounds_before": 1,
-                        "rounds_after": 1,
-                        "design_effect": 1.0,
-                        "looks": 1,
-                        "floor_pct": jitter_floor,
-                        "value_before": float(y_all[i - 1]),
-                        "value_after": float(y_all[i]),
-                        "method": "instructions: consecutive commits, deterministic",
-                    }
-                )
-        return out
-    # Lone spikes are set aside (they are reported by anomalies.anomaly_suite): left in, they
-    # attract a Potts boundary that clips the windows of real candidates nearby.
+        floor = floor_pct if floor_pct is not None else INSTRUCTION_FLOOR_PCT
+        return _instruction_steps(y_all, idx, floor, instruction_jitter, lower_is_better)
+    per_round = _rounds_scale(raw, idx, rounds, y, logs)
+    # Lone spikes are set aside (anomalies.anomaly_suite reports them): left in, they attract a
+    # Potts boundary that clips the windows of real candidates nearby.
     keep = ~anomalies.history_outliers(y) if logs else np.ones(len(y), dtype=bool)
     y, y_all, idx = y[keep], y_all[keep], idx[keep]
     per_round = [r for r, k in zip(per_round, keep) if k]
     if len(y) < 2:
-        return out
-    bounds = candidate_boundaries(y, beta_scale=beta_scale)
-    floor = floor_pct if floor_pct is not None else pairwise.DEFAULT_FLOOR_PCT
+        return []
+    windows = _Windows(
+        y_all, idx, per_round, logs, window=window, confidence=confidence, lib=lower_is_better, channel=channel,
+        floor=floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT,
+    )  # fmt: skip
+    bounds = _eliminate(windows, candidate_boundaries(y, beta_scale=beta_scale), prune_p)
+    return windows.test(_refine(bounds, per_round, len(y)))
 
-    memo: dict[tuple[int, int, int], tuple] = {}  # elimination re-tests only changed windows
-    looks = effective_looks(len(y), window, 1 - confidence)  # the candidate could have been any split
 
-    def tested(bounds: list[int]) -> list[dict]:
-        edges = [0] + bounds + [len(y)]
-        res = []
-        for k, b in enumerate(bounds, start=1):
-            lo_edge, hi_edge = max(edges[k - 1], b - window), min(edges[k + 1], b + window)
-            before, after = per_round[lo_edge:b], per_round[b:hi_edge]
-            if (lo_edge, b, hi_edge) not in memo:
-                memo[(lo_edge, b, hi_edge)] = _test_window(before, after, logs, confidence, looks)
-            change, ci_lo, ci_hi, p, deff = memo[(lo_edge, b, hi_edge)]
-            res.append(
-                {
-                    "position": int(idx[b]),
-                    "before_position": int(idx[b - 1]),
-                    "change_pct": change,
-                    "ci_low_pct": ci_lo,
-                    "ci_high_pct": ci_hi,
-                    "p_value": p,
-                    "n_before": len(before),
-                    "n_after": len(after),
-                    "rounds_before": int(sum(map(len, before))),
-                    "rounds_after": int(sum(map(len, after))),
-                    "design_effect": deff,
-                    "floor_pct": floor,
-                    "looks": looks,
-                    "value_before": float(np.median(y_all[lo_edge:b])),
-                    "value_after": float(np.median(y_all[b:hi_edge])),
-                    "method": "asv Potts step + HL shift t-test of every round in the window",
-                }
+def regressed(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings of one series judged ``regressed`` after Benjamini–Hochberg across them
+    (``history_suite`` for a lone series, as the evaluation runs it)."""
+    return [f for f in verdict.judge_all(list(findings)) if f.verdict == "regressed"]
+
+
+# ---------------------------------------------------------------- the suite
+
+
+def place(key: tuple, per: pd.DataFrame, found: Sequence[Finding]) -> list[Finding]:
+    """``found`` (positions in ``per``, from ``per_commit_series``) with the series' identity and
+    the commits and date of each change."""
+    btype, unit = per.attrs["type"], per.attrs["unit"]
+    ident = dict(
+        machine=key[0], environment=key[1], benchmark=key[2], params=key[3], component=component_of(key[2]),
+        type=btype, unit=unit, channel=series.channel_of(btype, unit), lower_is_better=schema_lower_is_better(btype, unit),
+    )  # fmt: skip
+    out = []
+    for f in found:
+        pos = f.evidence.position
+        date_after = per["commit_date"].iloc[pos] if "commit_date" in per.columns else None
+        out.append(
+            f.replace(**ident).with_evidence(
+                commit_before=per["commit"].iloc[f.evidence.before_position],
+                commit_after=per["commit"].iloc[pos],
+                date_after=date_after,
             )
-        return res
-
-    # Backward elimination: a spurious candidate would clip its neighbours' windows, so drop the
-    # weakest (largest p) while it is not significant on its own, and re-test the rest.
-    res = tested(bounds)
-    while res:
-        worst = max(range(len(res)), key=lambda i: res[i]["p_value"] if math.isfinite(res[i]["p_value"]) else 2.0)
-        if math.isfinite(res[worst]["p_value"]) and res[worst]["p_value"] < prune_p:
-            break
-        del bounds[worst]
-        res = tested(bounds)
-    # Refine: the Potts fit merged one-commit segments, so a survivor may sit a commit or two off
-    # the true step; move each to the split of its neighbourhood with the least L1 cost (the Potts
-    # objective: absolute deviations of every round from its side's median). Not by p: the HL shift shrugs off a
-    # commit of the other level, so a misplaced split with more commits can have the smaller p.
-    for k in range(len(bounds)):
-        left = bounds[k - 1] if k else 0
-        right = bounds[k + 1] if k + 1 < len(bounds) else len(y)
-
-        def cost(b: int) -> float:  # over every round of the two segments
-            segs = (np.concatenate(per_round[left:b]), np.concatenate(per_round[b:right]))
-            return float(sum(np.abs(x - np.median(x)).sum() for x in segs))
-
-        options = range(max(left + 1, bounds[k] - REFINE), min(right - 1, bounds[k] + REFINE) + 1)
-        bounds[k] = min(options, key=lambda b: (cost(b), abs(b - bounds[k])))
-    out.extend(tested(bounds))
+        )
     return out
 
 
-def judge(
-    candidate: dict,
-    q_value: float,
-    *,
-    lower_is_better: bool = True,
-    alpha: float = pairwise.DEFAULT_Q,
-    confidence: float = HISTORY_CONFIDENCE,
-) -> tuple[str, str]:
-    """(verdict, rule) of one candidate: deterministic ones by the floor, others as in pairwise."""
-    if candidate["method"].startswith("instructions"):
-        worse = candidate["change_pct"] if lower_is_better else -candidate["change_pct"]
-        verdict = "regressed" if worse > 0 else "improved"
-        return verdict, (
-            f"instructions {candidate['change_pct']:+.2f}% between consecutive commits "
-            f"≥ floor {candidate['floor_pct']:.2f}%: deterministic"
-        )
-    verdict, rule = pairwise.decide(
-        candidate["change_pct"],
-        candidate["ci_low_pct"],
-        candidate["ci_high_pct"],
-        q_value,
-        candidate["floor_pct"],
-        lower_is_better=lower_is_better,
-        alpha=alpha,
-        confidence=confidence,
-        rule=HISTORY_RULE,
-    )
-    if candidate["method"].startswith("interleaved sessions"):
-        return verdict, (
-            f"{rule} ({candidate['n_before']} interleaved sessions straddling the step, "
-            f"{candidate['rounds_before']} vs {candidate['rounds_after']} rounds; corrected for "
-            f"{candidate['looks']:.3g} effective looks)"
-        )
-    rounds = ""
-    if (candidate["rounds_before"], candidate["rounds_after"]) != (candidate["n_before"], candidate["n_after"]):
-        rounds = f", {candidate['rounds_before']} vs {candidate['rounds_after']} rounds"
-    extra = f"; corrected for {candidate['looks']:.3g} effective looks" if candidate["looks"] > 1 else ""
-    deff = candidate["design_effect"]
-    if deff == math.inf:
-        extra += "; commits vary beyond their rounds: one value per commit tested"
-    elif deff > 1.0:
-        extra += f" and design effect {deff:.2f}"
-    return verdict, (f"{rule} ({candidate['n_before']} commits before vs {candidate['n_after']} after{rounds}{extra})")
-
-
-def per_commit_series(table: pd.DataFrame) -> Iterator[tuple[tuple, pd.DataFrame]]:
-    """(series key, frame of commit, commit_date, value, rounds) per series, in commit order (commit
-    date, then first start time): ``value`` is the median over the commit's rows (its rounds: the
-    daily result and any interleaved re-runs), ``rounds`` all of them. ``frame.attrs`` holds type/unit."""
-    t = table
-    values = pd.to_numeric(t["value"], errors="coerce")
-    keep = np.isfinite(values.to_numpy(float))
-    if "failed" in t.columns:
-        keep &= ~t["failed"].fillna(False).astype(bool).to_numpy()
-    t = t[keep].assign(value=values[keep].astype(float))
-    order_cols = [c for c in ("commit_date", "started_at") if c in t.columns]
-    for key, g in t.groupby(SERIES_KEY, sort=True, dropna=False):
-        agg = {"value": ("value", "median"), "rounds": ("value", tuple)}
-        for c in order_cols:
-            agg[c] = (c, "min")
-        per = g.groupby("commit", sort=False).agg(**agg).reset_index()
-        if order_cols:
-            per = per.sort_values(order_cols + ["commit"], kind="stable").reset_index(drop=True)
-        per.attrs["type"] = str(g["type"].iloc[0]) if "type" in g.columns else ""
-        per.attrs["unit"] = str(g["unit"].iloc[0])
-        yield tuple(key), per
-
-
-def candidate_records(key: tuple, per: pd.DataFrame, cands: Sequence[dict]) -> list[dict]:
-    """One HISTORY_COLUMNS record per candidate of one series (``per`` from ``per_commit_series``)."""
-    btype, unit = per.attrs["type"], per.attrs["unit"]
-    records = []
-    for c in cands:
-        date_after = per["commit_date"].iloc[c["position"]] if "commit_date" in per.columns else None
-        records.append(
-            {
-                "machine": key[0],
-                "environment": key[1],
-                "benchmark": key[2],
-                "params": key[3],
-                "component": component_of(key[2]),
-                "type": btype,
-                "unit": unit,
-                "channel": pairwise.channel_of(btype, unit),
-                "commit_before": per["commit"].iloc[c["before_position"]],
-                "commit_after": per["commit"].iloc[c["position"]],
-                "change_pct": c["change_pct"],
-                "ci_low_pct": c["ci_low_pct"],
-                "ci_high_pct": c["ci_high_pct"],
-                "p_value": c["p_value"],
-                "floor_pct": c["floor_pct"],
-                "method": c["method"],
-                "position": c["position"],
-                "n_before": c["n_before"],
-                "n_after": c["n_after"],
-                "date_after": date_after,
-                "value_before": c["value_before"],
-                "value_after": c["value_after"],
-                "rounds_before": c["rounds_before"],
-                "rounds_after": c["rounds_after"],
-                "design_effect": c["design_effect"],
-                "looks": c["looks"],
-                "_lib": schema_lower_is_better(btype, unit),
-                "_cand": c,
-            }
-        )
-    return records
-
-
-def judge_records(
-    records: list[dict],
-    *,
-    q: float = pairwise.DEFAULT_Q,
-    confidence: float = HISTORY_CONFIDENCE,
-    include_inconclusive: bool = False,
-) -> list[dict]:
-    """Benjamini–Hochberg across ``records`` (the whole suite), then ``judge`` each; keeps the
-    regressions and improvements (everything with ``include_inconclusive``)."""
-    qs = bh_qvalues([r["p_value"] for r in records])
-    kept = []
-    for r, qv in zip(records, qs):
-        verdict, rule = judge(r["_cand"], qv, lower_is_better=r["_lib"], alpha=q, confidence=confidence)
-        if verdict in ("regressed", "improved") or include_inconclusive:
-            r.update(q_value=qv, verdict=verdict, rule=rule, confirmed=None)
-            kept.append(r)
-    return kept
-
-
-def regressed_candidates(cands: Sequence[dict], *, lower_is_better: bool = True) -> list[dict]:
-    """The candidates of one series judged ``regressed`` after Benjamini–Hochberg across them
-    (``history_suite`` for a lone series, as the evaluation runs it)."""
-    qs = bh_qvalues([c["p_value"] for c in cands])
-    return [c for c, q in zip(cands, qs) if judge(c, q, lower_is_better=lower_is_better)[0] == "regressed"]
+def reported(findings: Sequence[Finding], include_inconclusive: bool = False) -> list[Finding]:
+    """Regressions and improvements (every finding with ``include_inconclusive``)."""
+    return [f for f in findings if f.changed or include_inconclusive]
 
 
 def history_suite(
     table: pd.DataFrame,
     *,
-    q: float = pairwise.DEFAULT_Q,
-    floors: Mapping | None = None,
+    q: float = DEFAULT_Q,
     window: int = DEFAULT_WINDOW,
     confidence: float = HISTORY_CONFIDENCE,
     beta_scale: float = BETA_SCALE,
-    instruction_jitter: float = pairwise.INSTRUCTION_JITTER,
+    instruction_jitter: float = INSTRUCTION_JITTER,
     confirm: ConfirmHook | None = None,
     include_inconclusive: bool = False,
-) -> pd.DataFrame:
-    """Tidy history table -> one row per detected change point (regressed or improved).
+) -> list[Finding]:
+    """Tidy history table -> one finding per detected change point (regressed or improved).
 
-    ``confirm(commit_before, commit_after, rows) -> [True/False/None per row]`` re-runs the two
-    boundary commits; without it ``confirmed`` is None (not checked). With
+    ``confirm(commit_before, commit_after, findings) -> [True/False/None per finding]`` re-runs
+    the two boundary commits; without it ``evidence.confirmed`` is None (not checked). With
     ``include_inconclusive`` candidates that did not pass are returned too (verdict
     'inconclusive' / 'unchanged'), e.g. for evaluation.
     """
-    need = SERIES_KEY + ["commit", "value", "unit", "type"]
-    missing = [c for c in need if c not in table.columns]
-    if missing:
-        raise ToolError(
-            f"history table: missing column(s) {', '.join(missing)} (expected the tidy table of tools.schema)"
-        )
-    records = []
-    for key, per in per_commit_series(table):
+    series.require_columns(table, SERIES_KEY + ["commit", "value", "unit", "type"], "history table")
+    found = []
+    for key, per in series.per_commit_series(table):
         btype, unit = per.attrs["type"], per.attrs["unit"]
-        channel = pairwise.channel_of(btype, unit)
-        floor = pairwise._floor_for(floors, key)
         cands = detect_series(
-            per["value"].to_numpy(float),
-            rounds=list(per["rounds"]),
-            lower_is_better=schema_lower_is_better(btype, unit),
-            channel=channel,
-            floor_pct=floor,
-            window=window,
-            confidence=confidence,
-            beta_scale=beta_scale,
+            per["value"].to_numpy(float), rounds=list(per["rounds"]), lower_is_better=schema_lower_is_better(btype, unit),
+            channel=series.channel_of(btype, unit), window=window, confidence=confidence, beta_scale=beta_scale,
             instruction_jitter=instruction_jitter,
-        )
-        records += candidate_records(key, per, cands)
-    kept = judge_records(records, q=q, confidence=confidence, include_inconclusive=include_inconclusive)
-    out = pd.DataFrame.from_records(kept, columns=HISTORY_COLUMNS)
-    if confirm is not None and len(out):
-        out["confirmed"] = out["confirmed"].astype(object)
-        for (before, after), rows in out.groupby(["commit_before", "commit_after"], sort=False):
-            flags = list(confirm(before, after, rows))
-            if len(flags) != len(rows):
-                raise ToolError(
-                    f"confirmation of {before[:8]}..{after[:8]} answered {len(flags)} flags for {len(rows)} changes"
-                )
-            for i, flag in zip(rows.index, flags):
-                out.at[i, "confirmed"] = None if flag is None else bool(flag)
+        )  # fmt: skip
+        found += place(key, per, cands)
+    kept = reported(verdict.judge_all(found, alpha=q), include_inconclusive)
+    return confirmed(kept, confirm) if confirm is not None else kept
+
+
+def confirmed(findings: list[Finding], confirm: ConfirmHook) -> list[Finding]:
+    """Each finding with ``evidence.confirmed`` from re-running its two boundary commits."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, f in enumerate(findings):
+        groups.setdefault((f.evidence.commit_before, f.evidence.commit_after), []).append(i)
+    out = list(findings)
+    for (before, after), members in groups.items():
+        flags = list(confirm(before, after, [findings[i] for i in members]))
+        if len(flags) != len(members):
+            raise ToolError(
+                f"confirmation of {before[:8]}..{after[:8]} answered {len(flags)} flags for {len(members)} changes"
+            )
+        for i, flag in zip(members, flags):
+            out[i] = out[i].with_evidence(confirmed=None if flag is None else bool(flag))
     return out

@@ -5,8 +5,8 @@ of a benchmark in a fresh process but append each round's samples to one flat li
 file (``asv.results.Results.add_result(append_samples=True)``); with the default variable
 ``repeat`` the number of samples per round differs, so the rounds cannot be split again. The
 process is the unit of noise, so here every round is its own ``asv run -a rounds=1`` whose result
-file is moved to ``.asv/rounds/<base8>-<head8>/round-<k>/<machine>/`` (with ``benchmarks.json``)
-— ``tools.loader.load_results`` numbers those folders in the ``round`` column.
+file is moved into the session's ``round-<k>/<machine>/`` folder (with ``benchmarks.json``;
+layout: ``tools.rounds_layout``) — ``tools.loader.load_results`` numbers them in the ``round`` column.
 
 Order is ABBA (base, head / head, base / ...), so a slow drift of the machine hits both sides
 alike. asv writes into a scratch results dir (a copy of the project's asv config with only
@@ -26,12 +26,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from tools import rounds_layout
 from tools.config import read_asv_conf, write_scratch_asv_conf
 from tools.detect import pairwise
+from tools.detect.finding import Finding
+from tools.detect.verdict import DEFAULT_Q
 from tools.errors import ToolError
+from tools.loader import load_results
 from tools.revisions import git_rev_parse
 
-ROUNDS_DIR = Path(".asv") / "rounds"
 OK_EXIT_CODES = (0, 2)  # asv run: 2 = some benchmark failed, the rest was measured
 
 
@@ -54,13 +57,12 @@ class RoundsRun:
         return subprocess.run(cmd, cwd=self.repo, env=self.env, capture_output=True, text=True)
 
 
-def bench_regex(rows: pd.DataFrame) -> str:
-    """One anchored regex selecting exactly these series (asv matches ``name(p1, p2)`` for params)."""
+def bench_regex(series: Sequence[Finding] | Sequence[str]) -> str:
+    """One anchored regex selecting exactly these series (asv matches ``name(p1, p2)`` for params):
+    findings (benchmark and its parameter values) or plain benchmark names."""
     names = []
-    for bench, pv in zip(
-        rows["benchmark"], rows["param_values"] if "param_values" in rows.columns else [()] * len(rows)
-    ):
-        pv = tuple(pv) if isinstance(pv, (tuple, list)) else ()
+    for s in series:
+        bench, pv = (s, ()) if isinstance(s, str) else (s.benchmark, tuple(s.param_values or ()))
         names.append(re.escape(f"{bench}({', '.join(pv)})" if pv else bench))
     return "^(?:" + "|".join(sorted(set(names))) + ")$"
 
@@ -138,19 +140,46 @@ def _run_one(
             shutil.copyfile(meta, to)
 
 
-def _load(round_dirs: list[Path], machine: str) -> pd.DataFrame:
-    from tools.loader import load_results
-
-    return load_results([str(d) for d in round_dirs], machine=machine)
-
-
 @dataclass
 class RoundsOutcome:
-    verdicts: pd.DataFrame  # compare_suite output
+    verdicts: list[Finding]  # compare_suite output
     table: pd.DataFrame  # every round loaded (tidy)
     pair_dir: Path
     rounds_run: int
     extra_rounds_run: int
+
+
+class _Session:
+    """One interleaved session of base against head: its folder, scratch config and rounds."""
+
+    def __init__(self, run: RoundsRun, base: str, head: str):
+        self.run, self.base, self.head = run, base, head
+        self.machine = _machine_name(run)
+        self.dir = rounds_layout.session_dir(run.repo / rounds_layout.ROUNDS_DIR, base, head)
+        if self.dir.exists():
+            shutil.rmtree(self.dir)  # our own generated folder: stale rounds must not mix in
+        self.dir.mkdir(parents=True)
+        self.conf = _scratch_config(run, self.dir)
+        self.scratch = self.dir / "scratch-results"
+        self.rounds: list[Path] = []
+
+    def measure(self, k: int, regex: str | None) -> None:
+        """Round ``k``: base and head in ABBA order, one asv process each (one run for A/A)."""
+        rd = rounds_layout.round_dir(self.dir, k)
+        order = (self.base, self.head) if k % 2 == 0 else (self.head, self.base)
+        for commit in dict.fromkeys(order):
+            self.run.log(f"round {k}: {commit[:8]}" + (f" ({regex})" if regex else ""))
+            _run_one(self.run, self.conf, self.machine, commit, regex, self.scratch, rd)
+        self.rounds.append(rd)
+
+    def judge(self, q: float) -> tuple[list[Finding], pd.DataFrame]:
+        table = load_results([str(d) for d in self.rounds], machine=self.machine)
+        if self.base == self.head:
+            # A/A: even rounds play "base", odd rounds "head" (they alternate in ABBA order).
+            base_rows, head_rows = table[table["round"] % 2 == 0], table[table["round"] % 2 == 1]
+        else:
+            base_rows, head_rows = table[table["commit"] == self.base], table[table["commit"] == self.head]
+        return pairwise.compare_suite(base_rows, head_rows, q=q), table
 
 
 def compare_rounds(
@@ -161,8 +190,7 @@ def compare_rounds(
     extra_rounds: int | None = None,
     batch: int = 2,
     bench: str | None = None,
-    q: float = pairwise.DEFAULT_Q,
-    floors=None,
+    q: float = DEFAULT_Q,
     run: RoundsRun | None = None,
 ) -> RoundsOutcome:
     """Measure base and head interleaved for ``rounds`` rounds, then re-run only the inconclusive
@@ -175,129 +203,53 @@ def compare_rounds(
     if base_full == head_full:
         run.log(f"note: base and head are the same commit {base_full[:8]} (an A/A comparison)")
     extra_rounds = rounds if extra_rounds is None else extra_rounds
-    machine = _machine_name(run)
-    pair_dir = run.repo / ROUNDS_DIR / f"{base_full[:8]}-{head_full[:8]}"
-    if pair_dir.exists():
-        shutil.rmtree(pair_dir)  # our own generated folder: stale rounds must not mix in
-    pair_dir.mkdir(parents=True)
-    conf = _scratch_config(run, pair_dir)
-    scratch = pair_dir / "scratch-results"
-    round_dirs: list[Path] = []
-
-    def do_round(k: int, regex: str | None) -> None:
-        rd = pair_dir / f"round-{k}"
-        order = (base_full, head_full) if k % 2 == 0 else (head_full, base_full)  # ABBA
-        for commit in dict.fromkeys(order):  # A/A: one run per round
-            run.log(f"round {k}: {commit[:8]}" + (f" ({regex})" if regex else ""))
-            _run_one(run, conf, machine, commit, regex, scratch, rd)
-        round_dirs.append(rd)
-
+    session = _Session(run, base_full, head_full)
     for k in range(rounds):
-        do_round(k, bench)
-    verdicts, table = _verdicts(round_dirs, machine, base_full, head_full, q, floors)
+        session.measure(k, bench)
+    verdicts, table = session.judge(q)
     extra = 0
     while extra < extra_rounds:
-        todo = pairwise.inconclusive_benchmarks(verdicts)
-        todo = todo[todo["n_base"].gt(0) & todo["n_head"].gt(0)]  # failed ones will not improve
-        if todo.empty:
+        todo = pairwise.inconclusive(verdicts)  # failed ones will not improve: not re-run
+        if not todo:
             break
-        regex = bench_regex(todo)
         run.log(f"{len(todo)} inconclusive: re-running them for more rounds")
         for _ in range(min(batch, extra_rounds - extra)):
-            do_round(rounds + extra, regex)
+            session.measure(rounds + extra, bench_regex(todo))
             extra += 1
-        verdicts, table = _verdicts(round_dirs, machine, base_full, head_full, q, floors)
-    shutil.rmtree(scratch, ignore_errors=True)
-    return RoundsOutcome(verdicts, table, pair_dir, rounds, extra)
-
-
-def _verdicts(round_dirs, machine, base_full, head_full, q, floors):
-    table = _load(round_dirs, machine)
-    if base_full == head_full:
-        # A/A: even rounds play "base", odd rounds "head" (they alternate in ABBA order).
-        base_rows, head_rows = table[table["round"] % 2 == 0], table[table["round"] % 2 == 1]
-    else:
-        base_rows, head_rows = table[table["commit"] == base_full], table[table["commit"] == head_full]
-    return pairwise.compare_suite(base_rows, head_rows, q=q, floors=floors), table
+        verdicts, table = session.judge(q)
+    shutil.rmtree(session.scratch, ignore_errors=True)
+    return RoundsOutcome(verdicts, table, session.dir, rounds, extra)
 
 
 def confirm_change(
     base: str,
     head: str,
-    benchmarks: pd.DataFrame | Sequence[str],
+    series: Sequence[Finding] | Sequence[str],
     *,
     rounds: int = 6,
     extra_rounds: int = 0,
     run: RoundsRun | None = None,
-    q: float = pairwise.DEFAULT_Q,
-) -> pd.DataFrame:
-    """Re-run two boundary commits interleaved for just these series; compare_suite verdicts.
-
-    ``benchmarks``: rows with ``benchmark`` (and ``param_values``) columns, or benchmark names.
-    """
-    rows = benchmarks if isinstance(benchmarks, pd.DataFrame) else pd.DataFrame({"benchmark": list(benchmarks)})
+    q: float = DEFAULT_Q,
+) -> list[Finding]:
+    """Re-run two boundary commits interleaved for just these series (findings or benchmark
+    names); their pairwise findings."""
     outcome = compare_rounds(
-        base, head, rounds=rounds, extra_rounds=extra_rounds, bench=bench_regex(rows), q=q, run=run
+        base, head, rounds=rounds, extra_rounds=extra_rounds, bench=bench_regex(series), q=q, run=run
     )
     return outcome.verdicts
 
 
 def make_confirmer(
-    *, rounds: int = 6, extra_rounds: int = 0, run: RoundsRun | None = None, q: float = pairwise.DEFAULT_Q
-) -> Callable[[str, str, pd.DataFrame], list]:
+    *, rounds: int = 6, extra_rounds: int = 0, run: RoundsRun | None = None, q: float = DEFAULT_Q
+) -> Callable[[str, str, Sequence[Finding]], list]:
     """A ``history_suite(confirm=...)`` hook: a change holds when the interleaved re-run of its two
     boundary commits gives the same verdict (regressed / improved)."""
 
-    def confirm(before: str, after: str, changes: pd.DataFrame) -> list:
-        verdicts = confirm_change(before, after, changes, rounds=rounds, extra_rounds=extra_rounds, run=run, q=q)
-        by_key = {(b, p): v for b, p, v in zip(verdicts["benchmark"], verdicts["params"], verdicts["verdict"])}
+    def confirm(before: str, after: str, changes: Sequence[Finding]) -> list:
+        found = confirm_change(before, after, changes, rounds=rounds, extra_rounds=extra_rounds, run=run, q=q)
+        by_key = {(f.benchmark, f.params): f.verdict for f in found}
         return [
-            by_key.get((b, p)) == v if (b, p) in by_key else None
-            for b, p, v in zip(changes["benchmark"], changes["params"], changes["verdict"])
+            by_key[(c.benchmark, c.params)] == c.verdict if (c.benchmark, c.params) in by_key else None for c in changes
         ]
 
     return confirm
-
-
-# ---------------------------------------------------------------- keeping rounds for history
-
-HEAVY_COLUMNS = ("samples", "profile")  # what history mode never reads: raw samples, profiler output
-
-
-def compact_rounds(root: Path) -> tuple[int, int]:
-    """Drop raw samples and profiles from every kept round result under ``root``
-    (``<pair>/round-<k>/<machine>/*.json``), keeping each round's value and statistics — all that
-    history mode reads. Returns (files rewritten, bytes saved); idempotent.
-
-    Every file is read and checked before any is rewritten, each rewrite is atomic: a corrupt
-    file stops the command with its path and leaves every file as it was.
-    """
-    import json
-
-    from tools.io import atomic_write_text
-
-    root = Path(root)
-    if not root.is_dir():
-        raise ToolError(f"{root}: no such directory (the interleaved rounds live in {ROUNDS_DIR})")
-    files = sorted(p for p in root.glob("*/round-*/*/*.json") if p.name != "machine.json")
-    parsed = []
-    for path in files:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            columns = data["result_columns"]
-            results = data["results"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ToolError(f"{path}: not an asv result file ({exc.__class__.__name__}: {exc})") from None
-        heavy = [columns.index(c) for c in HEAVY_COLUMNS if c in columns]
-        parsed.append((path, data, results, heavy))
-    rewritten = saved = 0
-    for path, data, results, heavy in parsed:
-        if not any(i < len(row) and row[i] is not None for row in results.values() for i in heavy):
-            continue
-        for name, row in results.items():
-            results[name] = [None if i in heavy else v for i, v in enumerate(row)]
-        before = path.stat().st_size
-        atomic_write_text(path, json.dumps(data, separators=(",", ":")))
-        rewritten += 1
-        saved += before - path.stat().st_size
-    return rewritten, saved

@@ -24,22 +24,23 @@ nothing else measures it. Per benchmark:
    history's design (``session_looks``: the scan over splits simulated on its sessions);
 4. candidates are taken strongest first; splits sharing a session with a taken one are the
    same step seen off-centre and are dropped;
-5. Benjamini–Hochberg across the suite and the pairwise decision rule (``history.judge``).
+5. Benjamini–Hochberg across the suite and the decision rule (``verdict.judge``).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from tools.detect import history as hist
-from tools.detect import pairwise
+from tools.detect import history, robust, series, verdict
+from tools.detect.finding import Finding
+from tools.detect.series import DEFAULT_FLOOR_PCT
 from tools.errors import ToolError
 from tools.schema import SERIES_KEY
 
@@ -58,11 +59,6 @@ class Session:
     head: np.ndarray
 
 
-def _log_rounds(values: Sequence[float]) -> np.ndarray:
-    v = np.asarray(values, dtype=float)
-    return np.log(v[np.isfinite(v) & (v > 0)])
-
-
 @dataclass(frozen=True)
 class Stratum:
     """One session as a stratum of van Elteren's test: its cross-differences head_j - base_i of
@@ -77,7 +73,7 @@ class Stratum:
 
 def stratum(base: Sequence[float], head: Sequence[float]) -> Stratum | None:
     """The session as a stratum, or None without a usable round on either side."""
-    lb, la = _log_rounds(base), _log_rounds(head)
+    lb, la = robust.positive_logs(base), robust.positive_logs(head)
     m, n = len(lb), len(la)
     if not m or not n:
         return None
@@ -126,7 +122,7 @@ def session_looks(spans: tuple[tuple[int, int], ...], n: int, alpha: float) -> f
     Each session is a unit-variance null statistic (equal weights: the layout, not the noise, sets
     how much neighbouring splits share); split b's z is the sum over its straddling sessions /
     √count; the (1 - alpha) quantile c of max |z| gives alpha / P(|Z| > c). Capped at the
-    number of testable splits, at least 1 (``history.looks_from_maxima``); deterministic (fixed seed).
+    number of testable splits, at least 1 (``robust.looks_from_maxima``); deterministic (fixed seed).
     """
     fake = [Session(lo, hi, np.empty(0), np.empty(0)) for lo, hi in spans]
     m = straddles(fake, n).astype(float)
@@ -141,7 +137,7 @@ def session_looks(spans: tuple[tuple[int, int], ...], n: int, alpha: float) -> f
     for start in range(0, sims, 5000):
         x = rng.standard_normal((min(5000, sims - start), len(spans)))
         maxima.append(np.abs(x @ weights).max(axis=1))
-    return hist.looks_from_maxima(np.concatenate(maxima), alpha, len(counts))
+    return robust.looks_from_maxima(np.concatenate(maxima), alpha, len(counts))
 
 
 def split_tests(sessions: Sequence[Session], n: int, confidence: float) -> list[dict]:
@@ -174,54 +170,46 @@ def split_tests(sessions: Sequence[Session], n: int, confidence: float) -> list[
     return out
 
 
+SESSIONS_METHOD = "interleaved sessions: van Elteren rank-sum test of the {} sessions straddling the split"
+
+
+def _candidate(t: dict, floor: float, confidence: float) -> Finding:
+    n = len(t["sessions"])
+    return Finding(
+        mode="sessions", basis="sessions", change_pct=robust.to_pct(t["shift"]), ci_low_pct=robust.to_pct(t["low"]),
+        ci_high_pct=robust.to_pct(t["high"]), p_value=t["p_value"], floor_pct=floor, n_base=n, n_head=n,
+        method=SESSIONS_METHOD.format(n), confidence=confidence, decision_rule=verdict.DECISION_RULE,
+    ).with_evidence(
+        position=t["split"], before_position=t["split"] - 1, rounds_base=t["rounds_before"],
+        rounds_head=t["rounds_after"], looks=t["looks"],
+    )  # fmt: skip
+
+
 def detect_sessions(
     n: int,
     sessions: Sequence[Session],
     *,
     floor_pct: float | None = None,
-    confidence: float = pairwise.CONFIDENCE,
+    confidence: float = verdict.CONFIDENCE,
     prune_p: float = 0.05,
-) -> list[dict]:
+) -> list[Finding]:
     """Candidate steps of one benchmark's history of ``n`` commits from its interleaved sessions.
 
-    Returns dicts shaped like ``history.detect_series``' (``position`` = first commit after the
-    step, change and interval in %, ``p_value``; ``n_before``/``n_after`` count sessions), for
-    ``history.judge`` after BH across the suite. Splits weaker than ``prune_p`` (corrected) are
-    not candidates.
+    Returns findings shaped like ``history.detect_series``' (``evidence.position`` = first commit
+    after the step; ``n_base``/``n_head`` count sessions), for ``verdict.judge`` after BH across the
+    suite. Splits weaker than ``prune_p`` (corrected) are not candidates.
     """
-    tests = split_tests(sessions, n, confidence)
-    floor = floor_pct if floor_pct is not None else pairwise.DEFAULT_FLOOR_PCT
-    taken: list[dict] = []
+    floor = floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT
+    taken: list[Finding] = []
     used: set[int] = set()
-    for t in sorted(tests, key=lambda t: (t["p_value"], -abs(t["z"]))):
+    for t in sorted(split_tests(sessions, n, confidence), key=lambda t: (t["p_value"], -abs(t["z"]))):
         if t["p_value"] >= prune_p:
             break
         if used & set(t["sessions"].tolist()):
             continue  # the same step seen from a split beside it
         used |= set(t["sessions"].tolist())
-        lo, hi = t["low"], t["high"]
-        taken.append(
-            {
-                "position": t["split"],
-                "before_position": t["split"] - 1,
-                "change_pct": pairwise._to_pct(t["shift"]),
-                "ci_low_pct": pairwise._to_pct(lo),
-                "ci_high_pct": pairwise._to_pct(hi),
-                "p_value": t["p_value"],
-                "n_before": len(t["sessions"]),
-                "n_after": len(t["sessions"]),
-                "rounds_before": t["rounds_before"],
-                "rounds_after": t["rounds_after"],
-                "design_effect": 1.0,
-                "looks": t["looks"],
-                "floor_pct": floor,
-                "value_before": math.nan,
-                "value_after": math.nan,
-                "method": f"interleaved sessions: van Elteren rank-sum test of the {len(t['sessions'])} "
-                "sessions straddling the split",
-            }
-        )
-    return sorted(taken, key=lambda c: c["position"])
+        taken.append(_candidate(t, floor, confidence))
+    return sorted(taken, key=lambda c: c.evidence.position)
 
 
 def placeable(commits: set[str], history: Container[str]) -> bool:
@@ -251,37 +239,36 @@ def series_sessions(per_commits: Sequence[str], rounds: pd.DataFrame) -> list[Se
 
 
 def sessions_suite(
-    history: pd.DataFrame,
+    history_table: pd.DataFrame,
     rounds: pd.DataFrame,
     *,
-    q: float = pairwise.DEFAULT_Q,
-    floors: Mapping | None = None,
-    confidence: float = pairwise.CONFIDENCE,
+    q: float = verdict.DEFAULT_Q,
+    confidence: float = verdict.CONFIDENCE,
     include_inconclusive: bool = False,
-) -> pd.DataFrame:
+) -> list[Finding]:
     """History table + kept interleaved rounds (``session`` column: one id per interleaved run)
-    -> one HISTORY_COLUMNS row per step found by within-session comparisons (``detect_sessions``),
-    BH across the suite. The instruction channel is left to ``history`` (exact counts need no
-    session). Commit order is the history's (``history.per_commit_series``)."""
+    -> one finding per step found by within-session comparisons (``detect_sessions``), BH across
+    the suite. The instruction channel is left to ``history`` (exact counts need no session).
+    Commit order is the history's (``series.per_commit_series``)."""
     if "session" not in rounds.columns:
         raise ToolError(
             "sessions: the interleaved rounds have no 'session' column (load them with "
-            "tools.commands.regressions.interleaved_rounds)"
+            "tools.rounds_layout.load_sessions)"
         )
     if "failed" in rounds.columns:
         rounds = rounds[~rounds["failed"].fillna(False).astype(bool)]
     by_series = {tuple(k): g for k, g in rounds.groupby(SERIES_KEY, sort=False, dropna=False)}
-    records = []
-    for key, per in hist.per_commit_series(history):
-        if key not in by_series or pairwise.channel_of(per.attrs["type"], per.attrs["unit"]) == "instructions":
+    found = []
+    for key, per in series.per_commit_series(history_table):
+        if key not in by_series or series.channel_of(per.attrs["type"], per.attrs["unit"]) == "instructions":
             continue
-        found = series_sessions(list(per["commit"]), by_series[key])
-        if not found:
-            continue
-        cands = detect_sessions(len(per), found, floor_pct=pairwise._floor_for(floors, key), confidence=confidence)
-        for c in cands:
-            c["value_before"] = float(per["value"].iloc[c["before_position"]])
-            c["value_after"] = float(per["value"].iloc[c["position"]])
-        records += hist.candidate_records(key, per, cands)
-    kept = hist.judge_records(records, q=q, confidence=confidence, include_inconclusive=include_inconclusive)
-    return pd.DataFrame.from_records(kept, columns=hist.HISTORY_COLUMNS)
+        held = series_sessions(list(per["commit"]), by_series[key])
+        values = per["value"].to_numpy(float)
+        cands = [
+            c.replace(
+                base_value=float(values[c.evidence.before_position]), head_value=float(values[c.evidence.position])
+            )
+            for c in (detect_sessions(len(per), held, confidence=confidence) if held else [])
+        ]
+        found += history.place(key, per, cands)
+    return history.reported(verdict.judge_all(found, alpha=q), include_inconclusive)

@@ -103,11 +103,11 @@ def detect(method: str, days: dict, known: int) -> list[int]:
     daily = [np.concatenate(procs) for procs in days["runs"][:known]]
     if method == "ours, pooled":
         per = known_rounds(days, known)
-        cands = history.detect_series([float(np.median(r)) for r in per], rounds=per)
-        return [int(c["position"]) for c in history.regressed_candidates(cands)]
+        found = history.regressed(history.detect_series([float(np.median(r)) for r in per], rounds=per))
+        return [int(f.evidence.position) for f in found]
     if method == "ours, sessions":
         held = [sessions.Session(a, d, base, head) for d, a, base, head in days["sessions"] if d < known]
-        return [int(c["position"]) for c in history.regressed_candidates(sessions.detect_sessions(known, held))]
+        return [int(f.evidence.position) for f in history.regressed(sessions.detect_sessions(known, held))]
     if method == "asv step_detect":
         return baselines.asv_history_regressions(daily)
     if method == "Otava":

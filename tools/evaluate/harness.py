@@ -107,7 +107,7 @@ RELATIVE = "speed-normalised"
 
 
 def _floor_for(series: SeriesNoise) -> float:
-    from tools.detect.pairwise import calibrate_floor
+    from tools.detect.series import calibrate_floor
 
     return calibrate_floor(series.process_values())
 
@@ -132,8 +132,8 @@ def ours_history_candidates(
     from tools.detect import history
 
     values = [float(np.median(s)) for s in commit_samples]
-    cands = history.detect_series(values, rounds=rounds, floor_pct=floor)
-    return [(int(c["before_position"]), int(c["position"])) for c in history.regressed_candidates(cands)]
+    found = history.regressed(history.detect_series(values, rounds=rounds, floor_pct=floor))
+    return [(int(f.evidence.before_position), int(f.evidence.position)) for f in found]
 
 
 # ---------------------------------------------------------------- pairwise
@@ -239,12 +239,12 @@ def run_pairwise(
 def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors: dict[str, float]) -> pd.DataFrame:
     """Whole-suite A/A: every benchmark compared with itself at once, as one PR job would.
 
-    Ours: per-benchmark ``compare`` then Benjamini-Hochberg across the suite (``redecide``, as
+    Ours: per-benchmark ``compare`` then Benjamini-Hochberg across the suite (``verdict.judge``, as
     ``compare_suite`` does); a trial fails if any benchmark is *regressed* or *improved*.
     asv: ``asv continuous`` fails if any benchmark is worse by its rule.
     """
-    from tools.detect.multiple import bh_qvalues
-    from tools.detect.pairwise import redecide
+    from tools.detect.robust import bh_qvalues
+    from tools.detect.verdict import judge
 
     R, R0 = cfg.rounds, cfg.asv_default_rounds
     records = []
@@ -276,7 +276,7 @@ def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors:
             asv_any |= baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
             asv_def_any |= baselines.asv_pr_regressed(np.concatenate(b_procs[:R0]), np.concatenate(h_procs[:R0]))
         qs = bh_qvalues([r.p_value for r in results])
-        final = [redecide(r, q) for r, q in zip(results, qs)]
+        final = [judge(r, q) for r, q in zip(results, qs)]
         flagged = sum(r.verdict in ("regressed", "improved") for r in final)
         records.append(
             {
@@ -289,7 +289,7 @@ def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors:
         )
         if rel_results:
             qs = bh_qvalues([r.p_value for r in rel_results])
-            n_rel = sum(redecide(r, q).verdict in ("regressed", "improved") for r, q in zip(rel_results, qs))
+            n_rel = sum(judge(r, q).verdict in ("regressed", "improved") for r, q in zip(rel_results, qs))
             records.append(
                 {
                     "trial": t,
@@ -351,7 +351,7 @@ def run_instructions(corpus: NoiseCorpus, cfg: EvalConfig, notes: list[str]) -> 
     if not names:
         notes.append("instruction channel: no instruction-count series in the corpus; not evaluated")
         return pd.DataFrame()
-    from tools.detect.pairwise import INSTRUCTION_FLOOR_PCT
+    from tools.detect.series import INSTRUCTION_FLOOR_PCT
 
     records = []
     for si, name in enumerate(names):

@@ -1,0 +1,155 @@
+"""Series of the tidy table as the detectors see them.
+
+A series is everything measured for one benchmark x params on one machine and environment
+(``tools.schema.SERIES_KEY``). This module turns tidy rows into series (one value per round,
+or one value per commit with every round kept), checks the columns a detector needs, names the
+channel a benchmark belongs to, and holds the effect floors below which no change is worth a
+verdict (fixed per channel, or calibrated from same-commit noise).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from tools.detect import robust
+from tools.errors import ToolError
+from tools.schema import SERIES_KEY
+
+CHANNELS = ("wall", "relative", "instructions", "memory", "metric")
+
+DEFAULT_FLOOR_PCT = 2.0  # wall / metric / memory: below this a change is not worth a verdict
+INSTRUCTION_FLOOR_PCT = 0.5  # deterministic channel
+INSTRUCTION_JITTER = 100  # instructions (per reported value); run-to-run jitter allowance
+MEMORY_SINGLE_RUN_FLOOR_PCT = 5.0  # peak memory with no interval (< 6 rounds at 99.5%): a wider floor
+
+
+def channel_of(bench_type: str, unit: str) -> str:
+    """'instructions' for instruction counts, 'relative' for speed-normalised wall time
+    (``track_*_relative``), 'wall' for time_*, 'memory' for peakmem_*/mem_*, else 'metric'.
+
+    Only asv's own memory benchmarks are 'memory' (near-deterministic per process, judged from a
+    single run per side). A ``track_*`` in bytes such as ``rss_growth`` is an allocator's mood, not a
+    count: the same code measured 1,564,672 and 860,160 bytes in two processes here, so it is a
+    'metric' and needs rounds like wall time."""
+    unit = (unit or "").strip().lower()
+    if unit == "instructions":
+        return "instructions"
+    if unit == "relative":
+        return "relative"
+    if bench_type == "time":
+        return "wall"
+    if bench_type in ("peakmem", "memory"):
+        return "memory"
+    return "metric"
+
+
+# ---------------------------------------------------------------- rows
+
+
+def require_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    """A clear error when ``df`` is not a tidy table with ``cols``."""
+    if not isinstance(df, pd.DataFrame):
+        raise ToolError(f"{what}: expected a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ToolError(f"{what}: missing column(s) {', '.join(missing)} (expected the tidy table of tools.schema)")
+
+
+def usable(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a finite value that did not fail, ``value`` as float."""
+    values = pd.to_numeric(df["value"], errors="coerce")
+    keep = np.isfinite(values.to_numpy(float))
+    if "failed" in df.columns:
+        keep &= ~df["failed"].fillna(False).astype(bool).to_numpy()
+    out = df[keep].copy()
+    out["value"] = values[keep].astype(float)
+    return out
+
+
+def group_series(df: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
+    """{series key: its rows}, in the table's order."""
+    return {tuple(k): g for k, g in df.groupby(SERIES_KEY, sort=False, dropna=False)}
+
+
+def samples_of(rows: pd.DataFrame | None) -> list[np.ndarray]:
+    """The raw samples of each row that kept them (asv --record-samples)."""
+    if rows is None or "samples" not in rows.columns:
+        return []
+    out = []
+    for s in rows["samples"]:
+        if s is not None and not (isinstance(s, float) and math.isnan(s)):
+            arr = robust.finite(list(s))
+            if len(arr):
+                out.append(arr)
+    return out
+
+
+def per_commit_series(table: pd.DataFrame) -> Iterator[tuple[tuple, pd.DataFrame]]:
+    """(series key, frame of commit, commit_date, value, rounds) per series, in commit order (commit
+    date, then first start time): ``value`` is the median over the commit's rows (its rounds: the
+    daily result and any interleaved re-runs), ``rounds`` all of them. ``frame.attrs`` holds type/unit."""
+    t = usable(table)
+    order_cols = [c for c in ("commit_date", "started_at") if c in t.columns]
+    for key, g in t.groupby(SERIES_KEY, sort=True, dropna=False):
+        agg = {"value": ("value", "median"), "rounds": ("value", tuple)}
+        for c in order_cols:
+            agg[c] = (c, "min")
+        per = g.groupby("commit", sort=False).agg(**agg).reset_index()
+        if order_cols:
+            per = per.sort_values(order_cols + ["commit"], kind="stable").reset_index(drop=True)
+        per.attrs["type"] = str(g["type"].iloc[0]) if "type" in g.columns else ""
+        per.attrs["unit"] = str(g["unit"].iloc[0])
+        yield tuple(key), per
+
+
+# ---------------------------------------------------------------- floors
+
+
+def calibrate_floor(
+    same_commit,
+    *,
+    percentile: float = 95.0,
+    min_floor_pct: float = DEFAULT_FLOOR_PCT,
+    n_splits: int = 200,
+    seed: int = 0,
+) -> float:
+    """Effect floor (%) from same-commit noise: max(min_floor_pct, P95 of |same-commit shifts|).
+
+    ``same_commit`` is either a list of groups (one array of per-round values per separate job of
+    the same commit: the shifts are HL shifts between every pair of jobs, which captures job-to-job
+    drift) or one flat array of per-round values (the shifts are HL shifts between random halves).
+    Values must be positive (the shifts are of log-values). Too little data gives min_floor_pct.
+    """
+    is_groups = (
+        isinstance(same_commit, (list, tuple)) and len(same_commit) > 0 and all(np.ndim(g) == 1 for g in same_commit)
+    )
+    if is_groups and len(same_commit) >= 2:
+        logs = [g for g in (robust.positive_logs(g) for g in same_commit) if len(g)]
+        shifts = [
+            abs(robust.to_pct(robust.hodges_lehmann(logs[i], logs[j])))
+            for i in range(len(logs))
+            for j in range(i + 1, len(logs))
+        ]
+    else:
+        flat = np.concatenate([robust.finite(g) for g in same_commit]) if is_groups else robust.finite(same_commit)
+        shifts = _half_split_shifts(robust.positive_logs(flat), n_splits, seed)
+    if not shifts:
+        return float(min_floor_pct)
+    return float(max(min_floor_pct, np.percentile(shifts, percentile)))
+
+
+def _half_split_shifts(logs: np.ndarray, n_splits: int, seed: int) -> list[float]:
+    """|HL shift| in % between random halves of one commit's rounds (none with < 4 rounds)."""
+    if len(logs) < 4:
+        return []
+    rng = np.random.default_rng(seed)
+    half = len(logs) // 2
+    shifts = []
+    for _ in range(n_splits):
+        perm = rng.permutation(len(logs))
+        shifts.append(abs(robust.to_pct(robust.hodges_lehmann(logs[perm[:half]], logs[perm[half:]]))))
+    return shifts
