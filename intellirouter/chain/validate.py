@@ -1,5 +1,7 @@
 """Validation and planning of chains: one pass that finds every problem or builds the Plan.
 
+``check`` is the entry point (a Plan, or ChainValidationError with every problem);
+``validate`` returns the problems as a list; ``analyze`` is the pass behind both.
 All graph code is iterative (Kahn's algorithm, iterative Tarjan, BFS), so a chain of any
 length stays clear of the recursion limit. Complexity: O(V + E + T) for V steps (nested
 ones included), E dependency edges and T template placeholders, plus O(k·(V + E)) to
@@ -14,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from intellirouter.chain import (
+from intellirouter.chain.model import (
     Chain,
     Dependency,
     DependencyKind,
@@ -23,7 +25,7 @@ from intellirouter.chain import (
     StepKind,
     Variable,
 )
-from intellirouter.chain_template import (
+from intellirouter.chain.template import (
     ID_PATTERN,
     Template,
     compile_condition,
@@ -589,9 +591,33 @@ def _loop_own(node: Node) -> tuple:
     return tuple(node.break_condition.templates()) if node.break_condition is not None else ()
 
 
-def check(chain, inputs=None, **kw) -> Plan:
-    """Plan for a valid chain, or ChainValidationError listing every problem."""
-    problems, plan = analyze(chain, inputs, **kw)
+def check(
+    chain,
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    functions=None,
+    tools=None,
+    check_inputs: bool = True,
+) -> Plan:
+    """The execution Plan of a valid chain, or ChainValidationError listing every problem.
+
+    The one validation entry point: ``validate`` and the engine go through it.
+    ``functions``/``tools`` (name -> registered callable, e.g. ``engine.functions``) also
+    check the names and argument names of function and tool steps; ``check_inputs=False``
+    checks the structure only (a Plan compiled once, run with different inputs).
+    """
+    problems, plan = analyze(chain, inputs, functions=functions, tools=tools, check_inputs=check_inputs)
     if problems:
         raise ChainValidationError(problems)
     return plan
+
+
+def validate(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, tools=None) -> list[Problem]:
+    """Every problem of ``chain`` (with ``inputs`` for required variables), at once; [] if valid.
+
+    ``check`` reporting its problems as a list instead of raising them."""
+    try:
+        check(chain, inputs, functions=functions, tools=tools)
+    except ChainValidationError as exc:
+        return exc.problems
+    return []
