@@ -602,7 +602,7 @@ class _Run:
         tasks = {cid: asyncio.ensure_future(aw) for cid, aw in pending.items()}  # no-op for tasks
         try:
             await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_EXCEPTION)
-            for cid, task in tasks.items():  # the first failure in branch order wins
+            for task in tasks.values():  # the first failure in branch order wins
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     raise task.exception()
         finally:
@@ -642,11 +642,12 @@ class _Run:
                 break
         return state.outputs if step.collect else state.previous
 
-    async def _loop_async(self, node, path, local, items, bound, k, pending, loc, state):
+    async def _loop_async(self, node, path, local, items, bound, pending_k, pending, loc, state):
+        """The rest of a loop from iteration ``pending_k``, whose body result is ``pending``."""
         body = node.children[0]
         r = await pending
         if not self._iteration_done(node, path, loc, r, state):
-            for k in range(k + 1, bound):
+            for k in range(pending_k + 1, bound):
                 loc = self._loop_locals(local, k, items, state)
                 r = self._start(body, f"{path}[{k}]/{body.id}", loc)
                 if _is_awaitable(r):
