@@ -44,7 +44,7 @@ class DependencyKind(enum.Enum):
 
 @dataclass(frozen=True)
 class Condition:
-    """``left <op> right``; ``left``/``right`` may be templates. Ops: see ``CONDITION_OPS``."""
+    """``left <op> right``; ``left``/``right`` may be templates. Ops: see ``template.CONDITION_OPS``."""
 
     left: str
     op: str = "truthy"
