@@ -327,9 +327,11 @@ def _chain_callables():
 
 
 def make_chain_registries():
-    """The function and tool registries of the ``mixed`` chain, without an engine (and so
-    without importing asyncio: the instruction-count child pays only for validation)."""
-    CallableRegistry = require("intellirouter.chain_registry", "CallableRegistry")
+    """The function and tool registries of the ``mixed`` chain, without an engine: the
+    instruction-count child builds only what validation needs. CallableRegistry comes from
+    ``intellirouter.chain``: the package now, a lazy re-export of the old chain.py module
+    at older commits (from the commit that gave the registries their own module)."""
+    CallableRegistry = require("intellirouter.chain", "CallableRegistry")
     registries = (CallableRegistry("function"), CallableRegistry("tool"))
     for registry, callables in zip(registries, _chain_callables()):
         for name, fn in callables.items():

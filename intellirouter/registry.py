@@ -253,7 +253,17 @@ class ModelFilter:
 
     def criteria(self) -> list[tuple[str, str, Callable[[ModelMetadata], bool]]]:
         """The set criteria as (field, description, predicate), in a fixed order."""
-        out: list[tuple[str, str, Callable[[ModelMetadata], bool]]] = []
+        return [
+            *self._identity_criteria(),
+            *self._capability_criteria(),
+            *self._format_criteria(),
+            *self._limit_criteria(),
+            *self._metadata_criteria(),
+        ]
+
+    def _identity_criteria(self) -> list[tuple[str, str, Callable[[ModelMetadata], bool]]]:
+        """provider, model_type, status: the indexed fields."""
+        out = []
         if self.provider is not None:
             p = self.provider
             out.append(("provider", f"provider={p!r}", lambda m: m.provider == p))
@@ -263,6 +273,11 @@ class ModelFilter:
         if self.status is not None:
             s = self.status
             out.append(("status", f"status={s.value!r}", lambda m: m.status is s))
+        return out
+
+    def _capability_criteria(self) -> list[tuple[str, str, Callable[[ModelMetadata], bool]]]:
+        """Context length and the supports_* flags."""
+        out = []
         if self.min_context_length is not None:
             n = self.min_context_length
             out.append(
@@ -272,6 +287,11 @@ class ModelFilter:
             want = getattr(self, flag)
             if want is not None:
                 out.append((flag, f"{flag}={want}", lambda m, f=flag, w=bool(want): getattr(m.capabilities, f) is w))
+        return out
+
+    def _format_criteria(self) -> list[tuple[str, str, Callable[[ModelMetadata], bool]]]:
+        """Language, input and output formats (compared lower-case), minimum version."""
+        out = []
         if self.language is not None:
             lang = self.language.lower()
             out.append(("language", f"language={lang!r}", lambda m: lang in m.capabilities.supported_languages))
@@ -286,6 +306,11 @@ class ModelFilter:
         if self.min_version is not None:
             floor = version_key(self.min_version)
             out.append(("min_version", f"min_version={self.min_version!r}", lambda m: version_key(m.version) >= floor))
+        return out
+
+    def _limit_criteria(self) -> list[tuple[str, str, Callable[[ModelMetadata], bool]]]:
+        """Price ceilings (an unpriced model fails them) and the latency ceiling (unknown passes)."""
+        out = []
         if self.max_cost_per_1k_tokens_input is not None:
             ci = self.max_cost_per_1k_tokens_input
             out.append(
@@ -313,6 +338,11 @@ class ModelFilter:
                     lambda m: (lat := m.capabilities.performance.known_latency_ms) is None or lat <= lim,
                 )
             )
+        return out
+
+    def _metadata_criteria(self) -> list[tuple[str, str, Callable[[ModelMetadata], bool]]]:
+        """Required feature flags and exact matches on additional metadata."""
+        out = []
         if self.required_features:
             need = self.required_features
             out.append(

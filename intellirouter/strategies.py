@@ -36,7 +36,6 @@ __all__ = [
     "DEFAULT_CONTENT_KEYWORDS",
     "DEFAULT_CATEGORY_TAGS",
     "score_categories",
-    "estimate_cost_usd",
 ]
 
 
@@ -198,15 +197,6 @@ class ContentBasedStrategy:
 
 
 # ---- cost and latency ------------------------------------------------------------------
-
-
-def estimate_cost_usd(model: ModelMetadata, input_tokens: int, output_tokens: int) -> float | None:
-    """Estimated price of one request, or None when the model is not priced."""
-    caps = model.capabilities
-    cin, cout = caps.cost_per_1k_tokens_input, caps.cost_per_1k_tokens_output
-    if cin is None or cout is None:
-        return None
-    return (input_tokens * cin + output_tokens * cout) / 1000.0
 
 
 class CostOptimizedStrategy:

@@ -32,7 +32,7 @@ from intellirouter.chain import (
     check,
     validate,
 )
-from intellirouter.chain_validate import find_cycles
+from intellirouter.chain.validate import find_cycles
 from intellirouter.errors import ChainExecutionError, ChainValidationError, IntelliRouterError
 
 
@@ -1066,3 +1066,23 @@ def test_sync_failure_next_to_pending_async_branch_leaves_no_unawaited_coroutine
         gc.collect()
     assert err.value.step_id == "p/b"
     assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+def test_package_exports_every_public_name_and_validate_is_check_as_a_list():
+    import importlib
+
+    import intellirouter.chain as pkg
+
+    for name in pkg.__all__:
+        assert getattr(pkg, name) is not None, name
+    # the function, not the submodule of the same name
+    assert callable(pkg.validate) and pkg.validate.__module__ == "intellirouter.chain.validate"
+    for old in ("chain_engine", "chain_registry", "chain_template", "chain_validate"):
+        with pytest.raises(ImportError):
+            importlib.import_module(f"intellirouter.{old}")
+    bad = Chain("c", [LLMStep("a", prompt="{{nowhere}}")])
+    with pytest.raises(ChainValidationError) as err:
+        check(bad)
+    assert validate(bad) == err.value.problems
+    good = Chain("c", [LLMStep("a", prompt="hi")])
+    assert validate(good) == [] and check(good).ids == ["a"]

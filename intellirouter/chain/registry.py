@@ -1,8 +1,8 @@
 """Registries of the Python callables that function and tool steps call.
 
-Kept apart from the engine (no asyncio) so validating a chain against the registries
-costs only what validation needs. Argument names are read once from the signature, so
-validation can check them without calling anything.
+Kept apart from the engine: validating a chain against the registries needs them, not
+the scheduler. Argument names are read once from the signature, so validation can check
+them without calling anything.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from intellirouter.chain import Problem
+from intellirouter.chain.model import Problem
 from intellirouter.errors import ChainValidationError
 
 

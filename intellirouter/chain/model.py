@@ -1,4 +1,4 @@
-"""Chain definitions and validation for the IntelliRouter chain engine.
+"""Chain definitions: steps, dependencies, conditions, variables, chains, problems.
 
 A chain is a list of top-level steps wired by dependencies, plus declared variables and an
 output mapping. Step kinds: LLM inference, function call, tool use, conditional, parallel
@@ -6,17 +6,9 @@ output mapping. Step kinds: LLM inference, function call, tool use, conditional,
 break condition holds). Dependency kinds: simple (one step), all, any, conditional (one
 step plus a condition on the values known at that point).
 
-Values flow through ``{{name}}`` / ``{{name.key.0}}`` templates: ``name`` is a variable, a
-top-level step id, or ``loop`` (``loop.index``, ``loop.item``, ``loop.previous``,
-``loop.output``) inside a loop. A template that is exactly one placeholder yields the raw
-value (a dict stays a dict); anything else renders to text.
-
-``validate(chain, inputs)`` is a pure function that returns *every* problem at once; the
-engine compiles the same analysis into an execution plan. Modules: this one (the
-definitions), ``chain_template`` (templates, conditions), ``chain_validate`` (validation
-and planning; iterative graph code), ``chain_registry`` (registered functions and tools),
-``chain_engine`` (model connectors, the scheduler, results). Everything a user needs is
-importable from here.
+Values flow through ``{{name}}`` / ``{{name.key.0}}`` templates (see ``template``). This
+module holds only the definitions and ``chain_from_dict``; it imports nothing else of the
+chain package, so every other module may import it.
 """
 
 from __future__ import annotations
@@ -28,38 +20,6 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
 
 from intellirouter.errors import ChainValidationError
-
-__all__ = [
-    "AllOf",
-    "AnyOf",
-    "Chain",
-    "ChainEngine",
-    "ChainResult",
-    "Completion",
-    "CompletionRequest",
-    "Condition",
-    "ConditionalStep",
-    "Dependency",
-    "DependencyKind",
-    "Event",
-    "FunctionStep",
-    "LLMStep",
-    "LocalConnector",
-    "LoopStep",
-    "ModelConnector",
-    "Not",
-    "ParallelStep",
-    "Plan",
-    "Problem",
-    "Step",
-    "StepKind",
-    "StepRecord",
-    "ToolStep",
-    "Variable",
-    "chain_from_dict",
-    "check",
-    "validate",
-]
 
 # ---------------------------------------------------------------------------------------
 # Definitions
@@ -84,7 +44,7 @@ class DependencyKind(enum.Enum):
 
 @dataclass(frozen=True)
 class Condition:
-    """``left <op> right``; ``left``/``right`` may be templates. Ops: see ``CONDITION_OPS``."""
+    """``left <op> right``; ``left``/``right`` may be templates. Ops: see ``template.CONDITION_OPS``."""
 
     left: str
     op: str = "truthy"
@@ -419,45 +379,3 @@ def chain_from_dict(data: Mapping[str, Any]) -> Chain:
         name=data.get("name", ""),
         description=data.get("description", ""),
     )
-
-
-def validate(chain, inputs: Mapping[str, Any] | None = None, *, functions=None, tools=None) -> list[Problem]:
-    """Every problem of ``chain`` (with ``inputs`` for required variables), at once; [] if valid.
-
-    ``functions``/``tools`` (name -> registered callable, e.g. ``engine.functions``) also
-    check the names and argument names of function and tool steps."""
-    from intellirouter.chain_validate import analyze
-
-    return analyze(chain, inputs, functions=functions, tools=tools)[0]
-
-
-def check(chain, inputs: Mapping[str, Any] | None = None, **kw):
-    """The execution Plan of a valid chain, or ChainValidationError listing every problem."""
-    from intellirouter.chain_validate import check as _check
-
-    return _check(chain, inputs, **kw)
-
-
-# The other modules import the definitions above, so they are re-exported lazily.
-_LAZY = {
-    "ChainEngine": "chain_engine",
-    "ChainResult": "chain_engine",
-    "Completion": "chain_engine",
-    "CompletionRequest": "chain_engine",
-    "LocalConnector": "chain_engine",
-    "ModelConnector": "chain_engine",
-    "StepRecord": "chain_engine",
-    "Event": "chain_engine",
-    "Plan": "chain_validate",
-    "Template": "chain_template",
-    "CallableRegistry": "chain_registry",
-}
-
-
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'intellirouter.chain' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"intellirouter.{module}"), name)

@@ -1,6 +1,6 @@
-"""Executing chains: connectors, registries of callables, the scheduler and its results.
+"""Executing chains: model connectors, the engine, the scheduler and its results.
 
-``ChainEngine.execute_async`` runs the plan built by :func:`intellirouter.chain.analyze`
+``ChainEngine.execute_async`` runs the plan built by :func:`intellirouter.chain.check`
 with Kahn's algorithm as a live scheduler: a step becomes ready when all its
 predecessors are resolved (completed or skipped), its gates (dependency kinds, branch
 choice) decide run-or-skip, and it runs at once. A step whose call returns a plain value
@@ -23,10 +23,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from intellirouter.chain import StepKind, validate
-from intellirouter.chain_registry import CallableRegistry, Registered  # noqa: F401 (re-export)
-from intellirouter.chain_template import MISSING, TemplateError, render_value
-from intellirouter.chain_validate import Plan, analyze, input_problems
+from intellirouter.chain.model import StepKind
+from intellirouter.chain.registry import CallableRegistry
+from intellirouter.chain.template import MISSING, TemplateError, render_value
+from intellirouter.chain.validate import Plan, check, input_problems, validate
 from intellirouter.errors import ChainExecutionError, ChainValidationError
 
 # ---------------------------------------------------------------------------------------
@@ -238,10 +238,7 @@ class ChainEngine:
 
     def compile(self, chain) -> Plan:
         """A reusable plan (structure checked now, inputs at each execute)."""
-        problems, plan = analyze(chain, None, functions=self.functions, tools=self.tools, check_inputs=False)
-        if problems:
-            raise ChainValidationError(problems)
-        return plan
+        return check(chain, None, functions=self.functions, tools=self.tools, check_inputs=False)
 
     def execute(self, chain, inputs: Mapping[str, Any] | None = None) -> ChainResult:
         """Run synchronously. Steps run inline until one returns an awaitable; only then is
@@ -260,14 +257,12 @@ class ChainEngine:
         return await _Run(self, self._plan(chain, inputs), inputs or {}).run()
 
     def _plan(self, chain, inputs) -> Plan:
-        if isinstance(chain, Plan):
-            plan = chain
-            problems = input_problems(plan.variables, inputs)
-        else:
-            problems, plan = analyze(chain, inputs, functions=self.functions, tools=self.tools)
+        if not isinstance(chain, Plan):
+            return check(chain, inputs, functions=self.functions, tools=self.tools)
+        problems = input_problems(chain.variables, inputs)  # the structure was checked by compile
         if problems:
             raise ChainValidationError(problems)
-        return plan
+        return chain
 
 
 def _fail(path: str, exc: BaseException) -> ChainExecutionError:
@@ -607,7 +602,7 @@ class _Run:
         tasks = {cid: asyncio.ensure_future(aw) for cid, aw in pending.items()}  # no-op for tasks
         try:
             await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_EXCEPTION)
-            for cid, task in tasks.items():  # the first failure in branch order wins
+            for task in tasks.values():  # the first failure in branch order wins
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     raise task.exception()
         finally:
@@ -647,11 +642,12 @@ class _Run:
                 break
         return state.outputs if step.collect else state.previous
 
-    async def _loop_async(self, node, path, local, items, bound, k, pending, loc, state):
+    async def _loop_async(self, node, path, local, items, bound, pending_k, pending, loc, state):
+        """The rest of a loop from iteration ``pending_k``, whose body result is ``pending``."""
         body = node.children[0]
         r = await pending
         if not self._iteration_done(node, path, loc, r, state):
-            for k in range(k + 1, bound):
+            for k in range(pending_k + 1, bound):
                 loc = self._loop_locals(local, k, items, state)
                 r = self._start(body, f"{path}[{k}]/{body.id}", loc)
                 if _is_awaitable(r):

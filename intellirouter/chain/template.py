@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from intellirouter.chain import AllOf, AnyOf, Condition, Not, Problem
+from intellirouter.chain.model import AllOf, AnyOf, Condition, Not, Problem
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([\w-]+(?:\.[\w-]+)*)\s*\}\}")
 ID_PATTERN = re.compile(r"[\w-]+\Z")
