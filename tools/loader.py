@@ -316,22 +316,44 @@ def load_results(
     last load (same size and mtime) come from a pickle there; only new files are parsed.
     """
     dirs = [Path(results_dir)] if isinstance(results_dir, (str, os.PathLike)) else [Path(d) for d in results_dir]
-    if not dirs:
-        raise ToolError("no results directory given")
+    _check_dirs(dirs)
     warnings: list[str] = []
 
     def _warn(msg: str) -> None:
         warnings.append(msg)
         (warn or _stderr_warn)(msg)
 
+    bench_path = _find_benchmarks_json(dirs, benchmarks_json)
+    benchmarks = read_benchmarks_json(bench_path)
+    files = _files_of(dirs, machine)
+    cache = _TableCache(cache_dir, dirs, bench_path) if cache_dir is not None else None
+    batch = _Batch(cache.read() if cache is not None else None, _ParamCache(benchmarks))
+    for path, round_no, name in files:
+        batch.add(path, round_no, name, _warn)
+    if batch.n_bad == len(files):
+        where = ", ".join(str(d) for d in dirs)
+        raise ToolError(f"none of the {len(files)} result file(s) in {where} could be read (see warnings above)")
+    _warn_stale(batch.stale_files, _warn)
+    table = batch.table()
+    if cache is not None:
+        cache.write(table, batch.signatures, batch.kept_paths + batch.new_paths)
+    table.attrs["warnings"] = warnings
+    table.attrs["benchmarks"] = benchmarks
+    return table
+
+
+def _check_dirs(dirs: list[Path]) -> None:
+    if not dirs:
+        raise ToolError("no results directory given")
     for d in dirs:
         if not d.exists():
             raise ToolError(f"results directory {d} does not exist (run `asv run` first, or pass --results-dir)")
         if not d.is_dir():
             raise ToolError(f"results directory {d} is not a directory")
-    bench_path = _find_benchmarks_json(dirs, benchmarks_json)
-    benchmarks = read_benchmarks_json(bench_path)
 
+
+def _files_of(dirs: list[Path], machine: str | None) -> list[tuple[Path, int, str]]:
+    """The result files to read; a clear error for an unknown machine or no files at all."""
     files, seen_machines = _result_files(dirs, machine)
     where = ", ".join(str(d) for d in dirs)
     if machine is not None and machine not in seen_machines:
@@ -339,61 +361,63 @@ def load_results(
         raise ToolError(f"unknown machine {machine!r} in {where} (machines with results: {known})")
     if not files:
         raise ToolError(f"no asv result files in {where} (run `asv run` first)")
+    return files
 
-    cache = _TableCache(cache_dir, dirs, bench_path) if cache_dir is not None else None
-    cached = cache.read() if cache is not None else None
-    cols, params = _Columns(), _ParamCache(benchmarks)
-    kept: list[tuple[int, int]] = []  # (start, stop) row slices of the cached table
-    signatures: dict[str, tuple] = {}
-    kept_paths: list[str] = []
-    new_paths: list[str] = []
-    n_bad = 0
-    stale_files: list[tuple[Path, int]] = []
-    for path, round_no, name in files:
+
+class _Batch:
+    """One load: rows of unchanged files taken from the cached table, new files parsed."""
+
+    def __init__(self, cached: dict | None, params: _ParamCache):
+        self.cached, self.params, self.cols = cached, params, _Columns()
+        self.kept: list[tuple[int, int]] = []  # (start, stop) row slices of the cached table
+        self.signatures: dict[str, tuple] = {}
+        self.kept_paths: list[str] = []
+        self.new_paths: list[str] = []
+        self.stale_files: list[tuple[Path, int]] = []
+        self.n_bad = 0
+
+    def add(self, path: Path, round_no: int, name: str, warn: Warn) -> None:
         st = path.stat()
         sig = (st.st_size, st.st_mtime_ns, round_no)
-        hit = cached["files"].get(str(path)) if cached is not None else None
+        hit = self.cached["files"].get(str(path)) if self.cached is not None else None
         if hit is not None and hit[0] == sig:
             _, start, stop, stale = hit
-            kept.append((start, stop))
-            kept_paths.append(str(path))
-            signatures[str(path)] = (sig, stop - start, stale)
+            self.kept.append((start, stop))
+            self.kept_paths.append(str(path))
         else:
             try:
                 data = _read_result_file(path)
-                n_rows, stale = _add_file(cols, data, name, round_no, params)
+                n_rows, stale = _add_file(self.cols, data, name, round_no, self.params)
             except (ValueError, KeyError, TypeError) as exc:
-                n_bad += 1
-                reason = (
+                self.n_bad += 1
+                why = (
                     str(exc) if isinstance(exc, ValueError) else f"malformed result file ({type(exc).__name__}: {exc})"
                 )
-                _warn(f"skipping {path}: {reason}")
-                continue
-            new_paths.append(str(path))
-            signatures[str(path)] = (sig, n_rows, stale)
-        if signatures[str(path)][2]:
-            stale_files.append((path, signatures[str(path)][2]))
+                warn(f"skipping {path}: {why}")
+                return
+            start, stop = 0, n_rows
+            self.new_paths.append(str(path))
+        self.signatures[str(path)] = (sig, stop - start, stale)
+        if stale:
+            self.stale_files.append((path, stale))
 
-    if n_bad == len(files):
-        raise ToolError(f"none of the {len(files)} result file(s) in {where} could be read (see warnings above)")
+    def table(self) -> pd.DataFrame:
+        table = _assemble(self.cols)
+        if not self.kept:
+            return table
+        old = self.cached["table"]
+        index = np.concatenate([np.arange(a, b) for a, b in self.kept])
+        return _concat([old.iloc[index], table]) if len(table) else old.iloc[index].reset_index(drop=True)
+
+
+def _warn_stale(stale_files: list[tuple[Path, int]], warn: Warn) -> None:
     for path, count in stale_files[:5]:
-        _warn(
+        warn(
             f"{path}: {count} result(s) recorded with older benchmark code (version differs from "
             "benchmarks.json); kept and flagged stale"
         )
     if len(stale_files) > 5:
-        _warn(f"... and {len(stale_files) - 5} more result file(s) with stale results")
-
-    table = _assemble(cols)
-    if kept:
-        old = cached["table"]
-        index = np.concatenate([np.arange(a, b) for a, b in kept])
-        table = _concat([old.iloc[index], table]) if len(table) else old.iloc[index].reset_index(drop=True)
-    if cache is not None:
-        cache.write(table, signatures, kept_paths + new_paths)
-    table.attrs["warnings"] = warnings
-    table.attrs["benchmarks"] = benchmarks
-    return table
+        warn(f"... and {len(stale_files) - 5} more result file(s) with stale results")
 
 
 def _result_files(dirs: list[Path], machine: str | None) -> tuple[list[tuple[Path, int, str]], set[str]]:
