@@ -20,4 +20,6 @@ if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nu
 fi
 
 source scripts/bootstrap_venv.sh
+# Lint and format first (pyproject.toml [tool.ruff]): a finding fails the run like a failed test.
+ruff check --quiet . && ruff format --check --quiet .
 python -m pytest "$@"
