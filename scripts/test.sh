@@ -21,5 +21,6 @@ fi
 
 source scripts/bootstrap_venv.sh
 # Lint and format first (pyproject.toml [tool.ruff]): a finding fails the run like a failed test.
-ruff check --quiet . && ruff format --check --quiet .
+ruff check --quiet .
+ruff format --check --quiet .
 python -m pytest "$@"
