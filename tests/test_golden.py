@@ -24,8 +24,8 @@ SESSION = "rounds/0a0a0a0a-0b0b0b0b"
 PINNED = {
     "export.csv": "b3c7634157c023c96901774584cdd2038848f71f2b50ac8db3de0f7e1c005a6d",
     "performance_report.md": "b8081ec3c7b0f28e8e2d1ff0a4c52de2154670f2d34501fe9e65514179723d41",
-    "pairwise.json": "59478564010e86785fca1c2b6dd49ba5d215cbc0a19f666b82306561ec88417f",
-    "history.json": "6775e0ba862c44dc2096ee7bf0d8498b95c4ff3b3c84c7b78f4ed74fd5580939",
+    "pairwise.json": "47e489973f5b6beb5abde67850fa7526d4b91ebd05fecc2ea8c901f77544c669",
+    "history.json": "2661f30560c4fabe134f76836a51982b49ebc1fdc10eca5f4c9666c7877f2b13",
 }
 
 

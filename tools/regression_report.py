@@ -212,7 +212,7 @@ RULE_TEXT = (
     "Effect: the Hodges–Lehmann shift of log-values as a %; interval: its distribution-free "
     "(Moses) 99.5% confidence interval; p: Mann–Whitney, adjusted to q across the suite "
     "(Benjamini–Hochberg, q < 0.05). **regressed / improved**: the shift lies beyond the "
-    "benchmark's effect floor (≥ 2%, or its measured same-commit noise), the interval excludes 0 "
+    "effect floor (2%), the interval excludes 0 "
     "and q < 0.05; **unchanged**: the whole interval lies within ±floor; otherwise **inconclusive** "
     "(too few rounds — a 99.5% interval needs ≥ 6 per side — or not significant). Speed-normalised "
     "time (`track_*_relative`) follows the same rule with 4–6× less noise. Instruction "

@@ -4,7 +4,8 @@ A series is everything measured for one benchmark x params on one machine and en
 (``tools.schema.SERIES_KEY``). This module turns tidy rows into series (one value per round,
 or one value per commit with every round kept), checks the columns a detector needs, names the
 channel a benchmark belongs to, and holds the effect floors below which no change is worth a
-verdict (fixed per channel, or calibrated from same-commit noise).
+verdict: fixed per channel (the evaluation calibrates its own from recorded same-commit noise,
+``calibrate_floor``).
 """
 
 from __future__ import annotations
