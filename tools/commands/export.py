@@ -17,7 +17,7 @@ from tools.stats import sample_stats, throughput_column
 NAME = "export"
 HELP = "write metrics/performance/benchmark_results_<UTC timestamp>.csv from the asv results"
 
-# Column -> meaning (the README documents these).
+# Column -> meaning (docs/tools.md documents these).
 CSV_COLUMNS: dict[str, str] = {
     "timestamp": "when asv ran the benchmark (UTC, ISO 8601)",
     "commit": "full commit hash",
