@@ -311,33 +311,15 @@ class ModelFilter:
     def _limit_criteria(self) -> list[tuple[str, str, Callable[[ModelMetadata], bool]]]:
         """Price ceilings (an unpriced model fails them) and the latency ceiling (unknown passes)."""
         out = []
-        if self.max_cost_per_1k_tokens_input is not None:
-            ci = self.max_cost_per_1k_tokens_input
-            out.append(
-                (
-                    "max_cost_per_1k_tokens_input",
-                    f"max_cost_per_1k_tokens_input={ci}",
-                    lambda m: (c := m.capabilities.cost_per_1k_tokens_input) is not None and c <= ci,
-                )
-            )
-        if self.max_cost_per_1k_tokens_output is not None:
-            co = self.max_cost_per_1k_tokens_output
-            out.append(
-                (
-                    "max_cost_per_1k_tokens_output",
-                    f"max_cost_per_1k_tokens_output={co}",
-                    lambda m: (c := m.capabilities.cost_per_1k_tokens_output) is not None and c <= co,
-                )
-            )
-        if self.max_latency_ms is not None:
-            lim = self.max_latency_ms
-            out.append(
-                (
-                    "max_latency_ms",
-                    f"max_latency_ms={lim}",
-                    lambda m: (lat := m.capabilities.performance.known_latency_ms) is None or lat <= lim,
-                )
-            )
+        if (ci := self.max_cost_per_1k_tokens_input) is not None:
+            priced = lambda m: (c := m.capabilities.cost_per_1k_tokens_input) is not None and c <= ci  # noqa: E731
+            out.append(("max_cost_per_1k_tokens_input", f"max_cost_per_1k_tokens_input={ci}", priced))
+        if (co := self.max_cost_per_1k_tokens_output) is not None:
+            priced = lambda m: (c := m.capabilities.cost_per_1k_tokens_output) is not None and c <= co  # noqa: E731
+            out.append(("max_cost_per_1k_tokens_output", f"max_cost_per_1k_tokens_output={co}", priced))
+        if (lim := self.max_latency_ms) is not None:
+            fast = lambda m: (lat := m.capabilities.performance.known_latency_ms) is None or lat <= lim  # noqa: E731
+            out.append(("max_latency_ms", f"max_latency_ms={lim}", fast))
         return out
 
     def _metadata_criteria(self) -> list[tuple[str, str, Callable[[ModelMetadata], bool]]]:

@@ -44,20 +44,11 @@ CSV_COLUMNS: dict[str, str] = {
 def add_arguments(parser) -> None:
     add_common_arguments(parser)
     sel = parser.add_mutually_exclusive_group()
-    sel.add_argument(
-        "--commit",
-        metavar="REV",
-        action="append",
-        default=None,
-        help="commit(s) to export (hash, prefix, branch, tag); repeatable; default: the newest with results",
-    )
+    which = "commit(s) to export (hash, prefix, branch, tag); repeatable; default: the newest with results"
+    sel.add_argument("--commit", metavar="REV", action="append", default=None, help=which)
     sel.add_argument("--all", action="store_true", help="export every commit")
-    parser.add_argument(
-        "--output",
-        metavar="PATH",
-        default=None,
-        help="CSV path (default: <output-dir>/benchmark_results_<UTC YYYY-MM-DD_HH-MM-SS>.csv)",
-    )
+    where = "CSV path (default: <output-dir>/benchmark_results_<UTC YYYY-MM-DD_HH-MM-SS>.csv)"
+    parser.add_argument("--output", metavar="PATH", default=None, help=where)
 
 
 def _iso(ts: pd.Series) -> pd.Series:

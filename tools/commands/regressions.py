@@ -126,19 +126,11 @@ def _history_arguments(parser) -> None:
 
 
 def _output_arguments(parser) -> None:
-    parser.add_argument(
-        "--site-url",
-        default=None,
-        metavar="URL",
-        help="asv site root for graph links (default: html_dir from asv.conf.json)",
-    )
+    site = "asv site root for graph links (default: html_dir from asv.conf.json)"
+    parser.add_argument("--site-url", default=None, metavar="URL", help=site)
     parser.add_argument("--fail-on-regression", action="store_true", help="exit 1 when anything regressed (for CI)")
-    parser.add_argument(
-        "--output",
-        metavar="STEM",
-        default=None,
-        help="output path without suffix (default: <output-dir>/reports/regression_report_<ts>)",
-    )
+    stem = "output path without suffix (default: <output-dir>/reports/regression_report_<ts>)"
+    parser.add_argument("--output", metavar="STEM", default=None, help=stem)
 
 
 # ---------------------------------------------------------------- what to compare

@@ -15,13 +15,8 @@ HELP = "write metrics/performance/reports/performance_report_<ts>.md and .html (
 
 def add_arguments(parser) -> None:
     add_common_arguments(parser)
-    parser.add_argument(
-        "--commit",
-        metavar="REV",
-        action="append",
-        default=None,
-        help="commit(s) to tabulate (default: the newest with results); charts always show the history",
-    )
+    which = "commit(s) to tabulate (default: the newest with results); charts always show the history"
+    parser.add_argument("--commit", metavar="REV", action="append", default=None, help=which)
     parser.add_argument("--no-charts", action="store_true", help="tables only (skip drawing the trend charts)")
 
 

@@ -192,16 +192,9 @@ def minimum_detectable_effect(
     return 100.0 * math.expm1(floor + _z_sum(confidence, power) * se)
 
 
-def rounds_needed(
-    sigma_log: float,
-    floor_pct: float,
-    target_pct: float,
-    *,
-    confidence: float = 0.95,
-    power: float = POWER,
-    rule: str = "interval",
-) -> float:
-    """Rounds per side for an MDE of ``target_pct`` (inf when the floor is already above it)."""
+def rounds_needed(sigma_log: float, floor_pct: float, target_pct: float, *, confidence: float = 0.95, rule: str = "interval") -> float:  # fmt: skip
+    """Rounds per side for an MDE of ``target_pct`` at ``POWER`` (inf when the floor is already above it)."""
+    power = POWER
     target, floor = math.log1p(target_pct / 100), math.log1p(floor_pct / 100)
     gap = target - floor
     if not math.isfinite(sigma_log) or gap <= 0:
