@@ -184,7 +184,7 @@ def make_mixed_requests(count: int, salt: str = "mixed") -> list:
 
 
 def complex_model_filter():
-    """provider + function calling + minimum context: the issue's "complex filter"."""
+    """provider + function calling + minimum context: a filter with several criteria at once."""
     ModelFilter = require("intellirouter.registry", "ModelFilter")
     return ModelFilter(provider="provider-major", supports_function_calling=True, min_context_length=32768)
 

@@ -254,7 +254,7 @@ def test_compare_suite_columns_channels_and_directions():
         ]
     )
     out = suite(base, head)
-    contract = [
+    leading = [
         "machine",
         "environment",
         "component",
@@ -278,7 +278,7 @@ def test_compare_suite_columns_channels_and_directions():
         "n_head",
         "anomaly",
     ]
-    assert list(out.columns[: len(contract)]) == contract
+    assert list(out.columns[: len(leading)]) == leading
     got = dict(zip(out["benchmark"].str.rsplit(".", n=1).str[-1], zip(out["channel"], out["verdict"])))
     assert got["time_route"][0] == "wall" and got["time_route"][1] != "regressed"
     assert got["track_route_throughput"] == ("metric", "regressed")
