@@ -23,9 +23,9 @@ SESSION = "rounds/0a0a0a0a-0b0b0b0b"
 
 PINNED = {
     "export.csv": "b3c7634157c023c96901774584cdd2038848f71f2b50ac8db3de0f7e1c005a6d",
-    "performance_report.md": "b8081ec3c7b0f28e8e2d1ff0a4c52de2154670f2d34501fe9e65514179723d41",
-    "pairwise.json": "47e489973f5b6beb5abde67850fa7526d4b91ebd05fecc2ea8c901f77544c669",
-    "history.json": "2661f30560c4fabe134f76836a51982b49ebc1fdc10eca5f4c9666c7877f2b13",
+    "performance_report.md": "c42e2bf08bcbcdf4455b2d0475afc43c50fe160b643e0e49008259eab7315332",
+    "pairwise.json": "4b5a2277decb7c308ec8864e3dd9da344c0b63a7dd7b25d7a4e52f65afd01e4e",
+    "history.json": "d296c47dd251abb21daa87fa94a08c7481d7f5e50f800194ab4572ef6a93b29d",
 }
 
 

@@ -147,7 +147,8 @@ def test_stored_results_default_selection(tmp_path, capsys):
     assert "Fewer than 6 rounds per side" in md
     assert f"--base {RECORDED_COMMITS[2][:12]} --head {RECORDED_COMMITS[3][:12]} --rounds 6" in md
     assert "## Noisy benchmarks" in md and "## Wall time and its witnesses" in md
-    assert "History not analysed: 4 commit(s)" in md
+    assert "History not analysed: at least 8 commits per machine / environment needed" in md
+    assert "toymachine / existing-py_python3 (4)" in md
 
 
 def test_explicit_base_and_head(tmp_path, capsys):
@@ -175,8 +176,12 @@ def test_first_commit_has_nothing_to_compare(tmp_path, capsys):
     code, out, _ = _run(
         capsys, "--results-dir", str(tmp_path / "r"), "--output-dir", str(tmp_path / "o"), "--fail-on-regression"
     )
-    assert code == 0 and "no previous results" in out
-    assert not (tmp_path / "o").exists()
+    assert code == 0 and "(first results)" in out
+    md, data, _ = _report(tmp_path / "o")  # a first run still writes its report, saying why it is empty
+    assert data["base"] is None and data["head"]["commit"] == RECORDED_COMMITS[0]
+    assert data["counts"] == {"regressed": 0, "improved": 0, "inconclusive": 0, "unchanged": 0}
+    assert "first results at" in md and "No earlier results on toymachine" in md
+    assert "run_benchmarks.sh HEAD~5..HEAD" in md
 
 
 def test_rounds_dir_without_rounds_is_an_error(tmp_path, capsys):
@@ -264,7 +269,7 @@ def test_profile_targets_the_timed_twin_of_a_counter():
 
 
 def test_history_counts_the_interleaved_rounds_of_its_commits(tmp_path, capsys):
-    from tools.commands.regressions import _history_rows
+    from tools.history_report import history_rows
     from tools.loader import load_sessions
 
     benches = {
@@ -304,7 +309,7 @@ def test_history_counts_the_interleaved_rounds_of_its_commits(tmp_path, capsys):
     table = load_results(tmp_path / "r")
     rounds = load_sessions(tmp_path / "kept", None)
     assert sorted(rounds["session"].unique()) == ["p1", "p2"]  # which interleaved run each round came from
-    rows, n_extra = _history_rows(table, [("ci-box", table["environment"].iloc[0])], rounds)
+    rows, n_extra = history_rows(table, rounds)
     assert n_extra == 9  # 3 rounds of commits[-2], 6 of commits[-1]; the outsider is not history
     assert outsider not in set(rows["commit"]) and (rows["commit"] == commits[-1]).sum() == 7
     assert load_sessions(tmp_path / "nothing-here", None) is None

@@ -30,6 +30,7 @@ class Settings:
     output_dir: Path = OUTPUT_DIR
     config_path: Path | None = None
     cache_dir: Path | None = None
+    branch: str = "HEAD"  # the branch whose first-parent history orders the commits
 
     @property
     def reports_dir(self) -> Path:
@@ -135,6 +136,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         output_dir=Path(output) if output else root / OUTPUT_DIR,
         config_path=conf_path if conf_path.is_file() else None,
         cache_dir=cache_dir,
+        branch=str((conf.get("branches") or ["HEAD"])[0]),
     )
 
 
@@ -147,13 +149,16 @@ def _is_within(path: Path, root: Path) -> bool:
 
 
 def load_table(settings: Settings) -> pd.DataFrame:
-    """The tidy table for these settings (see ``tools.loader.load_results``)."""
+    """The tidy table for these settings (see ``tools.loader.load_results``), its commits placed in
+    the branch's first-parent history when the repository is at hand (``revisions.with_history_order``)."""
     from tools.loader import load_results
+    from tools.revisions import with_history_order
 
     dirs = settings.results_dirs
-    return load_results(
+    table = load_results(
         list(dirs) if len(dirs) > 1 else dirs[0], machine=settings.machine, cache_dir=settings.cache_dir
     )
+    return with_history_order(table, settings.repo, settings.branch)
 
 
 def utc_stamp(now: pd.Timestamp | None = None) -> str:

@@ -560,14 +560,17 @@ def _object_array(items: list) -> np.ndarray:
 
 
 def commits_with_results(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per (machine, environment, commit) that has any non-failed result, oldest first."""
+    """One row per (machine, environment, commit) that has any non-failed result, oldest first:
+    in history order (``commit_order``, when the table has it; off-branch commits first), then by
+    commit date and run."""
     ok = table[~table["failed"] & ~table["skipped"]]
-    grouped = (
-        ok.groupby(["machine", "environment", "commit"], observed=True)
-        .agg(commit_date=("commit_date", "min"), started_at=("started_at", "max"))
-        .reset_index()
-    )
-    return grouped.sort_values(["commit_date", "started_at"], kind="stable").reset_index(drop=True)
+    agg = {"commit_date": ("commit_date", "min"), "started_at": ("started_at", "max")}
+    keys = ["commit_date", "started_at"]
+    if "commit_order" in table.columns:
+        agg["commit_order"] = ("commit_order", "min")
+        keys = ["commit_order", *keys]
+    grouped = ok.groupby(["machine", "environment", "commit"], observed=True).agg(**agg).reset_index()
+    return grouped.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
 
 
 def load_sessions(rounds_root: str | os.PathLike, machine: str | None = None) -> pd.DataFrame | None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
+from tools.detect.finding import Finding
 from tools.humanize import human_value
-from tools.render import md_code, md_table
+from tools.render import md_code, md_table, short_name
 from tools.stats import sample_stats, throughput_column
 
 
@@ -63,64 +66,81 @@ def summary_section(rows: pd.DataFrame, machines: dict[str, dict], generated: st
     return lines
 
 
+def _row_cells(r, stats_row, tput) -> list[str]:
+    unit = str(r["unit"])
+    ci = (
+        f"{human_value(r['ci_low'], unit)} – {human_value(r['ci_high'], unit)}"
+        if pd.notna(r["ci_low"]) and pd.notna(r["ci_high"])
+        else "—"
+    )
+    n = int(stats_row["n_samples"])
+    return [
+        md_code(short_name(r["benchmark"])),
+        str(r["params"]) or "—",
+        str(r["type"]),
+        human_value(r["value"], unit) if not (r["failed"] or r["skipped"]) else "—",
+        human_value(stats_row["mean"], unit),
+        human_value(stats_row["std_dev"], unit),
+        human_value(stats_row["min"], unit),
+        human_value(stats_row["max"], unit),
+        human_value(tput, "ops/s") if pd.notna(tput) else "—",
+        ci,
+        str(n) if n else "—",
+        _status(r),
+    ]
+
+
 def component_table(rows: pd.DataFrame) -> str:
+    """One row per result: machine and environment always (results of two never mix), the
+    commit too when several are reported."""
     stats = sample_stats(rows["samples"])
     tput = throughput_column(rows)
-    multi = rows["machine"].nunique() > 1 or rows["environment"].nunique() > 1 or rows["commit"].nunique() > 1
-    headers = [
-        "benchmark",
-        "params",
-        "type",
-        "median",
-        "mean",
-        "std dev",
-        "min",
-        "max",
-        "throughput",
-        "99% CI",
-        "n",
-        "status",
-    ]
-    if multi:
-        headers = ["machine / env / commit"] + headers
+    commits = rows["commit"].nunique() > 1
+    headers = ["machine / env" + (" / commit" if commits else ""), "benchmark", "params", "type", "median", "mean"]
+    headers += ["std dev", "min", "max", "throughput", "99% CI", "n", "status"]
     body = []
-    order = rows.sort_values(["benchmark", "params"], kind="stable").index
-    for i in order:
+    for i in rows.sort_values(["machine", "environment", "benchmark", "params"], kind="stable").index:
         r = rows.loc[i]
-        unit = str(r["unit"])
-        short = ".".join(str(r["benchmark"]).split(".")[1:]) or str(r["benchmark"])
-        ci = (
-            f"{human_value(r['ci_low'], unit)} – {human_value(r['ci_high'], unit)}"
-            if pd.notna(r["ci_low"]) and pd.notna(r["ci_high"])
-            else "—"
+        where = f"{r['machine']} / {r['environment']}" + (f" / {str(r['commit'])[:8]}" if commits else "")
+        body.append([where, *_row_cells(r, stats.loc[i], tput.at[i])])
+    numeric = [False, False, False, False] + [True] * 6 + [False, True, False]
+    return md_table(headers, body, numeric)
+
+
+def anomaly_section(anomalies: Sequence[Finding], commits: set[str]) -> list[str]:
+    """Outlier runs and bimodal rounds at the reported commits, and how many series are too noisy
+    for a 5% step (``tools.detect.anomalies``)."""
+    events = [a for a in anomalies if a.evidence.anomaly != "too noisy" and str(a.evidence.commit_after) in commits]
+    noisy = [a for a in anomalies if a.evidence.anomaly == "too noisy"]
+    if not events and not noisy:
+        return []
+    lines = ["## Anomalies", "", "Measurements to read with care (the regression report judges changes).", ""]
+    if events:
+        body = [[f"{a.machine} / {a.environment}", md_code(short_name(a.benchmark)), a.params or "—",
+                 a.evidence.anomaly, a.rule] for a in events]  # fmt: skip
+        lines += [md_table(["machine / env", "benchmark", "params", "kind", "detail"], body), ""]
+    if noisy:
+        worst = sorted(noisy, key=lambda a: -a.evidence.mde_pct)[:5]
+        named = ", ".join(
+            f"`{short_name(a.benchmark)}`{f' ({a.params})' if a.params else ''} (MDE {a.evidence.mde_pct:.0f}%)"
+            for a in worst
         )
-        n = int(stats.at[i, "n_samples"])
-        cells = [
-            md_code(short),
-            str(r["params"]) or "—",
-            str(r["type"]),
-            human_value(r["value"], unit) if not (r["failed"] or r["skipped"]) else "—",
-            human_value(stats.at[i, "mean"], unit),
-            human_value(stats.at[i, "std_dev"], unit),
-            human_value(stats.at[i, "min"], unit),
-            human_value(stats.at[i, "max"], unit),
-            human_value(tput.at[i], "ops/s") if pd.notna(tput.at[i]) else "—",
-            ci,
-            str(n) if n else "—",
-            _status(r),
+        lines += [
+            f"{len(noisy)} series are too noisy over their history to show a 5% step within 5 commits; the noisiest: {named}.",
+            "",
         ]
-        if multi:
-            cells = [f"{r['machine']} / {r['environment']} / {str(r['commit'])[:8]}"] + cells
-        body.append(cells)
-    numeric = [False, False, False] + [True] * 6 + [False, True, False]
-    return md_table(headers, body, ([False] if multi else []) + numeric)
+    return lines
 
 
 def performance_report_md(
-    rows: pd.DataFrame, machines: dict[str, dict], generated: str, chart_refs: dict[str, str]
+    rows: pd.DataFrame,
+    machines: dict[str, dict],
+    generated: str,
+    chart_refs: dict[str, str],
+    anomalies: Sequence[Finding] = (),
 ) -> str:
     """``rows``: the tidy rows of the reported commit(s); ``chart_refs``: {component or
-    'summary': relative PNG path} to embed."""
+    'summary': relative PNG path} to embed; ``anomalies``: the history's (``anomaly_suite``)."""
     head = rows.sort_values("commit_date").iloc[-1]
     lines = [f"# Performance report — {str(head['commit'])[:12]}", ""]
     lines += summary_section(rows, machines, generated)
@@ -138,4 +158,5 @@ def performance_report_md(
         if component in chart_refs:
             lines += [f"![{component} trend]({chart_refs[component]})", ""]
         lines += [component_table(part), ""]
+    lines += anomaly_section(anomalies, set(rows["commit"].astype(str)))
     return "\n".join(lines)

@@ -18,8 +18,9 @@ import pandas as pd
 
 from tools.detect import finding
 from tools.detect.finding import Finding
+from tools.history_report import HistoryResult, counted, history_extras, history_markdown, history_results
 from tools.humanize import human_interval, human_pct, human_value
-from tools.render import asv_find_command, asv_profile_command, graph_link, md_code, md_table
+from tools.render import asv_find_command, asv_profile_command, graph_link, json_record, md_code, md_table, short_name
 from tools.schema import twin_of, workload_of
 
 VERDICT_ORDER = ("regressed", "improved", "inconclusive", "unchanged")
@@ -40,7 +41,7 @@ class Side:
 
 @dataclass
 class ReportContext:
-    base: Side
+    base: Side | None  # None: the first results on this machine, nothing to compare with
     head: Side
     generated: str
     mode: str  # how base and head were measured
@@ -54,11 +55,6 @@ class ReportContext:
 # ---------------------------------------------------------------- pieces
 
 
-def _short(benchmark: str) -> str:
-    parts = str(benchmark).split(".")
-    return ".".join(parts[1:]) if len(parts) > 1 else str(benchmark)
-
-
 def _pv(row) -> tuple[str, ...]:
     pv = row.get("param_values")
     return tuple(pv) if isinstance(pv, (tuple, list)) else ()
@@ -66,7 +62,7 @@ def _pv(row) -> tuple[str, ...]:
 
 def recommendations(row: Mapping, ctx: ReportContext, base: str | None = None, head: str | None = None) -> dict:
     """The commands and link for one regressed series."""
-    base = base or ctx.base.commit
+    base = base or ctx.base.commit  # a pairwise regression always has a base
     head = head or ctx.head.commit
     pv = _pv(row)
     lib = bool(row.get("lower_is_better", True))
@@ -125,6 +121,8 @@ def channel_disagreements(verdicts: pd.DataFrame) -> pd.DataFrame:
     """Wall-time rows paired with their witnesses (``track_x_relative``, ``track_x_instructions``)
     where the verdicts differ and at least one found a change, with a one-line reading."""
     cols = [
+        "machine",
+        "environment",
         "benchmark",
         "params",
         "witness",
@@ -150,6 +148,8 @@ def channel_disagreements(verdicts: pd.DataFrame) -> pd.DataFrame:
                 continue
             out.append(
                 [
+                    p["machine"],
+                    p["environment"],
                     p["benchmark_w"],
                     p["params"],
                     witness,
@@ -163,35 +163,31 @@ def channel_disagreements(verdicts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=cols)
 
 
-def _verdict_rows(rows: pd.DataFrame, ctx: ReportContext, with_rule: bool = True) -> str:
-    multi = len(ctx.machines) > 1 or len(ctx.environments) > 1
-    headers = ["benchmark", "params", "channel", "base", "head", "change", "interval", "q", "n (base/head)"]
-    if with_rule:
-        headers.append("rule (what decided)")
-    if multi:
-        headers.insert(0, "machine / env")
+def _verdict_rows(rows: pd.DataFrame, ctx: ReportContext) -> str:
+    """One row per series: machine and environment always (series of two never mix)."""
+    headers = ["machine / env", "benchmark", "params", "channel", "base", "head", "change", "interval", "q"]
+    headers += ["n (base/head)", "rule (what decided)"]
     body = []
     for _, r in rows.iterrows():
         unit = str(r["unit"])
         q = r["q_value"]
-        cells = [
-            md_code(_short(r["benchmark"])),
-            str(r["params"]) or "—",
-            str(r["channel"]),
-            human_value(r["base_value"], unit),
-            human_value(r["head_value"], unit),
-            human_pct(r["change_pct"]),
-            human_interval(r["ci_low_pct"], r["ci_high_pct"]),
-            f"{q:.3g}" if isinstance(q, float) and math.isfinite(q) else "—",
-            f"{int(r['n_base'])}/{int(r['n_head'])}",
-        ]
-        if with_rule:
-            cells.append(str(r["rule"]))
-        if multi:
-            cells.insert(0, f"{r['machine']} / {r['environment']}")
-        body.append(cells)
-    numeric = [False, False, False, True, True, True, False, True, True] + ([False] if with_rule else [])
-    return md_table(headers, body, ([False] if multi else []) + numeric)
+        body.append(
+            [
+                f"{r['machine']} / {r['environment']}",
+                md_code(short_name(r["benchmark"])),
+                str(r["params"]) or "—",
+                str(r["channel"]),
+                human_value(r["base_value"], unit),
+                human_value(r["head_value"], unit),
+                human_pct(r["change_pct"]),
+                human_interval(r["ci_low_pct"], r["ci_high_pct"]),
+                f"{q:.3g}" if isinstance(q, float) and math.isfinite(q) else "—",
+                f"{int(r['n_base'])}/{int(r['n_head'])}",
+                str(r["rule"]),
+            ]
+        )
+    numeric = [False, False, False, False, True, True, True, False, True, True, False]
+    return md_table(headers, body, numeric)
 
 
 def _sorted(rows: pd.DataFrame) -> pd.DataFrame:
@@ -227,60 +223,71 @@ class ReportData:
 
     ctx: ReportContext
     verdicts: pd.DataFrame  # pairwise findings as records (finding.PAIRWISE_COLUMNS)
-    counts: dict[str, int]  # verdict -> series
+    pairwise: dict[str, int]  # verdict -> series, between base and head
+    counts: dict[str, int]  # the report's one count: pairwise plus history change points blamed on a commit
     by_channel: pd.DataFrame  # channel x verdict counts, with an 'all' row
     witnesses: dict[str, int]  # series of each witness channel
     disagreements: pd.DataFrame
     noisy: pd.DataFrame
-    history: pd.DataFrame | None  # change points as records (finding.HISTORY_COLUMNS + param_values)
-    history_note: str | None
+    history: HistoryResult | None
 
 
-def build_report(
-    findings: Sequence[Finding],
-    ctx: ReportContext,
-    history: Sequence[Finding] | None = None,
-    history_note: str | None = None,
-) -> ReportData:
-    """The report's data from pairwise ``findings`` (and history change points, when analysed)."""
+def build_report(findings: Sequence[Finding], ctx: ReportContext, history: HistoryResult | None = None) -> ReportData:
+    """The report's data from pairwise ``findings`` and what the history analysis found."""
     verdicts = finding.frame(findings, finding.PAIRWISE_COLUMNS)
     has = len(verdicts) > 0
+    pairwise = {v: int((verdicts["verdict"] == v).sum()) for v in VERDICT_ORDER}
+    counts = dict(pairwise)
+    for v in finding.CHANGED:
+        counts[v] += history.count(v) if history is not None else 0
     return ReportData(
         ctx=ctx,
         verdicts=verdicts,
-        counts={v: int((verdicts["verdict"] == v).sum()) for v in VERDICT_ORDER},
+        pairwise=pairwise,
+        counts=counts,
         by_channel=counts_table(verdicts) if has else pd.DataFrame(),
         witnesses={w: int((verdicts["channel"] == w).sum()) if has else 0 for w in WITNESSES},
         disagreements=channel_disagreements(verdicts),
         noisy=verdicts[verdicts["anomaly"].fillna("").astype(str) != ""] if has else verdicts,
-        history=None if history is None else finding.frame(history, HISTORY_RECORD),
-        history_note=history_note,
+        history=history,
     )
 
 
-HISTORY_RECORD = [*finding.HISTORY_COLUMNS, "param_values"]
+def headline(data: ReportData) -> str:
+    """The one count, in words: the same numbers as the JSON ``counts`` and the exit code."""
+    n, pw, h = data.counts, data.pairwise, data.history
+    split = ""
+    if h is not None and h.changes is not None:
+        split = f" ({pw['regressed']} between base and head, {h.count('regressed')} in the history)"
+    text = (
+        f"**{n['regressed']} regressed**{split}, {n['improved']} improved, {n['inconclusive']} inconclusive, "
+        f"{n['unchanged']} unchanged — {len(data.verdicts)} series compared"
+    )
+    if h is not None and h.shifts:
+        text += f"; {len(h.shifts)} environment shift(s) in the history, blamed on no commit"
+    return text + "."
 
 
 # ---------------------------------------------------------------- Markdown
 
 
+def _title(ctx: ReportContext) -> str:
+    if ctx.base is None:
+        return f"# Regression report: first results at {ctx.head.commit[:8]}"
+    return f"# Regression report: {ctx.base.commit[:8]} → {ctx.head.commit[:8]}"
+
+
 def _header(data: ReportData) -> list[str]:
-    ctx, n = data.ctx, data.counts
+    ctx = data.ctx
     facts = [
-        ("Base", ctx.base.text()),
+        ("Base", ctx.base.text() if ctx.base is not None else "— (no earlier results)"),
         ("Head", ctx.head.text()),
         ("Machine(s)", ", ".join(ctx.machines) or "—"),
         ("Environment(s)", ", ".join(ctx.environments) or "—"),
         ("Measured", ctx.mode),
         ("Generated", ctx.generated),
     ]
-    lines = [f"# Regression report: {ctx.base.commit[:8]} → {ctx.head.commit[:8]}", ""]
-    lines += [md_table(["", ""], facts), ""]
-    headline = (
-        f"**{n['regressed']} regressed**, {n['improved']} improved, {n['inconclusive']} inconclusive, "
-        f"{n['unchanged']} unchanged — {len(data.verdicts)} series compared."
-    )
-    lines += ["## Summary", "", headline, ""]
+    lines = [_title(ctx), "", md_table(["", ""], facts), "", "## Summary", "", headline(data), ""]
     if len(data.by_channel):
         c = data.by_channel
         lines += [md_table(["channel", *c.columns], [[ch, *map(int, r)] for ch, r in c.iterrows()],
@@ -315,7 +322,8 @@ def _witness_section(data: ReportData) -> list[str]:
         return lines + ["Where a benchmark has wall time and a witness, their verdicts agree.", ""]
     body = [
         [
-            md_code(_short(d.benchmark)),
+            f"{d.machine} / {d.environment}",
+            md_code(short_name(d.benchmark)),
             d.params or "—",
             f"{d.wall_verdict} {human_pct(d.wall_change_pct)}",
             f"{d.witness}: {d.witness_verdict} {human_pct(d.witness_change_pct)}",
@@ -323,12 +331,8 @@ def _witness_section(data: ReportData) -> list[str]:
         ]
         for d in data.disagreements.itertuples()
     ]
-    return lines + [
-        "Where they disagree:",
-        "",
-        md_table(["benchmark", "params", "wall", "witness", "reading"], body),
-        "",
-    ]
+    table = md_table(["machine / env", "benchmark", "params", "wall", "witness", "reading"], body)
+    return lines + ["Where they disagree:", "", table, ""]
 
 
 def _noisy_section(data: ReportData) -> list[str]:
@@ -336,21 +340,15 @@ def _noisy_section(data: ReportData) -> list[str]:
     if data.noisy.empty:
         return lines + ["None flagged: no outlier rounds, bimodal samples or benchmarks too noisy to judge.", ""]
     body = [
-        [
-            md_code(_short(r.benchmark)),
-            r.params or "—",
-            r.channel,
-            r.anomaly,
-            human_pct(r.mde_pct, signed=False),
-            r.verdict,
-        ]
+        [f"{r.machine} / {r.environment}", md_code(short_name(r.benchmark)), r.params or "—", r.channel, r.anomaly,
+         human_pct(r.mde_pct, signed=False), r.verdict]
         for r in data.noisy.itertuples()
-    ]
+    ]  # fmt: skip
     return lines + [
         "Measurements to read with care. An anomaly alone never makes a regression (only the "
         "interval rule above does); MDE is the smallest change this comparison could detect.",
         "",
-        md_table(["benchmark", "params", "channel", "anomaly", "MDE", "verdict"], body),
+        md_table(["machine / env", "benchmark", "params", "channel", "anomaly", "MDE", "verdict"], body),
         "",
     ]
 
@@ -358,12 +356,14 @@ def _noisy_section(data: ReportData) -> list[str]:
 def _recommendation_section(data: ReportData) -> list[str]:
     ctx, v = data.ctx, data.verdicts
     lines = ["## Recommendations", ""]
+    if ctx.base is None:
+        return lines + [FIRST_RUN_HINT, ""]
     regressed = _sorted(v[v["verdict"] == "regressed"]) if len(v) else v
     if regressed.empty:
         lines += ["Nothing regressed between these commits.", ""]
     for _, r in regressed.iterrows():
         rec = recommendations(r, ctx)
-        label = f"{_short(r['benchmark'])}" + (f" ({r['params']})" if r["params"] else "")
+        label = f"{short_name(r['benchmark'])}" + (f" ({r['params']})" if r["params"] else "")
         lines += [
             f"### {label}: {human_pct(r['change_pct'])} {human_interval(r['ci_low_pct'], r['ci_high_pct'])}",
             "", "Bisect the range (asv builds and measures the commits in between):", "",
@@ -383,46 +383,22 @@ def _recommendation_section(data: ReportData) -> list[str]:
     return lines
 
 
-def _fmt_q(q) -> str:
-    return f"{q:.3g}" if isinstance(q, float) and math.isfinite(q) else "—"
+FIRST_RUN_HINT = (
+    "There is no earlier result on this machine to compare with: this is its first commit with results. "
+    "Measure a few earlier commits to get a base and a history, e.g. "
+    "`bash scripts/run_benchmarks.sh HEAD~5..HEAD` (or `asv run HEAD~5..HEAD`), then run this check again."
+)
 
 
-def _history_section(data: ReportData) -> list[str]:
-    history, ctx = data.history, data.ctx
-    if history is None and not data.history_note:
-        return []
-    lines = ["## History (change points)", ""] + ([data.history_note, ""] if data.history_note else [])
-    if history is None:
-        return lines
-    if not len(history):
-        return lines + ["No change points found in the history.", ""]
-    headers = ["benchmark", "params", "channel", "between", "change", "interval", "q", "verdict", "confirmed", "rule"]
-    body = [
-        [
-            md_code(_short(h.benchmark)),
-            h.params or "—",
-            h.channel,
-            f"{str(h.commit_before)[:8]}..{str(h.commit_after)[:8]}",
-            human_pct(h.change_pct),
-            human_interval(h.ci_low_pct, h.ci_high_pct),
-            _fmt_q(h.q_value),
-            h.verdict,
-            {True: "yes", False: "no"}.get(h.confirmed, "not re-run"),
-            h.rule,
-        ]  # fmt: skip
-        for h in history.itertuples()
-    ]
-    lines += [md_table(headers, body), ""]
-    for _, h in history[history["verdict"] == "regressed"].iterrows():
-        rec = recommendations(h, ctx, base=str(h["commit_before"]), head=str(h["commit_after"]))
-        params = f" ({h['params']})" if h["params"] else ""
-        lines.append(f"- `{_short(h['benchmark'])}`{params}: `{rec['asv_find']}` · [graph]({rec['graph_url']})")
-    return lines + [""]
+def _recommend(ctx: ReportContext):
+    return lambda row, before, after: recommendations(row, ctx, base=before, head=after)
 
 
 def render_markdown(data: ReportData) -> str:
-    sections = (_header, _verdict_sections, _witness_section, _noisy_section, _recommendation_section, _history_section)
-    return "\n".join(line for section in sections for line in section(data))
+    sections = (_header, _verdict_sections, _witness_section, _noisy_section, _recommendation_section)
+    lines = [line for section in sections for line in section(data)]
+    lines += history_markdown(data.history, _recommend(data.ctx))
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- JSON
@@ -431,62 +407,40 @@ def render_markdown(data: ReportData) -> str:
 def _json_results(data: ReportData) -> list[dict]:
     ctx, out = data.ctx, []
     for _, r in data.verdicts.iterrows():
-        row = {**_json_row(r), "mode": "pairwise", "base_commit": ctx.base.commit, "head_commit": ctx.head.commit}
+        row = {**json_record(r), "mode": "pairwise", "base_commit": ctx.base.commit, "head_commit": ctx.head.commit}
         if r["verdict"] == "regressed":
             row["recommendations"] = recommendations(r, ctx)
         out.append(row)
-    if data.history is None or not len(data.history):
-        return out
-    h = data.history
-    for _, r in h[h["verdict"] == "regressed"].iterrows():
-        rec = recommendations(r, ctx, base=str(r["commit_before"]), head=str(r["commit_after"]))
-        out.append({**_json_row(r), "mode": "history", "recommendations": rec})
-    out += [{**_json_row(r), "mode": "history"} for _, r in h[h["verdict"] != "regressed"].iterrows()]
-    return out
+    return out + history_results(data.history, _recommend(ctx))
 
 
 def render_json(data: ReportData) -> dict:
     ctx = data.ctx
+    h = data.history
     return {
         "generated": ctx.generated,
-        "base": ctx.base.as_json(),
+        "base": ctx.base.as_json() if ctx.base is not None else None,
         "head": ctx.head.as_json(),
         "machines": list(ctx.machines),
         "environments": list(ctx.environments),
         "mode": ctx.mode,
         "counts": data.counts,
+        "counts_by_mode": {
+            "pairwise": data.pairwise,
+            "history": counted(h.changes or ()) if h is not None else {},
+        },
         "rule": RULE_TEXT,
         "notes": list(ctx.notes),
         "results": _json_results(data),
-        "disagreements": [_json_row(d) for _, d in data.disagreements.iterrows()],
-        "noisy": [_json_row(r) for _, r in data.noisy.iterrows()],
+        "disagreements": [json_record(d) for _, d in data.disagreements.iterrows()],
+        "noisy": [json_record(r) for _, r in data.noisy.iterrows()],
+        **history_extras(h),
     }
 
 
 def regression_report(
-    findings: Sequence[Finding],
-    ctx: ReportContext,
-    history: Sequence[Finding] | None = None,
-    history_note: str | None = None,
+    findings: Sequence[Finding], ctx: ReportContext, history: HistoryResult | None = None
 ) -> tuple[str, dict]:
-    """(Markdown, JSON-able dict) of pairwise findings and, optionally, history change points."""
-    data = build_report(findings, ctx, history, history_note)
+    """(Markdown, JSON-able dict) of pairwise findings and what the history analysis found."""
+    data = build_report(findings, ctx, history)
     return render_markdown(data), render_json(data)
-
-
-def _json_value(v):
-    if isinstance(v, (pd.Timestamp,)):
-        return v.isoformat()
-    if isinstance(v, tuple):
-        return list(v)
-    if hasattr(v, "item") and not isinstance(v, (list, dict, str)):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if v is pd.NA or v is pd.NaT:
-        return None
-    return v
-
-
-def _json_row(r) -> dict:
-    return {str(k): _json_value(v) for k, v in r.items() if not str(k).startswith("_")}

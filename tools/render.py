@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +26,34 @@ h1 { border-bottom: 2px solid #d0d7de; padding-bottom: 0.2em; }
 h2 { border-bottom: 1px solid #d0d7de; padding-bottom: 0.15em; margin-top: 1.6em; }
 @media print { body { max-width: none; margin: 0; } img { page-break-inside: avoid; } }
 """
+
+
+def short_name(benchmark: str) -> str:
+    """``router_benchmarks.Route.time_route`` -> ``Route.time_route`` (the module is the section)."""
+    parts = str(benchmark).split(".")
+    return ".".join(parts[1:]) if len(parts) > 1 else str(benchmark)
+
+
+def json_value(v):
+    """A table cell as JSON: timestamps ISO 8601, tuples lists, numpy scalars Python, NaN/NA null."""
+    import pandas as pd
+
+    if isinstance(v, (pd.Timestamp,)):
+        return v.isoformat()
+    if isinstance(v, tuple):
+        return list(v)
+    if hasattr(v, "item") and not isinstance(v, (list, dict, str)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if v is pd.NA or v is pd.NaT:
+        return None
+    return v
+
+
+def json_record(row) -> dict:
+    """A table row (Series or mapping) as a JSON object; private ``_`` columns left out."""
+    return {str(k): json_value(v) for k, v in row.items() if not str(k).startswith("_")}
 
 
 def md_escape(text: object) -> str:

@@ -1,12 +1,17 @@
-"""Revisions: REV -> full commit hash, and which commits have results.
+"""Revisions: REV -> full commit hash, which commits have results, and their order.
 
 A revision is resolved against the commits in the results first (a unique hash prefix
 works without a git checkout, e.g. on copied results), then with ``git rev-parse``.
+
+Commits are ordered by the branch's first-parent history (``git rev-list --first-parent``) when
+the project repository is at hand, as asv orders its graphs; commit dates can disagree with that
+order (rebases, merges of old branches). Without the repository, by commit date, said once.
 """
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +36,50 @@ def git_rev_parse(rev: str, repo: Path) -> str | None:
     return out if proc.returncode == 0 and out else None
 
 
+def first_parent(repo: Path, branch: str = "HEAD") -> list[str] | None:
+    """Full hashes of ``branch``'s first-parent history, oldest first; None without git or repo."""
+    try:
+        proc = subprocess.run(
+            ["git", "rev-list", "--first-parent", "--reverse", branch, "--"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.split() if proc.returncode == 0 else None
+
+
+def order_by(table: pd.DataFrame, history: list[str] | None, branch: str) -> pd.DataFrame:
+    """``table`` with ``commit_order`` (position in ``history``, the first-parent history of
+    ``branch``; NaN off it) and ``attrs["order"]`` ("git" or "date") with a one-line
+    ``attrs["order_note"]``. When no commit with results is on ``history``, commit dates order them."""
+    position = {c: i for i, c in enumerate(history or ())}
+    order = table["commit"].astype(str).map(position).astype(float)
+    if history and order.notna().any():
+        out = table.assign(commit_order=order)
+        out.attrs = {**table.attrs, "order": "git", "order_note": f"commits in the first-parent order of {branch}"}
+        return out
+    why = "no git repository at hand" if history is None else f"no commit with results is on {branch}"
+    out = table.copy()
+    out.attrs = {**table.attrs, "order": "date", "order_note": f"commits ordered by commit date ({why})"}
+    return out
+
+
+def with_history_order(table: pd.DataFrame, repo: Path, branch: str = "HEAD") -> pd.DataFrame:
+    """``order_by`` the branch's first-parent history of ``repo``; a note on stderr when dates
+    have to stand in for it."""
+    out = order_by(table, first_parent(repo, branch), branch)
+    if out.attrs["order"] == "date":
+        print(f"note: {out.attrs['order_note']} in {repo}", file=sys.stderr)
+    return out
+
+
+def _sort_keys(frame: pd.DataFrame) -> list[str]:
+    return (["commit_order"] if "commit_order" in frame.columns else []) + ["commit_date", "started_at"]
+
+
 def resolve_revision(rev: str, table: pd.DataFrame, repo: Path | None = None) -> str:
     """REV (hash, prefix, branch, tag, HEAD~1 ...) -> the full hash of a commit that has results."""
     rev = rev.strip()
@@ -52,18 +101,18 @@ def resolve_revision(rev: str, table: pd.DataFrame, repo: Path | None = None) ->
 
 
 def newest_commit(table: pd.DataFrame) -> str:
-    """The commit with results and the latest commit date (ties: the latest run)."""
+    """The newest commit with results: last in the history order (ties: the latest run)."""
     commits = commits_with_results(table)
     if commits.empty:  # every benchmark failed or skipped: still the newest commit measured
         if table.empty:
             raise ToolError("no results at all")
-        return str(table.sort_values(["commit_date", "started_at"], kind="stable").iloc[-1]["commit"])
+        return str(table.sort_values(_sort_keys(table), kind="stable", na_position="first").iloc[-1]["commit"])
     return str(commits.iloc[-1]["commit"])
 
 
 def previous_commit(table: pd.DataFrame, head: str, machine: str, environment: str, lag: int = 1) -> str | None:
-    """The ``lag``-th newest commit before ``head`` (by commit date) with results on the same
-    machine and environment (the oldest one when fewer exist); None when ``head`` is the first."""
+    """The ``lag``-th commit before ``head`` in history order with results on the same machine and
+    environment (the oldest one when fewer exist); None when ``head`` is the first."""
     if lag < 1:
         raise ValueError(f"lag must be >= 1 (got {lag})")
     commits = commits_with_results(table)
@@ -72,11 +121,10 @@ def previous_commit(table: pd.DataFrame, head: str, machine: str, environment: s
     at = same.index[same["commit"].astype(str) == head]
     if len(at) == 0:
         return None
-    head_date = same.loc[at[0], "commit_date"]
-    earlier = same[(same["commit_date"] < head_date) & (same["commit"].astype(str) != head)]
-    if earlier.empty:  # same commit date (e.g. a fast series of commits): fall back to run order
-        earlier = same.iloc[: at[0]]
-        earlier = earlier[earlier["commit"].astype(str) != head]
+    earlier = same.iloc[: at[0]]
+    earlier = earlier[earlier["commit"].astype(str) != head]
+    if "commit_order" in same.columns and pd.notna(same.loc[at[0], "commit_order"]):
+        earlier = earlier[earlier["commit_order"].notna()]  # a commit off the branch is no base
     return str(earlier.iloc[-min(lag, len(earlier))]["commit"]) if not earlier.empty else None
 
 

@@ -24,11 +24,12 @@ import pandas as pd
 
 from tools import rounds_layout
 from tools.config import Settings, add_common_arguments, load_table, settings_from_args, utc_stamp
-from tools.detect import history as history_mod
-from tools.detect import pairwise, robust, sessions
+from tools.detect import pairwise, robust
 from tools.detect.finding import Finding
+from tools.detect.series import on_series
 from tools.detect.verdict import CONFIDENCE
 from tools.errors import ToolError
+from tools.history_report import MIN_COMMITS, build_history
 from tools.io import atomic_write_text
 from tools.loader import load_results, load_sessions
 from tools.regression_report import ReportContext, Side, regression_report
@@ -37,8 +38,6 @@ from tools.revisions import head_series, newest_commit, previous_commit, resolve
 
 NAME = "regressions"
 HELP = "compare head against base and write regression_report_<ts>.md/.html/.json (exit 1 with --fail-on-regression)"
-
-HISTORY_MIN_COMMITS = 8
 
 
 def add_arguments(parser) -> None:
@@ -105,7 +104,7 @@ def _history_arguments(parser) -> None:
     g.add_argument(
         "--history",
         action="store_true",
-        help=f"also locate change points over the stored history (needs >= {HISTORY_MIN_COMMITS} commits)",
+        help=f"also locate change points over the stored history of every machine and environment (>= {MIN_COMMITS} commits each)",
     )
     g.add_argument(
         "--history-rounds-dir",
@@ -140,12 +139,11 @@ def _output_arguments(parser) -> None:
 class Comparison:
     """Base, head and the pairwise findings between them, with how they were measured."""
 
-    base: str
+    base: str | None  # None: the head is the first commit with results, nothing to compare with
     head: str
     findings: list[Finding]
     table: pd.DataFrame  # the rows the findings came from (for dates and parameter names)
     mode: str
-    pairs: list[tuple[str, str]]  # (machine, environment) of the history to analyse
     stored: pd.DataFrame | None = None  # the stored history, when loaded
     notes: list[str] = field(default_factory=list)
 
@@ -164,27 +162,19 @@ def _stored_pairs(table: pd.DataFrame, args, settings: Settings) -> tuple[str, l
     return head, [(m, e, b) for m, e in pairs if (b := previous_commit(table, head, m, e, args.base_lag)) is not None]
 
 
-def _on_series(table: pd.DataFrame, series) -> pd.DataFrame:
-    """The rows of ``table`` on these (machine, environment, ...) series."""
-    keep = pd.Series(False, index=table.index)
-    for m, e, *_ in series:
-        keep |= (table["machine"].astype(str) == m) & (table["environment"].astype(str) == e)
-    return table[keep]
-
-
 def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float) -> list[Finding]:
     by_base: dict[str, list[tuple[str, str]]] = {}
     for m, e, b in pairs:
         by_base.setdefault(b, []).append((m, e))
     found = []
     for base, series in by_base.items():
-        rows = _on_series(table, series)
+        rows = on_series(table, series)
         commits = rows["commit"].astype(str)
         found += pairwise.compare_suite(rows[commits == base], rows[commits == head], q=q)
     return found
 
 
-def _measured_now(args, settings: Settings) -> Comparison | None:
+def _measured_now(args, settings: Settings) -> Comparison:
     """--rounds: base and head measured now, interleaved."""
     from tools.detect.rounds import compare_rounds, resolve
 
@@ -196,8 +186,7 @@ def _measured_now(args, settings: Settings) -> Comparison | None:
     if stored is not None and not (args.base and args.head):
         head, pairs = _stored_pairs(stored, args, settings)
         if not pairs:
-            print(f"no previous results to compare {head[:12]} with; pass --base")
-            return None
+            return _first_results(head, stored, "interleaved rounds not run: no earlier commit with results")
         base = pairs[0][2]
     elif args.base and args.head:
         base, head = resolve(settings.root, args.base), resolve(settings.root, args.head)
@@ -211,8 +200,13 @@ def _measured_now(args, settings: Settings) -> Comparison | None:
     if outcome.extra_rounds_run:
         mode += f", plus {outcome.extra_rounds_run} for inconclusive benchmarks"
     mode += f"; rounds kept in {outcome.pair_dir}"
-    pairs = head_series(stored, head) if stored is not None else []
-    return Comparison(base, head, outcome.verdicts, outcome.table, mode, pairs or [], stored)
+    return Comparison(base, head, outcome.verdicts, outcome.table, mode, stored)
+
+
+def _first_results(head: str, table: pd.DataFrame, mode: str) -> Comparison:
+    """The head is the first commit with results on its machine(s): a report that says so."""
+    where = ", ".join(f"{m} / {e}" for m, e in head_series(table, head))
+    return Comparison(None, head, [], table, mode, table, [f"No earlier results on {where}."])
 
 
 def _rounds_run(args, settings: Settings):
@@ -231,16 +225,12 @@ def _load_rounds_dir(rounds_dir: str, settings: Settings) -> pd.DataFrame:
     return load_results(dirs, machine=settings.machine)
 
 
-def _from_results(args, settings: Settings) -> Comparison | None:
+def _from_results(args, settings: Settings) -> Comparison:
     """Stored results, or the rounds of an earlier interleaved run (--rounds-dir)."""
     table = _load_rounds_dir(args.rounds_dir, settings) if args.rounds_dir else load_table(settings)
     head, pairs = _stored_pairs(table, args, settings)
     if not pairs:
-        where = ", ".join(f"{m}/{e}" for m, e in head_series(table, head))
-        print(
-            f"no previous results to compare {head[:12]} with: it is the first commit with results on {where}; nothing to report"
-        )
-        return None
+        return _first_results(head, table, "stored results: the first commit with results here")
     bases = sorted({b for *_, b in pairs})
     notes = []
     if len(bases) > 1:
@@ -261,72 +251,10 @@ def _from_results(args, settings: Settings) -> Comparison | None:
             "(they show as inconclusive); use --rounds 6 to measure base and head interleaved."
         )
     findings = _compare_stored(table, head, pairs, args.q)
-    return Comparison(base, head, findings, table, mode, pairs, table, notes)
+    return Comparison(base, head, findings, table, mode, table, notes)
 
 
 # ---------------------------------------------------------------- history
-
-
-def _history_rows(table: pd.DataFrame, pairs, rounds: pd.DataFrame | None) -> tuple[pd.DataFrame, int]:
-    """The history's rows (head's machines/environments), plus the interleaved rounds of commits
-    already in that history: a commit re-measured as base or head then counts every round."""
-    rows = _on_series(table, pairs)
-    if rounds is None or rounds.empty:
-        return rows, 0
-    extra = _on_series(rounds, pairs)
-    extra = extra[extra["commit"].astype(str).isin(set(rows["commit"].astype(str)))]
-    if extra.empty:
-        return rows, 0
-    return pd.concat([rows, extra[[c for c in rows.columns if c in extra.columns]]], ignore_index=True), len(extra)
-
-
-def _placeable_sessions(rows: pd.DataFrame, kept: pd.DataFrame) -> int:
-    in_history = set(rows["commit"].astype(str))
-    return sum(sessions.placeable(set(c.astype(str)), in_history) for _, c in kept.groupby("session")["commit"])
-
-
-def _history_note(n_commits: int, n_extra: int, n_sessions: int) -> str:
-    with_rounds = (
-        f", with {n_extra} results of interleaved rounds (every round of a commit is tested)" if n_extra else ""
-    )
-    if n_sessions:
-        with_rounds += (
-            f"; steps also judged by within-session comparisons of {n_sessions} interleaved "
-            f"session{'s' if n_sessions != 1 else ''} (method 'interleaved sessions': immune to "
-            "day-to-day machine differences)"
-        )
-    return (
-        f"{n_commits} commits analysed{with_rounds}; changes are located at the commit where the step happened. "
-        "'not re-run' means the boundary commits were not re-measured interleaved "
-        "(`python -m tools regressions --base <before> --head <after> --rounds 6` confirms one)."
-    )
-
-
-def _with_param_values(found: list[Finding], rows: pd.DataFrame) -> list[Finding]:
-    """History findings with their parameter values (for the asv find / profile regexes)."""
-    lookup = dict(zip(zip(rows["benchmark"].astype(str), rows["params"].astype(str)), rows["param_values"]))
-    return [f.replace(param_values=lookup.get((str(f.benchmark), str(f.params)), ())) for f in found]
-
-
-def _history(table: pd.DataFrame, pairs, q: float, rounds: pd.DataFrame | None, confirm=None):
-    """(change points, note) over the stored history, or (None, why not)."""
-    rows, n_extra = _history_rows(table, pairs, rounds)
-    n_commits = rows["commit"].nunique()
-    if n_commits < HISTORY_MIN_COMMITS:
-        return None, f"History not analysed: {n_commits} commit(s) with results, at least {HISTORY_MIN_COMMITS} needed."
-    found = history_mod.history_suite(rows, q=q)
-    n_sessions = 0
-    if rounds is not None and not rounds.empty:
-        kept = _on_series(rounds, pairs)
-        n_sessions = _placeable_sessions(rows, kept)
-        if n_sessions:  # steps judged by within-session comparisons only: free of day-to-day machine effects
-            found += sessions.sessions_suite(rows, kept, q=q)
-    found = _with_param_values(found, rows)
-    if confirm is not None:
-        regressed = [f for f in found if f.verdict == "regressed"]
-        checked = iter(history_mod.confirmed(regressed, confirm))
-        found = [next(checked) if f.verdict == "regressed" else f for f in found]
-    return found, _history_note(n_commits, n_extra, n_sessions)
 
 
 def _kept_rounds(settings: Settings, args) -> pd.DataFrame | None:
@@ -364,27 +292,29 @@ def _param_names(table: pd.DataFrame) -> dict[str, list[str]]:
     return {name: list(meta.get("param_names") or []) for name, meta in (table.attrs.get("benchmarks") or {}).items()}
 
 
-def _write_report(c: Comparison, history, history_note, args, settings: Settings) -> dict:
+def _write_report(c: Comparison, history, args, settings: Settings) -> dict:
     stamp = utc_stamp()
+    on_head = head_series(c.table, c.head)
     ctx = ReportContext(
-        base=_side(c.table, c.base), head=_side(c.table, c.head),
+        base=_side(c.table, c.base) if c.base else None, head=_side(c.table, c.head),
         generated=f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC", mode=c.mode,
         site=args.site_url or _local_site(settings, args), param_names=_param_names(c.table),
-        machines=sorted({str(f.machine) for f in c.findings}),
-        environments=sorted({str(f.environment) for f in c.findings}),
+        machines=sorted({str(f.machine) for f in c.findings} or {m for m, _ in on_head}),
+        environments=sorted({str(f.environment) for f in c.findings} or {e for _, e in on_head}),
         notes=c.notes,
     )  # fmt: skip
-    md, data = regression_report(c.findings, ctx, history, history_note)
+    md, data = regression_report(c.findings, ctx, history)
     stem = Path(args.output) if args.output else settings.reports_dir / f"regression_report_{stamp}"
-    title = f"Regression report {c.base[:8]}..{c.head[:8]}"
+    title = f"Regression report {(c.base or '')[:8]}..{c.head[:8]}"
     paths = [
         atomic_write_text(stem.with_name(stem.name + ".json"), json.dumps(data, indent=2, allow_nan=False) + "\n"),
         atomic_write_text(stem.with_name(stem.name + ".md"), md),
         atomic_write_text(stem.with_name(stem.name + ".html"), html_page(title, md)),
     ]
     counts = data["counts"]
+    base = c.base[:8] if c.base else "(first results)"
     print(
-        f"{c.base[:8]} → {c.head[:8]}: {counts['regressed']} regressed, {counts['improved']} improved, "
+        f"{base} → {c.head[:8]}: {counts['regressed']} regressed, {counts['improved']} improved, "
         f"{counts['inconclusive']} inconclusive, {counts['unchanged']} unchanged"
     )
     for p in paths:
@@ -399,11 +329,8 @@ def run(args) -> int:
     if args.confirm_rounds and not args.history:
         raise ToolError("--confirm-rounds goes with --history")
     c = _measured_now(args, settings) if args.rounds else _from_results(args, settings)
-    if c is None:
-        return 0
-    history = history_note = None
+    history = None
     if args.history and c.stored is not None:
-        rounds = _kept_rounds(settings, args)
-        history, history_note = _history(c.stored, c.pairs, args.q, rounds, _confirmer(args, settings))
-    counts = _write_report(c, history, history_note, args, settings)
+        history = build_history(c.stored, _kept_rounds(settings, args), q=args.q, confirm=_confirmer(args, settings))
+    counts = _write_report(c, history, args, settings)
     return 1 if args.fail_on_regression and counts["regressed"] > 0 else 0

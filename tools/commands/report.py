@@ -23,6 +23,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from tools.commands.charts import write_charts
     from tools.commands.export import select_commits
+    from tools.detect.anomalies import anomaly_suite
     from tools.performance_report import performance_report_md
     from tools.render import html_page
 
@@ -47,7 +48,8 @@ def run(args) -> int:
     machines = {}
     for d in settings.results_dirs:
         machines.update(load_machines(d))
-    md = performance_report_md(rows, machines, f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC", refs)
+    found = anomaly_suite(table) if table["commit"].nunique() > 1 else []
+    md = performance_report_md(rows, machines, f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC", refs, found)
     md_path = atomic_write_text(reports / f"performance_report_{stamp}.md", md)
     html_path = atomic_write_text(
         reports / f"performance_report_{stamp}.html", html_page("Performance report", md, images)

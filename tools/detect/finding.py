@@ -111,14 +111,25 @@ HISTORY_COLUMNS = [
     "value_before", "value_after", "rule", "rounds_before", "rounds_after", "design_effect", "looks",
 ]  # fmt: skip
 
+ANOMALY_COLUMNS = [
+    "machine", "environment", "component", "benchmark", "params", "unit", "kind", "commit", "round", "detail",
+    "statistic", "p_value", "mde_pct", "rounds_needed",
+]  # fmt: skip
+
 # record column -> (where it lives in a Finding): a field, or an evidence field, renamed.
 _RENAMED = {
+    "detail": "rule",
     "n_before": "n_base",
     "n_after": "n_head",
     "value_before": "base_value",
     "value_after": "head_value",
 }
-_EVIDENCE_RENAMED = {"rounds_before": "rounds_base", "rounds_after": "rounds_head"}
+_EVIDENCE_RENAMED = {
+    "rounds_before": "rounds_base",
+    "rounds_after": "rounds_head",
+    "kind": "anomaly",
+    "commit": "commit_after",
+}
 _EVIDENCE = {f.name for f in dataclasses.fields(Evidence)}
 _FIELDS = {f.name for f in dataclasses.fields(Finding)}
 
@@ -134,7 +145,10 @@ def _get(f: Finding, column: str):
 
 
 def columns_of(f: Finding) -> list[str]:
-    """The record layout of a finding: history columns for change points, else pairwise."""
+    """The record layout of a finding: history columns for change points, anomaly columns for
+    anomalies, else pairwise."""
+    if f.mode == "anomaly":
+        return ANOMALY_COLUMNS
     return HISTORY_COLUMNS if f.mode in ("history", "sessions") else PAIRWISE_COLUMNS
 
 

@@ -60,6 +60,20 @@ def require_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
         raise ToolError(f"{what}: missing column(s) {', '.join(missing)} (expected the tidy table of tools.schema)")
 
 
+def on_series(table: pd.DataFrame, pairs) -> pd.DataFrame:
+    """The rows of ``table`` on these (machine, environment, ...) pairs."""
+    keep = pd.Series(False, index=table.index)
+    for m, e, *_ in pairs:
+        keep |= (table["machine"].astype(str) == m) & (table["environment"].astype(str) == e)
+    return table[keep]
+
+
+def machine_environments(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """Every (machine, environment) of the table, sorted."""
+    pairs = table[["machine", "environment"]].astype(str).drop_duplicates()
+    return sorted(tuple(x) for x in pairs.itertuples(index=False, name=None))
+
+
 def usable(df: pd.DataFrame) -> pd.DataFrame:
     """Rows with a finite value that did not fail, ``value`` as float."""
     values = pd.to_numeric(df["value"], errors="coerce")
@@ -90,11 +104,11 @@ def samples_of(rows: pd.DataFrame | None) -> list[np.ndarray]:
 
 
 def per_commit_series(table: pd.DataFrame) -> Iterator[tuple[tuple, pd.DataFrame]]:
-    """(series key, frame of commit, commit_date, value, rounds) per series, in commit order (commit
-    date, then first start time): ``value`` is the median over the commit's rows (its rounds: the
+    """(series key, frame of commit, commit_date, value, rounds) per series, in commit order (history
+    order when the table has ``commit_order``, then commit date, then first start time): ``value`` is the median over the commit's rows (its rounds: the
     daily result and any interleaved re-runs), ``rounds`` all of them. ``frame.attrs`` holds type/unit."""
     t = usable(table)
-    order_cols = [c for c in ("commit_date", "started_at") if c in t.columns]
+    order_cols = [c for c in ("commit_order", "commit_date", "started_at") if c in t.columns]
     for key, g in t.groupby(SERIES_KEY, sort=True, dropna=False):
         agg = {"value": ("value", "median"), "rounds": ("value", tuple)}
         for c in order_cols:

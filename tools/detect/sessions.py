@@ -165,6 +165,8 @@ def split_tests(sessions: Sequence[Session], n: int, confidence: float) -> list[
                 "looks": looks,
                 "rounds_before": int(sum(st.m for st in strata)),
                 "rounds_after": int(sum(st.n for st in strata)),
+                # the step lies in (latest base, earliest head] of the sessions that straddle it
+                "span": (max(usable[i][0].before for i in on), min(usable[i][0].after for i in on)),
             }
         )
     return out
@@ -180,7 +182,7 @@ def _candidate(t: dict, floor: float, confidence: float) -> Finding:
         ci_high_pct=robust.to_pct(t["high"]), p_value=t["p_value"], floor_pct=floor, n_base=n, n_head=n,
         method=SESSIONS_METHOD.format(n), confidence=confidence, decision_rule=verdict.DECISION_RULE,
     ).with_evidence(
-        position=t["split"], before_position=t["split"] - 1, rounds_base=t["rounds_before"],
+        position=t["span"][1], before_position=t["span"][0], rounds_base=t["rounds_before"],
         rounds_head=t["rounds_after"], looks=t["looks"],
     )  # fmt: skip
 
@@ -195,8 +197,9 @@ def detect_sessions(
 ) -> list[Finding]:
     """Candidate steps of one benchmark's history of ``n`` commits from its interleaved sessions.
 
-    Returns findings shaped like ``history.detect_series``' (``evidence.position`` = first commit
-    after the step; ``n_base``/``n_head`` count sessions), for ``verdict.judge`` after BH across the
+    Returns findings shaped like ``history.detect_series``' (the step lies between
+    ``evidence.before_position`` and ``evidence.position``: the latest base and the earliest head of
+    the sessions straddling it; ``n_base``/``n_head`` count sessions), for ``verdict.judge`` after BH across the
     suite. Splits weaker than ``prune_p`` (corrected) are not candidates.
     """
     floor = floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT
