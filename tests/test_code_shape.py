@@ -96,3 +96,27 @@ def test_no_function_is_longer_than_sixty_lines(package):
                 if n > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({n} lines)")
     assert not long, "functions over 60 lines: " + "; ".join(long)
+
+
+def test_the_tools_run_from_any_folder_as_installed(tmp_path):
+    """``intellirouter-bench`` is installed with the project; outputs land where it is told (or
+    in the current folder), never in the package."""
+    import subprocess
+    import sys
+
+    from _tools_testkit import DATA
+
+    exe = Path(sys.executable).parent / "intellirouter-bench"
+    assert exe.exists(), "intellirouter-bench missing: reinstall the project (pip install -e '.[dev]')"
+    proc = subprocess.run(
+        [str(exe), "export", "--results-dir", str(DATA), "--all", "--no-cache"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    written = list((tmp_path / "metrics" / "performance").glob("benchmark_results_*.csv"))
+    assert len(written) == 1 and "wrote" in proc.stdout
+    assert subprocess.run([str(exe), "--help"], capture_output=True, text=True).stdout.startswith(
+        "usage: intellirouter-bench"
+    )

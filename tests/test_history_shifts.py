@@ -112,7 +112,7 @@ def test_the_report_follows_its_json_schema(report):
 
 
 def test_a_shift_that_moves_instruction_counts_is_code_not_machine():
-    rows, changes = [], []
+    rows = []
     for i in range(12):
         for k, unit in enumerate(["seconds"] * 4 + ["instructions"]):
             rows.append({"machine": "m", "environment": "e", "commit": commit(i), "benchmark": f"c{k % 3}_benchmarks.W.x{k}",

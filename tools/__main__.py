@@ -1,4 +1,5 @@
-"""``python -m tools <command>``: discovers the command modules in ``tools/commands``."""
+"""``python -m tools <command>`` (installed: ``intellirouter-bench <command>``, from any folder):
+discovers the command modules in ``tools/commands``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from pathlib import Path
 
 from tools import commands
 from tools.errors import ToolError
@@ -22,7 +24,7 @@ def _command_modules():
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tools",
+        prog="intellirouter-bench" if Path(sys.argv[0]).name == "intellirouter-bench" else "python -m tools",
         description="IntelliRouter benchmark tools: export, reports, charts and regression detection over asv results.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
