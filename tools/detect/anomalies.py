@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 from tools.detect import robust, series
 from tools.detect.finding import Finding
@@ -111,10 +112,12 @@ def history_outliers(log_values, threshold: float = HISTORY_OUTLIER_Z, window: i
     smooth = pd.Series(y).rolling(window, center=True, min_periods=1).median().to_numpy()
     bar = max(threshold * robust.mad_sigma(y - smooth), OUTLIER_MIN_DEVIATION, np.finfo(float).eps)
     half = window // 2
-    for i in range(1, n - 1):
-        dl = y[i] - np.median(y[max(0, i - half) : i])
-        dr = y[i] - np.median(y[i + 1 : i + 1 + half])
-        flags[i] = dl * dr > 0 and min(abs(dl), abs(dr)) >= bar
+    pad = np.full(half, np.nan)
+    # medians of the (up to) ``half`` commits before and after each commit, all at once
+    before = np.nanmedian(sliding_window_view(np.concatenate([pad, y]), half)[1 : n - 1], axis=1)
+    after = np.nanmedian(sliding_window_view(np.concatenate([y, pad]), half)[2:n], axis=1)
+    dl, dr = y[1:-1] - before, y[1:-1] - after
+    flags[1:-1] = (dl * dr > 0) & (np.minimum(np.abs(dl), np.abs(dr)) >= bar)
     return flags
 
 
@@ -160,14 +163,14 @@ def _spikes_and_noise(key, per: pd.DataFrame, target_pct, floor_pct, window, con
 
 
 def _bimodal_rounds(table: pd.DataFrame) -> list[Finding]:
+    """Rounds whose raw samples are bimodal (Hartigan's dip), Bonferroni over each series' rounds."""
+    has = np.fromiter(
+        (s is not None and not (isinstance(s, float) and math.isnan(s)) for s in table["samples"]), bool, len(table)
+    )
     out = []
-    for key, g in table.groupby(SERIES_KEY, sort=True, dropna=False):
-        groups = [
-            (r.commit, getattr(r, "round", 0), s)
-            for r, s in zip(g.itertuples(), g["samples"])
-            if s is not None and not (isinstance(s, float) and math.isnan(s))
-        ]
-        tests = [(c, rd, *dip_test(s)) for c, rd, s in groups]
+    for key, g in table[has].groupby(SERIES_KEY, sort=True, dropna=False, observed=True):
+        rounds = g["round"] if "round" in g.columns else pd.Series(0, index=g.index)
+        tests = [(c, rd, *dip_test(s)) for c, rd, s in zip(g["commit"], rounds, g["samples"])]
         tests = [t for t in tests if math.isfinite(t[3])]
         for c, rd, d, p in tests:
             if p < BIMODAL_P / len(tests):
