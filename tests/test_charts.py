@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,8 +19,10 @@ from tools.charts import (
     chart_figures,
     chart_points,
     components,
+    date_axis,
     ellipsize,
     line_names,
+    line_styles,
     marks_from_findings,
     paginate,
     relative_cost,
@@ -189,6 +192,17 @@ def test_write_charts_names_pages_writes_index_and_drops_stale_pages(table, tmp_
     ]
     index = (tmp_path / "index.md").read_text()
     assert "## toy-2.png" in index and "4. `toy_benchmarks.peakmem_list`" in index
+    assert "| existing-py_python3 | `toymachine / existing-py_python3` |" in index  # what a legend entry means
+
+
+def test_the_report_embeds_every_page_with_its_panel_names(tmp_path, monkeypatch):
+    monkeypatch.setattr(charts, "_MAX_ROWS", 1)
+    assert main(["report", "--results-dir", str(DATA), "--output-dir", str(tmp_path)]) == 0
+    md = next((tmp_path / "reports").glob("performance_report_*.md")).read_text()
+    assert "![toy trend](../charts/toy.png)" in md and "![toy trend, page 2](../charts/toy-2.png)" in md
+    assert "Panels of `toy-2.png`: 4. `toy_benchmarks.peakmem_list`" in md
+    html = next((tmp_path / "reports").glob("performance_report_*.html")).read_text()
+    assert html.count("data:image/png;base64,") == 3  # summary + two pages
 
 
 def test_relative_cost_geometric_mean(tmp_path):
@@ -232,3 +246,7 @@ def test_helpers(table):
     names = line_names([("m", "conda-py3.8-numpy"), ("m", "conda-py3.9-numpy")])
     assert names == {("m", "conda-py3.8-numpy"): "py3.8", ("m", "conda-py3.9-numpy"): "py3.9"}
     assert line_names([("m", "virtualenv-py3.11")]) == {("m", "virtualenv-py3.11"): "virtualenv-py3.11"}
+    nov, mar = (mdates.date2num(pd.Timestamp(d)) for d in ("2021-11-01", "2022-03-26"))
+    assert date_axis(nov, mar).labels[:3] == ["Nov", "Dec", "2022"] and date_axis(nov, mar).offset == "2021–2022"
+    styles = line_styles([("m", f"env-{i:02d}") for i in range(17)])
+    assert len({c for c, _ in styles.values()}) == 16 and styles[("m", "env-16")] == (styles[("m", "env-00")][0], "--")

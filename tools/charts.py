@@ -259,7 +259,11 @@ def date_axis(lo: float, hi: float) -> DateAxis:
     ticks = ticks[(ticks >= lim[0]) & (ticks <= lim[1])]
     formatter = mdates.ConciseDateFormatter(locator)
     labels = formatter.format_ticks(ticks)
-    return DateAxis(lim, ticks, labels, formatter.get_offset())
+    offset = formatter.get_offset()
+    if not offset and labels and not labels[0].isdigit():  # "Nov Dec 2022 Feb": say which years
+        first, last = mdates.num2date(lo), mdates.num2date(hi)
+        offset = f"{first:%Y}–{last:%Y}" if first.year != last.year else f"{first:%Y}"
+    return DateAxis(lim, ticks, labels, offset)
 
 
 # ---------------------------------------------------------------- panels
@@ -590,13 +594,16 @@ def render_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def panels_md(page: ChartPage) -> str:
+    """``Panels of `x.png`: 1. `full name` · 2. ...``: what the (maybe cut) panel titles stand for."""
+    return f"Panels of `{page.name}`: " + " · ".join(f"{page.first + i}. `{n}`" for i, n in enumerate(page.panels))
+
+
 def page_index_md(page: ChartPage) -> str:
-    """What a page's shortened names stand for: its panels' full names (component pages) or,
-    on the summary, the machine / environment of each legend entry that was shortened."""
+    """A page's caption in the report: its panels' full names (component pages) or, on the
+    summary, the machine / environment of each legend entry that was shortened."""
     if page.group != SUMMARY:
-        return f"Panels of `{page.name}`: " + " · ".join(
-            f"{page.first + i}. `{name}`" for i, name in enumerate(page.panels)
-        )
+        return panels_md(page)
     short = [f"{entry} = `{full}`" for entry, full in page.lines if entry != full.split(" / ", 1)[1]]
     return f"Lines of `{page.name}`: " + " · ".join(short) if short else ""
 
@@ -615,8 +622,15 @@ def write_charts(table: pd.DataFrame, out_dir: Path, *, marks: Iterable[Mark] = 
         for old in out_dir.glob(f"{group}-*.png"):
             if re.fullmatch(rf"{re.escape(group)}-\d+\.png", old.name) and old.name not in names:
                 old.unlink()
-    index = ["# Charts", ""] + [
-        line for _, page in written for line in (f"## {page.name}", "", page_index_md(page), "")
-    ]
-    atomic_write_text(out_dir / "index.md", "\n".join(index))
+    atomic_write_text(out_dir / "index.md", index_md([page for _, page in written]))
     return written
+
+
+def index_md(pages: Sequence[ChartPage]) -> str:
+    """``index.md``: what each legend entry stands for, then the full names of each page's panels."""
+    lines = sorted({entry for page in pages for entry in page.lines})
+    out = ["# Charts", "", "## Lines", "", "| legend entry | machine / environment |", "|---|---|"]
+    out += [f"| {entry} | `{full}` |" for entry, full in lines] + [""]
+    for page in pages:
+        out += [f"## {page.name}", "", panels_md(page), ""]
+    return "\n".join(out)
