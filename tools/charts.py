@@ -374,16 +374,29 @@ def _draw_lines(ax, panel: Panel, ctx: Context) -> None:
         ax.add_collection(PolyCollection(bands, facecolors=colours, alpha=0.15, lw=0), autolim=False)
 
 
-def _y_axis(ax, values: np.ndarray, unit: str) -> None:
-    """Limits from the values (not the intervals, whose outliers would flatten the lines),
-    log when they span more than LOG_SPAN, tick labels with units."""
-    v = values[np.isfinite(values)]
+def _y_span(panel: Panel) -> np.ndarray:
+    """What the y limits hold: every value, and the intervals' 10th and 90th percentile bounds
+    (a few wild intervals, common in long histories, would otherwise flatten the lines)."""
+    values = np.concatenate([line.y for line in panel.lines])
+    lows = [line.low for line in panel.lines if line.low is not None]
+    highs = [line.high for line in panel.lines if line.high is not None]
+    low, high = (np.concatenate(b) if b else np.array([]) for b in (lows, highs))
+    low, high = low[np.isfinite(low)], high[np.isfinite(high)]
+    bounds = [np.percentile(low, 10), np.percentile(high, 90)] if len(low) and len(high) else []
+    return np.concatenate([values, bounds])
+
+
+def _y_axis(ax, values: np.ndarray, span: np.ndarray, unit: str) -> None:
+    """Log when the values span more than LOG_SPAN, limits around ``span``, tick labels with units."""
+    v, s = values[np.isfinite(values)], span[np.isfinite(span)]
+    if not len(v):
+        return
     if _use_log(v):
         ax.set_yscale("log")
-        lo, hi = v[v > 0].min() / 1.15, v.max() * 1.15
+        lo, hi = s[s > 0].min() / 1.15, s.max() * 1.15
     else:
-        pad = (v.max() - v.min()) * 0.08 or abs(v.max()) * 0.05 or 1.0
-        lo, hi = v.min() - pad, v.max() + pad
+        pad = (s.max() - s.min()) * 0.08 or abs(s.max()) * 0.05 or 1.0
+        lo, hi = s.min() - pad, s.max() + pad
     ax.set_ylim(lo, hi)
     if unit == RATIO_UNIT:
         ax.axhline(1.0, color="0.3", lw=1, ls="--")
@@ -439,7 +452,7 @@ def _draw_marks(ax, panel: Panel, ctx: Context, width: float) -> None:
 
 def draw_panel(ax, panel: Panel, ctx: Context, axis: DateAxis) -> None:
     _draw_lines(ax, panel, ctx)
-    _y_axis(ax, np.concatenate([line.y for line in panel.lines]), panel.unit)
+    _y_axis(ax, np.concatenate([line.y for line in panel.lines]), _y_span(panel), panel.unit)
     _x_axis(ax, axis)
     _draw_marks(ax, panel, ctx, axis.lim[1] - axis.lim[0])
     ax.set_title(panel.title, loc="left")
