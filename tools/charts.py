@@ -232,6 +232,8 @@ def _place(mark: Mark, commit_x: pd.Series, key_x: dict) -> tuple[float, float |
 
 
 def context(points: pd.DataFrame, marks: Iterable[Mark] = ()) -> Context:
+    """Styles and names for every machine + environment of ``points`` (so one colour holds
+    across all pages), and the marks that can be placed (others are left out)."""
     keys = sorted(points.groupby(["machine", "environment"]).groups)
     commit_x = points.groupby("commit")["x"].min()
     key_x = {k: np.unique(g["x"].to_numpy()) for k, g in points.groupby(["machine", "environment"])}
