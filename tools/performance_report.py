@@ -132,20 +132,30 @@ def anomaly_section(anomalies: Sequence[Finding], commits: set[str]) -> list[str
     return lines
 
 
+def _charts_md(alt: str, refs: str | list[tuple[str, str]]) -> list[str]:
+    """One chart (a relative PNG path), or a chart's pages ((path, caption) pairs), as Markdown."""
+    pages = [(refs, "")] if isinstance(refs, str) else refs
+    out = []
+    for i, (path, caption) in enumerate(pages, start=1):
+        out += [f"![{alt}{f', page {i}' if i > 1 else ''}]({path})", ""] + ([caption, ""] if caption else [])
+    return out
+
+
 def performance_report_md(
     rows: pd.DataFrame,
     machines: dict[str, dict],
     generated: str,
-    chart_refs: dict[str, str],
+    chart_refs: dict[str, str | list[tuple[str, str]]],
     anomalies: Sequence[Finding] = (),
 ) -> str:
     """``rows``: the tidy rows of the reported commit(s); ``chart_refs``: {component or
-    'summary': relative PNG path} to embed; ``anomalies``: the history's (``anomaly_suite``)."""
+    'summary': relative PNG path, or its pages as (path, caption) pairs} to embed; ``anomalies``:
+    the history's (``anomaly_suite``)."""
     head = rows.sort_values("commit_date").iloc[-1]
     lines = [f"# Performance report — {str(head['commit'])[:12]}", ""]
     lines += summary_section(rows, machines, generated)
     if "summary" in chart_refs:
-        lines += ["", "## Trend", "", f"![relative cost per component]({chart_refs['summary']})", ""]
+        lines += ["", "## Trend", "", *_charts_md("relative cost per component", chart_refs["summary"])]
     lines += [
         "",
         "Values are asv's results: the median of the samples for time benchmarks; mean, std dev, min "
@@ -156,7 +166,7 @@ def performance_report_md(
     for component, part in rows.groupby(rows["component"].astype(str), sort=True):
         lines += [f"## {component}", ""]
         if component in chart_refs:
-            lines += [f"![{component} trend]({chart_refs[component]})", ""]
+            lines += _charts_md(f"{component} trend", chart_refs[component])
         lines += [component_table(part), ""]
     lines += anomaly_section(anomalies, set(rows["commit"].astype(str)))
     return "\n".join(lines)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tools.config import add_common_arguments, load_table, settings_from_args
-from tools.errors import ToolError
-from tools.io import atomic_write_bytes
 
 NAME = "charts"
-HELP = "draw one PNG trend chart per component plus summary.png (matplotlib, headless)"
+HELP = "draw PNG trend charts: <component>.png (+ <component>-2.png, ... when long) and summary.png"
 
 
 def add_arguments(parser) -> None:
@@ -28,19 +26,13 @@ def last_commits(table, n: int | None):
     return table[table["commit"].astype(str).isin(keep)]
 
 
-def write_charts(table, charts_dir: Path) -> list[Path]:
-    from tools.charts import chart_pngs
-
-    pngs = chart_pngs(table)
-    if not pngs:
-        raise ToolError("nothing to chart: every result failed or was skipped")
-    return [atomic_write_bytes(charts_dir / name, data) for name, data in pngs.items()]
-
-
 def run(args) -> int:
+    from tools.charts import write_charts
+
     settings = settings_from_args(args)
     table = last_commits(load_table(settings), args.last)
     charts_dir = Path(args.charts_dir) if args.charts_dir else settings.charts_dir
-    for path in write_charts(table, charts_dir):
+    for path, _ in write_charts(table, charts_dir):
         print(f"wrote {path}")
+    print(f"wrote {charts_dir / 'index.md'}")
     return 0

@@ -21,7 +21,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from tools.commands.charts import write_charts
     from tools.commands.export import select_commits
     from tools.detect.anomalies import anomaly_suite
     from tools.performance_report import performance_report_md
@@ -35,16 +34,17 @@ def run(args) -> int:
     stamp = utc_stamp()
     reports = settings.reports_dir
     images: dict[str, bytes] = {}
-    refs: dict[str, str] = {}
-    from tools.charts import components
+    refs: dict[str, list[tuple[str, str]]] = {}
+    from tools.charts import components, page_index_md, write_charts
 
     if not args.no_charts and not components(table):
         print("note: no successful results to chart (every benchmark failed or was skipped); tables only")
     elif not args.no_charts:
-        for path in write_charts(table, settings.charts_dir):
+        for path, page in write_charts(table, settings.charts_dir):
             print(f"wrote {path}")
-            refs[path.stem] = os.path.relpath(path, reports)
-            images[refs[path.stem]] = path.read_bytes()
+            ref = os.path.relpath(path, reports)
+            refs.setdefault(page.group, []).append((ref, page_index_md(page)))
+            images[ref] = path.read_bytes()
     machines = {}
     for d in settings.results_dirs:
         machines.update(load_machines(d))
