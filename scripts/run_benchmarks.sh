@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one-shot benchmark pipeline (the README's main job), from a fresh clone:
-#   venv -> asv machine -> asv run --record-samples -> export CSV -> performance report
-#   + charts -> regression report against the previous results -> asv publish -> offline site.
+#   venv -> asv machine -> asv run --record-samples -> export CSV -> regression report against
+#   the previous results -> performance report + charts (marking the report's change points and
+#   environment shifts) -> asv publish -> offline site.
 #
 # Usage: scripts/run_benchmarks.sh [--quick] [--rounds N] [--extra-rounds N] [--base-lag K] [--skip-existing] [--machine NAME] [RANGE]
 #   RANGE          asv range to measure (default: HEAD^!, the current commit); e.g. main~5..main, NEW
@@ -79,14 +80,22 @@ fi
 step "export (CSV)"
 tool export --machine "$MACHINE"
 
-step "performance report and charts"
-tool report --machine "$MACHINE"
-
 step "regressions against the previous results"
 REG_ARGS=(--machine "$MACHINE" --history --base-lag "$BASE_LAG")
 [ "$ROUNDS" -gt 0 ] && REG_ARGS+=(--rounds "$ROUNDS")
 [ -n "$EXTRA_ROUNDS" ] && REG_ARGS+=(--extra-rounds "$EXTRA_ROUNDS")
 tool regressions "${REG_ARGS[@]}"
+REPORT_JSON=""
+for p in "${OUTPUTS[@]}"; do
+    case "$p" in *regression_report_*.json) REPORT_JSON="$p" ;; esac
+done
+
+step "performance report and charts (change points and environment shifts marked)"
+if [ -n "$REPORT_JSON" ]; then
+    tool report --machine "$MACHINE" --marks "$REPORT_JSON"
+else
+    tool report --machine "$MACHINE"
+fi
 
 step "asv publish"
 asv publish >/dev/null

@@ -171,3 +171,20 @@ def test_git_is_asked_for_first_parents_only(tmp_path):
 
     order = first_parent(repo, "main")
     assert order[:2] == [a, b] and side not in order and len(order) == 3
+
+
+def test_the_reports_change_points_and_shifts_become_chart_marks(report, tmp_path):
+    from tools.charts import marks_from_report
+    from tools.commands.charts import read_marks
+    from tools.errors import ToolError
+
+    marks = marks_from_report(report[2])
+    assert sorted((m.kind, m.environment, m.commit_after) for m in marks) == [
+        ("regressed", "virtualenv-py3.12", commit(20)),
+        ("shift", "virtualenv-py3.11", commit(12)),
+    ]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"results": [], "environment_shifts": [{"machine": "m"}]}')
+    with pytest.raises(ToolError, match="not a regression report with marks"):
+        read_marks(bad)
+    assert read_marks(None) == []

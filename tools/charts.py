@@ -34,7 +34,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, MaxNLocator  # noqa: E402
 
-from tools.detect.finding import CHANGED, Finding  # noqa: E402
+from tools.detect.finding import CHANGED, Finding, from_record  # noqa: E402
 from tools.errors import ToolError  # noqa: E402
 from tools.humanize import digits_for_range, human_value  # noqa: E402
 from tools.io import atomic_write_bytes, atomic_write_text  # noqa: E402
@@ -111,6 +111,17 @@ def marks_from_findings(findings: Iterable[Finding]) -> list[Mark]:
         label = f"{f.change_pct:+.1f}%" if math.isfinite(f.change_pct) else f.verdict
         out.append(Mark(f.machine, f.environment, f.benchmark, f.params, str(ev.commit_after), f.verdict, label))
     return out
+
+
+def marks_from_report(report: dict) -> list[Mark]:
+    """The marks of a regression report's JSON (``python -m tools regressions --history``): its
+    history change points and its environment shifts."""
+    rows = [r for r in report.get("results", []) if isinstance(r, dict) and r.get("mode") == "history"]
+    marks = marks_from_findings(from_record(r) for r in rows)
+    for s in report.get("environment_shifts", []):
+        label = f"shift {s['median_change_pct']:+.0f}%" if s.get("median_change_pct") is not None else "shift"
+        marks.append(Mark(s["machine"], s["environment"], None, None, s["commit_after"], "shift", label))
+    return marks
 
 
 # ---------------------------------------------------------------- names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from tools.commands.charts import add_marks_argument, read_marks
 from tools.config import add_common_arguments, load_table, settings_from_args, utc_stamp
 from tools.errors import ToolError
 from tools.io import atomic_write_text
@@ -18,6 +19,7 @@ def add_arguments(parser) -> None:
     which = "commit(s) to tabulate (default: the newest with results); charts always show the history"
     parser.add_argument("--commit", metavar="REV", action="append", default=None, help=which)
     parser.add_argument("--no-charts", action="store_true", help="tables only (skip drawing the trend charts)")
+    add_marks_argument(parser)
 
 
 def run(args) -> int:
@@ -40,7 +42,7 @@ def run(args) -> int:
     if not args.no_charts and not components(table):
         print("note: no successful results to chart (every benchmark failed or was skipped); tables only")
     elif not args.no_charts:
-        for path, page in write_charts(table, settings.charts_dir):
+        for path, page in write_charts(table, settings.charts_dir, marks=read_marks(args.marks)):
             print(f"wrote {path}")
             ref = os.path.relpath(path, reports)
             refs.setdefault(page.group, []).append((ref, page_index_md(page)))
