@@ -9,7 +9,8 @@ from pathlib import Path
 
 from tools.errors import ToolError
 from tools.evaluate import corpus as corpus_mod
-from tools.evaluate.harness import EvalConfig, evaluate
+from tools.evaluate.config import EvalConfig
+from tools.evaluate.harness import evaluate
 from tools.evaluate.report import write_outputs
 
 NAME = "evaluate-detector"

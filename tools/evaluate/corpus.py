@@ -355,6 +355,13 @@ def relative_name(name: str) -> str | None:
     return twin_of(name, "relative") if workload and workload[2] == "time" else None
 
 
+def twin_of_series(corpus: NoiseCorpus, name: str) -> SeriesNoise | None:
+    """The speed-normalised twin recorded beside wall series ``name``, if the corpus has it
+    (with as many processes: the twins are judged on the same process draws)."""
+    twin = corpus.series.get(relative_name(name) or "")
+    return twin if twin is not None and twin.n_processes == corpus.series[name].n_processes else None
+
+
 def record_with_asv(
     out_path: Path,
     *,

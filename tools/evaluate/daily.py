@@ -3,7 +3,7 @@
 The history experiment (``harness.run_history``) draws every commit from one recorded session,
 so commits differ only by process noise. Daily CI runs on a new machine each day, and the same
 code measured in two sessions on two VMs here moved per benchmark (speed-normalised: -0.1% to
-+16.8%, sd 5.1%; wall time: sd 22%; ``DAY_SD``). This experiment adds that.
++16.8%, sd 5.1%; wall time: sd 22%; ``config.DAY_SD``). This experiment adds that.
 
 One trial is one benchmark (taken in turn) and one scenario over ``before + after`` days, one new
 commit a day. Day d has a day effect e_d ~ N(0, day sd) on the log scale, shared by everything
@@ -30,12 +30,10 @@ import numpy as np
 import pandas as pd
 
 from tools.evaluate import baselines, inject
-from tools.evaluate.corpus import NoiseCorpus, SeriesNoise
+from tools.evaluate.config import LOCATION_TOLERANCE, RELATIVE, EvalConfig, prefix_grid
+from tools.evaluate.corpus import NoiseCorpus, SeriesNoise, twin_of_series
 from tools.evaluate.metrics import Rate, commits_to_detection
 
-# Between two recorded sessions on two VMs (same code, 120 vs 24 processes per benchmark):
-# sd across the 18 benchmarks of the shift of their median, log scale.
-DAY_SD = {"wall": 0.22, "speed-normalised": 0.05}
 METHODS = ("ours, pooled", "ours, sessions", "asv step_detect", "Otava")
 
 
@@ -56,7 +54,7 @@ def day_processes(
 
 
 def simulate_days(
-    series: list[SeriesNoise], sc: inject.Scenario, cfg, day_sd: list[float], rng: np.random.Generator
+    series: list[SeriesNoise], sc: inject.Scenario, cfg: EvalConfig, day_sd: list[float], rng: np.random.Generator
 ) -> list[dict]:
     """Per channel (same days, same day shocks, same process draws): each day's asv run and its
     session (day, anchor, anchor rounds, head rounds), over ``cfg.before + cfg.after`` days."""
@@ -115,10 +113,8 @@ def detect(method: str, days: dict, known: int) -> list[int]:
     raise ValueError(f"unknown daily-history method {method!r}")
 
 
-def run_daily(corpus: NoiseCorpus, cfg, names: list[str], notes: list[str]) -> pd.DataFrame:
+def run_daily(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], notes: list[str]) -> pd.DataFrame:
     """One record per trial, channel and method: false alarms (A/A) or the first k that found it."""
-    from tools.evaluate.harness import LOCATION_TOLERANCE, RELATIVE, prefix_grid, twin_of_series
-
     methods = [m for m in METHODS if m != "Otava" or baselines.otava_available() is None]
     if "Otava" not in methods:
         notes.append("daily history: Otava not evaluated (not installed)")
@@ -133,7 +129,7 @@ def run_daily(corpus: NoiseCorpus, cfg, names: list[str], notes: list[str]) -> p
             twin = twin_of_series(corpus, name) if cfg.relative else None
             if twin is not None:
                 channels.append((RELATIVE, twin))
-            sds = [cfg.day_sd if cfg.day_sd is not None else DAY_SD[ch] for ch, _ in channels]
+            sds = [cfg.day_sd_of(ch) for ch, _ in channels]
             sims = simulate_days([s for _, s in channels], sc, cfg, sds, rng)
             lo, hi = s0 - LOCATION_TOLERANCE, s0 + LOCATION_TOLERANCE
             for (channel, _), days, sd in zip(channels, sims, sds):
@@ -162,7 +158,7 @@ def run_daily(corpus: NoiseCorpus, cfg, names: list[str], notes: list[str]) -> p
     return pd.DataFrame.from_records(records)
 
 
-def daily_table(df: pd.DataFrame, cfg) -> pd.DataFrame:
+def daily_table(df: pd.DataFrame, cfg: EvalConfig) -> pd.DataFrame:
     """Per channel and method: A/A histories with an alarm; per step, share found within 5 days."""
     if df is None or df.empty:
         return pd.DataFrame()

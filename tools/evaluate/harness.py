@@ -32,42 +32,10 @@ import numpy as np
 import pandas as pd
 
 from tools.evaluate import baselines, inject
-from tools.evaluate.corpus import NoiseCorpus, SeriesNoise
+from tools.evaluate.config import FA_BUDGET, LOCATION_TOLERANCE, RELATIVE, EvalConfig, prefix_grid
+from tools.evaluate.corpus import NoiseCorpus, SeriesNoise, twin_of_series
 from tools.evaluate.daily import run_daily
 from tools.evaluate.metrics import Rate, analytic_mde, commits_to_detection, min_detectable_effect
-
-LOCATION_TOLERANCE = 2
-PREFIX_GRID = (1, 2, 3, 5, 10, 21, 30)
-FA_BUDGET = 0.01
-
-
-@dataclass
-class EvalConfig:
-    seed: int = 20261126
-    rounds: int = 10  # processes per side for our detector (and asv at the same budget)
-    asv_default_rounds: int = 2  # asv continuous' default
-    pairwise_trials: int = 30  # per series per scenario
-    history_trials: int = 30  # per scenario, the series taken in turn
-    before: int = 30
-    after: int = 30
-    commit_rounds: int = 2  # processes per commit in a history (asv run's default rounds)
-    rerun_inconclusive: bool = True
-    max_series: int | None = None
-    prefix_grid: tuple[int, ...] = PREFIX_GRID
-    history_methods: tuple[str, ...] = ("ours", "ours + confirm", "asv step_detect", "pandas rule", "Otava")
-    relative: bool = True  # also judge each benchmark's speed-normalised twin (track_*_relative)
-    rule: str | None = None  # decision rule of tools.detect.pairwise.decide (None: its default)
-    confidence: float | None = None  # interval confidence (None: tools.detect.pairwise.CONFIDENCE)
-    # Daily history with day effects (tools.evaluate.daily): histories per scenario (0: skip),
-    # the daily session's anchor lag and rounds per side, day-to-day sd (None: measured DAY_SD).
-    daily_trials: int = 30
-    anchor_lag: int = 5
-    session_rounds: int = 6
-    day_sd: float | None = None
-
-    @classmethod
-    def quick(cls) -> EvalConfig:
-        return cls(pairwise_trials=4, history_trials=3, max_series=3, after=21, prefix_grid=(5, 21), daily_trials=2)
 
 
 @dataclass
@@ -93,17 +61,6 @@ def _ours_pairwise(base_vals, head_vals, floor, cfg: EvalConfig, channel="wall")
 
     decision = {k: v for k, v in (("rule", cfg.rule), ("confidence", cfg.confidence)) if v is not None}
     return compare(base_vals, head_vals, lower_is_better=True, floor_pct=floor, channel=channel, **decision)
-
-
-def twin_of_series(corpus: NoiseCorpus, name: str) -> SeriesNoise | None:
-    """The speed-normalised twin recorded beside wall series ``name``, if the corpus has it."""
-    from tools.evaluate.corpus import relative_name
-
-    twin = corpus.series.get(relative_name(name) or "")
-    return twin if twin is not None and twin.n_processes == corpus.series[name].n_processes else None
-
-
-RELATIVE = "speed-normalised"
 
 
 def _floor_for(series: SeriesNoise) -> float:
@@ -545,12 +502,6 @@ def run_history(
                         break
                 records.append({**rec, "false_alarms": math.nan, "first_k": first})
     return pd.DataFrame.from_records(records)
-
-
-def prefix_grid(cfg: EvalConfig) -> list[int]:
-    """Commits after the change at which the detectors look (always including the last)."""
-    grid = [k for k in cfg.prefix_grid if k <= cfg.after]
-    return grid + ([cfg.after] if cfg.after not in grid else [])
 
 
 # ---------------------------------------------------------------- run and tables

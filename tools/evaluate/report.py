@@ -8,18 +8,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from tools.evaluate.config import LOCATION_TOLERANCE, EvalConfig, prefix_grid
 from tools.evaluate.corpus import NoiseCorpus
 from tools.evaluate.daily import daily_table
 from tools.evaluate.harness import (
-    LOCATION_TOLERANCE,
-    EvalConfig,
     Outcome,
     history_series_table,
     history_table,
     instruction_table,
     pairwise_table,
     per_series_table,
-    prefix_grid,
     suite_table,
 )
 from tools.evaluate.metrics import Rate, commits_to_detection
