@@ -126,71 +126,100 @@ def _ours_adaptive(
 def run_pairwise(
     corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str]
 ) -> tuple[pd.DataFrame, dict]:
-    scenarios = [inject.AA, *inject.STEPS, inject.VARIANCE]
+    """Every method on the same base/head draws of every series (and its twin); the floors calibrated."""
     records = []
     floors = {}
-    R, R0 = cfg.rounds, cfg.asv_default_rounds
     for si, name in enumerate(series_names):
         s = corpus.series[name]
-        centre = float(np.median(s.process_values()))
-        floors[name] = _floor_for(s)
         twin = twin_of_series(corpus, name) if cfg.relative else None
+        # Every series gets its floor, skipped or not: history mode uses it too.
+        floors[name] = _floor_for(s)
         if twin is not None:
             floors[twin.name] = _floor_for(twin)
-        extra = R if cfg.rerun_inconclusive and s.n_processes >= 4 * R else 0
-        if s.n_processes < 2 * R:
-            notes.append(f"{name}: {s.n_processes} processes < 2 x {R}; skipped in pairwise mode")
+        if s.n_processes < 2 * cfg.rounds:
+            notes.append(f"{name}: {s.n_processes} processes < 2 x {cfg.rounds}; skipped in pairwise mode")
             continue
-        for ci, sc in enumerate(scenarios):
-            rng = np.random.default_rng([cfg.seed, si, ci, 1])
-            for t in range(cfg.pairwise_trials):
-                groups = inject.draw_disjoint(rng, s.n_processes, [R, R] + ([R, R] if extra else []))
-                b_procs = _pooled(s, groups[0], sc, centre, head=False)
-                h_procs = _pooled(s, groups[1], sc, centre, head=True)
-                verdict, used = _ours_adaptive(s, groups, sc, floors[name], cfg, extra, "wall")
-                base = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t)
-                label = f"{R}+{R} rounds, re-run if inconclusive" if extra else f"{R} rounds"
-                records.append(
-                    {
-                        **base,
-                        "method": f"ours ({label})",
-                        "flagged": verdict == "regressed",
-                        "verdict": verdict,
-                        "processes_per_side": used,
-                    }
-                )
-                if twin is not None:  # the same processes' speed-normalised values
-                    verdict, used = _ours_adaptive(twin, groups, sc, floors[twin.name], cfg, extra, "relative")
-                    records.append(
-                        {
-                            **base,
-                            "method": f"ours, {RELATIVE} ({label})",
-                            "flagged": verdict == "regressed",
-                            "verdict": verdict,
-                            "processes_per_side": used,
-                        }
-                    )
-                asv_full = baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
-                records.append(
-                    {
-                        **base,
-                        "method": f"asv continuous rule ({R} rounds)",
-                        "flagged": asv_full,
-                        "verdict": "regressed" if asv_full else "-",
-                        "processes_per_side": R,
-                    }
-                )
-                asv_def = baselines.asv_pr_regressed(np.concatenate(b_procs[:R0]), np.concatenate(h_procs[:R0]))
-                records.append(
-                    {
-                        **base,
-                        "method": f"asv continuous rule ({R0} rounds, asv default)",
-                        "flagged": asv_def,
-                        "verdict": "regressed" if asv_def else "-",
-                        "processes_per_side": R0,
-                    }
-                )
+        records += _pairwise_series(name, s, twin, si, floors, cfg)
     return pd.DataFrame.from_records(records), floors
+
+
+PAIRWISE_SCENARIOS = (inject.AA, *inject.STEPS, inject.VARIANCE)
+
+
+def _pairwise_series(
+    name: str, s: SeriesNoise, twin: SeriesNoise | None, si: int, floors: dict[str, float], cfg: EvalConfig
+) -> list[dict]:
+    """The records of one series: every scenario and trial, one record per method."""
+    R = cfg.rounds
+    extra = R if cfg.rerun_inconclusive and s.n_processes >= 4 * R else 0
+    centre = float(np.median(s.process_values()))
+    records = []
+    for ci, sc in enumerate(PAIRWISE_SCENARIOS):
+        rng = np.random.default_rng([cfg.seed, si, ci, 1])
+        for t in range(cfg.pairwise_trials):
+            groups = inject.draw_disjoint(rng, s.n_processes, [R, R] + ([R, R] if extra else []))
+            base = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t)
+            verdicts = _ours_draw(name, s, twin, groups, sc, floors, cfg, extra) + _asv_draw(s, groups, sc, centre, cfg)
+            records += [_pairwise_record(base, method, verdict, used) for method, verdict, used in verdicts]
+    return records
+
+
+def _pairwise_record(base: dict, method: str, verdict: str, processes_per_side: int) -> dict:
+    """One method's result on one draw; *flagged* = reported as a regression."""
+    return {
+        **base,
+        "method": method,
+        "flagged": verdict == "regressed",
+        "verdict": verdict,
+        "processes_per_side": processes_per_side,
+    }
+
+
+def _ours_draw(
+    name: str,
+    s: SeriesNoise,
+    twin: SeriesNoise | None,
+    groups: list[np.ndarray],
+    sc: inject.Scenario,
+    floors: dict[str, float],
+    cfg: EvalConfig,
+    extra: int,
+) -> list[tuple[str, str, int]]:
+    """(method, verdict, processes per side) of ours on one draw: wall time, then the twin's values
+    of the same processes."""
+    R = cfg.rounds
+    label = f"{R}+{R} rounds, re-run if inconclusive" if extra else f"{R} rounds"
+    out = [(f"ours ({label})", *_ours_adaptive(s, groups, sc, floors[name], cfg, extra, "wall"))]
+    if twin is not None:
+        verdict, used = _ours_adaptive(twin, groups, sc, floors[twin.name], cfg, extra, "relative")
+        out.append((f"ours, {RELATIVE} ({label})", verdict, used))
+    return out
+
+
+def _asv_draw(
+    s: SeriesNoise, groups: list[np.ndarray], sc: inject.Scenario, centre: float, cfg: EvalConfig
+) -> list[tuple[str, str, int]]:
+    """(method, verdict, processes per side) of asv's rule on the same draw's pooled raw samples, at
+    our budget and at asv's default rounds; its verdict is 'regressed' or '-'."""
+    R, R0 = cfg.rounds, cfg.asv_default_rounds
+    b_procs = _pooled(s, groups[0], sc, centre, head=False)
+    h_procs = _pooled(s, groups[1], sc, centre, head=True)
+    return [
+        (f"asv continuous rule ({R} rounds)", _asv_verdict(b_procs, h_procs), R),
+        (f"asv continuous rule ({R0} rounds, asv default)", _asv_verdict(b_procs[:R0], h_procs[:R0]), R0),
+    ]
+
+
+def _asv_verdict(b_procs: list[np.ndarray], h_procs: list[np.ndarray]) -> str:
+    return "regressed" if _asv_flags(b_procs, h_procs) else "-"
+
+
+def _asv_flags(b_procs: list[np.ndarray], h_procs: list[np.ndarray]) -> bool:
+    """asv continuous' rule on the processes' samples pooled, as asv stores them."""
+    return baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
+
+
+# ---------------------------------------------------------------- whole-suite A/A
 
 
 def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors: dict[str, float]) -> pd.DataFrame:
@@ -200,11 +229,7 @@ def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors:
     ``compare_suite`` does); a trial fails if any benchmark is *regressed* or *improved*.
     asv: ``asv continuous`` fails if any benchmark is worse by its rule.
     """
-    from tools.detect.robust import bh_qvalues
-    from tools.detect.verdict import judge
-
     R, R0 = cfg.rounds, cfg.asv_default_rounds
-    records = []
     rng = np.random.default_rng([cfg.seed, 5])
     usable = [n for n in names if corpus.series[n].n_processes >= 2 * R]
     # One value per process of each twin, computed once: the trials only index into it.
@@ -213,68 +238,54 @@ def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors:
         twin = twin_of_series(corpus, name)
         if twin is not None:
             twin_values[name] = (twin.name, twin.process_values())
+    records = []
     for t in range(cfg.pairwise_trials):
-        results, rel_results, asv_any, asv_def_any = [], [], False, False
-        for name in usable:
-            s = corpus.series[name]
-            b_idx, h_idx = inject.draw_disjoint(rng, s.n_processes, [R, R])
-            b_procs, h_procs = [s.processes[i] for i in b_idx], [s.processes[i] for i in h_idx]
-            results.append(
-                _ours_pairwise(
-                    np.array([np.median(p) for p in b_procs]),
-                    np.array([np.median(p) for p in h_procs]),
-                    floors[name],
-                    cfg,
-                )
-            )
-            if name in twin_values:
-                twin_name, tv = twin_values[name]
-                rel_results.append(_ours_pairwise(tv[b_idx], tv[h_idx], floors[twin_name], cfg, "relative"))
-            asv_any |= baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
-            asv_def_any |= baselines.asv_pr_regressed(np.concatenate(b_procs[:R0]), np.concatenate(h_procs[:R0]))
-        qs = bh_qvalues([r.p_value for r in results])
-        final = [judge(r, q) for r, q in zip(results, qs)]
-        flagged = sum(r.verdict in ("regressed", "improved") for r in final)
-        records.append(
-            {
-                "trial": t,
-                "benchmarks": len(usable),
-                "method": f"ours ({R} rounds, BH across the suite)",
-                "any_flag": flagged > 0,
-                "n_flagged": flagged,
-            }
-        )
-        if rel_results:
-            qs = bh_qvalues([r.p_value for r in rel_results])
-            n_rel = sum(judge(r, q).verdict in ("regressed", "improved") for r, q in zip(rel_results, qs))
-            records.append(
-                {
-                    "trial": t,
-                    "benchmarks": len(usable),
-                    "method": f"ours, {RELATIVE} ({R} rounds, BH across the suite)",
-                    "any_flag": n_rel > 0,
-                    "n_flagged": n_rel,
-                }
-            )
-        records.append(
-            {
-                "trial": t,
-                "benchmarks": len(usable),
-                "method": f"asv continuous rule ({R} rounds)",
-                "any_flag": asv_any,
-                "n_flagged": int(asv_any),
-            }
-        )
-        records.append(
-            {
-                "trial": t,
-                "benchmarks": len(usable),
-                "method": f"asv continuous rule ({R0} rounds, asv default)",
-                "any_flag": asv_def_any,
-                "n_flagged": int(asv_def_any),
-            }
-        )
+        ours, relative, asv_any, asv_default_any = _suite_trial(corpus, usable, twin_values, floors, cfg, rng)
+        counts = [(f"ours ({R} rounds, BH across the suite)", _n_flagged(ours))]
+        if relative:
+            counts.append((f"ours, {RELATIVE} ({R} rounds, BH across the suite)", _n_flagged(relative)))
+        counts.append((f"asv continuous rule ({R} rounds)", int(asv_any)))
+        counts.append((f"asv continuous rule ({R0} rounds, asv default)", int(asv_default_any)))
+        records += [
+            {"trial": t, "benchmarks": len(usable), "method": method, "any_flag": n > 0, "n_flagged": n}
+            for method, n in counts
+        ]
     return pd.DataFrame.from_records(records)
+
+
+def _suite_trial(
+    corpus: NoiseCorpus,
+    usable: list[str],
+    twin_values: dict[str, tuple[str, np.ndarray]],
+    floors: dict[str, float],
+    cfg: EvalConfig,
+    rng: np.random.Generator,
+) -> tuple[list, list, bool, bool]:
+    """One A/A run of the suite: our findings per benchmark (wall, speed-normalised) and whether
+    asv's rule flags any benchmark (at our budget, at its default rounds)."""
+    R0 = cfg.asv_default_rounds
+    ours, relative, asv_any, asv_default_any = [], [], False, False
+    for name in usable:
+        s = corpus.series[name]
+        b_idx, h_idx = inject.draw_disjoint(rng, s.n_processes, [cfg.rounds, cfg.rounds])
+        b_procs, h_procs = [s.processes[i] for i in b_idx], [s.processes[i] for i in h_idx]
+        b_vals, h_vals = np.array([np.median(p) for p in b_procs]), np.array([np.median(p) for p in h_procs])
+        ours.append(_ours_pairwise(b_vals, h_vals, floors[name], cfg))
+        if name in twin_values:
+            twin_name, tv = twin_values[name]
+            relative.append(_ours_pairwise(tv[b_idx], tv[h_idx], floors[twin_name], cfg, "relative"))
+        asv_any |= _asv_flags(b_procs, h_procs)
+        asv_default_any |= _asv_flags(b_procs[:R0], h_procs[:R0])
+    return ours, relative, asv_any, asv_default_any
+
+
+def _n_flagged(findings: list) -> int:
+    """Benchmarks *regressed* or *improved* after Benjamini-Hochberg across the suite."""
+    from tools.detect.robust import bh_qvalues
+    from tools.detect.verdict import judge
+
+    qs = bh_qvalues([f.p_value for f in findings])
+    return sum(judge(f, q).verdict in ("regressed", "improved") for f, q in zip(findings, qs))
 
 
 def suite_table(out: Outcome) -> pd.DataFrame:
