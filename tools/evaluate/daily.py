@@ -24,15 +24,16 @@ the days known ``k`` days after the change:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pandas as pd
 
 from tools.evaluate import baselines, inject
-from tools.evaluate.config import LOCATION_TOLERANCE, RELATIVE, EvalConfig, prefix_grid
+from tools.evaluate.config import RELATIVE, EvalConfig
 from tools.evaluate.corpus import NoiseCorpus, SeriesNoise, twin_of_series
-from tools.evaluate.metrics import Rate, commits_to_detection
+from tools.evaluate.metrics import FOUND_WITHIN, commits_to_detection, found_within, histories_with_alarm, score_history
 
 METHODS = ("ours, pooled", "ours, sessions", "asv step_detect", "Otava")
 
@@ -118,8 +119,6 @@ def run_daily(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], notes: lis
     methods = [m for m in METHODS if m != "Otava" or baselines.otava_available() is None]
     if "Otava" not in methods:
         notes.append("daily history: Otava not evaluated (not installed)")
-    grid = prefix_grid(cfg)
-    s0 = cfg.before
     records = []
     for ci, sc in enumerate([inject.AA, *inject.STEPS]):
         rng = np.random.default_rng([cfg.seed, ci, 5])
@@ -131,7 +130,6 @@ def run_daily(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], notes: lis
                 channels.append((RELATIVE, twin))
             sds = [cfg.day_sd_of(ch) for ch, _ in channels]
             sims = simulate_days([s for _, s in channels], sc, cfg, sds, rng)
-            lo, hi = s0 - LOCATION_TOLERANCE, s0 + LOCATION_TOLERANCE
             for (channel, _), days, sd in zip(channels, sims, sds):
                 for method in methods:
                     rec = dict(
@@ -144,22 +142,12 @@ def run_daily(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], notes: lis
                         trial=t,
                         method=method,
                     )
-                    if not sc.is_change:
-                        records.append(
-                            {**rec, "false_alarms": len(detect(method, days, s0 + cfg.after)), "first_k": math.nan}
-                        )
-                        continue
-                    first = math.nan
-                    for k in grid:
-                        if any(lo <= f <= hi for f in detect(method, days, s0 + k)):
-                            first = k
-                            break
-                    records.append({**rec, "false_alarms": math.nan, "first_k": first})
+                    records.append({**rec, **score_history(functools.partial(detect, method, days), sc, cfg)})
     return pd.DataFrame.from_records(records)
 
 
 def daily_table(df: pd.DataFrame, cfg: EvalConfig) -> pd.DataFrame:
-    """Per channel and method: A/A histories with an alarm; per step, share found within 5 days."""
+    """Per channel and method: A/A histories with an alarm; per step, share found within ``FOUND_WITHIN`` days."""
     if df is None or df.empty:
         return pd.DataFrame()
     rows = []
@@ -169,12 +157,12 @@ def daily_table(df: pd.DataFrame, cfg: EvalConfig) -> pd.DataFrame:
             "channel": channel,
             "day sd": f"{100 * g.day_sd.iloc[0]:g}%",
             "method": method,
-            f"A/A histories with a false alarm ({cfg.before + cfg.after} days)": Rate.of(aa.false_alarms > 0),
+            f"A/A histories with a false alarm ({cfg.before + cfg.after} days)": histories_with_alarm(aa.false_alarms),
         }
         for sc in inject.STEPS:
             h = g[g.scenario == sc.name]
-            med, det, tot = commits_to_detection(list(h.first_k))
+            med, det, _ = commits_to_detection(list(h.first_k))
             k = f"median {med:g}" if det else "never"
-            row[f"{sc.name} ≤ 5 days; median k"] = f"{Rate.of((h.first_k <= 5).fillna(False)).fmt()}; {k}"
+            row[f"{sc.name} ≤ {FOUND_WITHIN} days; median k"] = f"{found_within(h.first_k).fmt()}; {k}"
         rows.append(row)
     return pd.DataFrame(rows)

@@ -32,10 +32,19 @@ import numpy as np
 import pandas as pd
 
 from tools.evaluate import baselines, inject
-from tools.evaluate.config import FA_BUDGET, LOCATION_TOLERANCE, RELATIVE, EvalConfig, prefix_grid
+from tools.evaluate.config import FA_BUDGET, RELATIVE, EvalConfig
 from tools.evaluate.corpus import NoiseCorpus, SeriesNoise, twin_of_series
 from tools.evaluate.daily import run_daily
-from tools.evaluate.metrics import Rate, analytic_mde, commits_to_detection, min_detectable_effect
+from tools.evaluate.metrics import (
+    FOUND_WITHIN,
+    Rate,
+    analytic_mde,
+    commits_to_detection,
+    found_within,
+    histories_with_alarm,
+    min_detectable_effect,
+    score_history,
+)
 
 
 @dataclass
@@ -470,49 +479,56 @@ def history_views(processes: list[list[np.ndarray]]) -> tuple[list[np.ndarray], 
 def run_history(
     corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str], floors: dict[str, float]
 ) -> pd.DataFrame:
+    """Every history method on the same histories, one record per history and method."""
     scenarios = [inject.AA, *inject.STEPS, inject.GRADUAL]
     factories = _history_detectors(notes, cfg.history_methods)
-    grid = prefix_grid(cfg)
     records = []
-    s0 = cfg.before
     for ci, sc in enumerate(scenarios):
         rng = np.random.default_rng([cfg.seed, ci, 2])
         for t in range(cfg.history_trials):
             name = series_names[t % len(series_names)]  # round robin: every benchmark alike often
-            series = corpus.series[name]
-            idx = history_index(series, cfg, rng)
-            commits = history_views(history_processes(series, sc, cfg, idx=idx))
-            twin = twin_of_series(corpus, name) if cfg.relative else None
-            # The twin's history is built from the same processes: the channels see the same runs.
-            runs = [(mname, factory, series, commits, name) for mname, factory in factories.items()]
-            if twin is not None:
-                twin_commits = history_views(history_processes(twin, sc, cfg, idx=idx))
-                runs += [
-                    (f"{mname.replace('ours', f'ours, {RELATIVE}', 1)}", factory, twin, twin_commits, twin.name)
-                    for mname, factory in factories.items()
-                    if mname.startswith("ours")
-                ]
-            lo, hi = s0 - LOCATION_TOLERANCE, s0 + (sc.steps - 1) + LOCATION_TOLERANCE
             caches: dict = {}
-            for mi, (mname, factory, series, commits, fname) in enumerate(runs):
+            for mi, (mname, factory, series, (pooled, rounds), fname) in enumerate(
+                _history_runs(corpus, name, sc, cfg, factories, rng)
+            ):
                 cache = caches.setdefault(fname, {})
                 det = factory(
                     series, sc, floors.get(fname), np.random.default_rng([cfg.seed, ci, t, mi, 3]), cfg, cache
                 )
                 rec = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t, method=mname)
-                pooled, rounds = commits
-                if not sc.is_change:
-                    flagged = det(pooled, rounds)
-                    records.append({**rec, "false_alarms": len(flagged), "first_k": math.nan})
-                    continue
-                first = math.nan
-                for k in grid:
-                    flagged = det(pooled[: s0 + k], rounds[: s0 + k])
-                    if any(lo <= f <= hi for f in flagged):
-                        first = k
-                        break
-                records.append({**rec, "false_alarms": math.nan, "first_k": first})
+                records.append({**rec, **score_history(_on_prefix(det, pooled, rounds), sc, cfg)})
     return pd.DataFrame.from_records(records)
+
+
+def _history_runs(
+    corpus: NoiseCorpus,
+    name: str,
+    sc: inject.Scenario,
+    cfg: EvalConfig,
+    factories: dict[str, Callable[..., Detector]],
+    rng: np.random.Generator,
+) -> list[tuple]:
+    """One history of ``name`` (and of its twin) drawn: (method, factory, series, its commits' views,
+    floor key) for each method; the twin gets our methods only."""
+    series = corpus.series[name]
+    idx = history_index(series, cfg, rng)
+    commits = history_views(history_processes(series, sc, cfg, idx=idx))
+    runs = [(mname, factory, series, commits, name) for mname, factory in factories.items()]
+    twin = twin_of_series(corpus, name) if cfg.relative else None
+    if twin is not None:
+        # The twin's history is built from the same processes: the channels see the same runs.
+        twin_commits = history_views(history_processes(twin, sc, cfg, idx=idx))
+        runs += [
+            (f"{mname.replace('ours', f'ours, {RELATIVE}', 1)}", factory, twin, twin_commits, twin.name)
+            for mname, factory in factories.items()
+            if mname.startswith("ours")
+        ]
+    return runs
+
+
+def _on_prefix(det: Detector, pooled: list[np.ndarray], rounds: list[np.ndarray]) -> Callable[[int], list[int]]:
+    """``det`` on the first ``known`` commits of a history."""
+    return lambda known: det(pooled[:known], rounds[:known])
 
 
 # ---------------------------------------------------------------- run and tables
@@ -579,7 +595,7 @@ def pairwise_table(out: Outcome) -> pd.DataFrame:
 
 
 def history_table(out: Outcome, cfg: EvalConfig) -> pd.DataFrame:
-    """One row per method: A/A false alarms; per change, share found within 5 commits and median k."""
+    """One row per method: A/A false alarms; per change, share found within ``FOUND_WITHIN`` commits and median k."""
     rows = []
     df = out.history
     if df.empty:
@@ -589,21 +605,22 @@ def history_table(out: Outcome, cfg: EvalConfig) -> pd.DataFrame:
         aa = g[g.kind == "none"]
         row = {
             "method": method,
-            f"A/A histories with a false alarm ({n_commits} commits)": Rate.of(aa.false_alarms > 0),
+            f"A/A histories with a false alarm ({n_commits} commits)": histories_with_alarm(aa.false_alarms),
         }
         for sc in [*inject.STEPS, inject.GRADUAL]:
             h = g[g.scenario == sc.name]
-            within5 = Rate.of((h.first_k <= 5).fillna(False))
             med, det, tot = commits_to_detection(list(h.first_k))
             k = f"median {med:g} commits" if det else "never"
-            row[f"{sc.name}: found ≤ 5 commits; median k (found)"] = f"{within5.fmt()}; {k} ({det}/{tot})"
+            cell = f"{found_within(h.first_k).fmt()}; {k} ({det}/{tot})"
+            row[f"{sc.name}: found ≤ {FOUND_WITHIN} commits; median k (found)"] = cell
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def history_series_table(out: Outcome) -> pd.DataFrame:
     """Per benchmark and channel (ours, without confirmation): A/A alarms and the share of steps
-    found within 5 commits — the history target is met benchmark by benchmark, where noise allows."""
+    found within ``FOUND_WITHIN`` commits — the history target is met benchmark by benchmark, where noise
+    allows."""
     df = out.history
     if df.empty:
         return pd.DataFrame()
@@ -614,13 +631,16 @@ def history_series_table(out: Outcome) -> pd.DataFrame:
         row = {
             "series": name,
             "channel": RELATIVE if method != "ours" else "wall",
-            "A/A alarms": f"{int((aa.false_alarms > 0).sum())}/{len(aa)}",
+            "A/A alarms": _k_of_n(histories_with_alarm(aa.false_alarms)),
         }
         for sc in inject.STEPS:
-            h = g[g.scenario == sc.name]
-            row[f"{sc.name} ≤ 5 commits"] = f"{int((h.first_k <= 5).sum())}/{len(h)}"
+            row[f"{sc.name} ≤ {FOUND_WITHIN} commits"] = _k_of_n(found_within(g[g.scenario == sc.name].first_k))
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["channel", "series"], kind="stable").reset_index(drop=True)
+
+
+def _k_of_n(rate: Rate) -> str:
+    return f"{rate.k}/{rate.n}"
 
 
 def per_series_table(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> pd.DataFrame:
