@@ -85,6 +85,11 @@ class SeriesNoise:
         """One value per process: the median of its samples (what asv reports for a run)."""
         return np.array([float(np.median(p)) for p in self.processes])
 
+    def centre(self) -> float:
+        """The median of the per-process values: the series' level, and the centre a variance-only
+        effect widens around (``inject.apply``)."""
+        return float(np.median(self.process_values()))
+
     def cv(self) -> float:
         """Coefficient of variation of the per-process values: the noise a comparison faces."""
         v = self.process_values()

@@ -49,7 +49,7 @@ def day_processes(
     rng: np.random.Generator,
 ) -> list[np.ndarray]:
     """``n`` processes of ``commit`` measured on a day with ``day_effect`` (log), change injected
-    (``centre``: the series' median process value, as ``inject.apply`` wants it)."""
+    (``centre``: ``s.centre()``, passed in so it is computed once per series)."""
     idx = rng.integers(0, s.n_processes, n)
     return [inject.apply(sc, s.processes[i], centre, level=commit - change_at + 1) * math.exp(day_effect) for i in idx]
 
@@ -64,7 +64,7 @@ def simulate_days(
     seeds = rng.integers(0, 2**63, (n_days, 3))  # one draw per day and role, shared by the channels
     out = []
     for s, sd in zip(series, day_sd):
-        centre = float(np.median(s.process_values()))
+        centre = s.centre()
         runs, sessions = [], []
         for d in range(n_days):
             e = sd * shocks[d]

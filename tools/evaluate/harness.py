@@ -122,7 +122,7 @@ def _ours_adaptive(
     s: SeriesNoise, groups, sc, floor: float, cfg: EvalConfig, extra: int, channel: str
 ) -> tuple[str, int]:
     """Our PR verdict: R rounds a side, then R more of each side only if *inconclusive*."""
-    centre = float(np.median(s.process_values()))
+    centre = s.centre()
     b, h = _values(s, groups[0], sc, centre, False), _values(s, groups[1], sc, centre, True)
     verdict = _ours_pairwise(b, h, floor, cfg, channel).verdict
     if verdict == "inconclusive" and extra:
@@ -161,7 +161,7 @@ def _pairwise_series(
     """The records of one series: every scenario and trial, one record per method."""
     R = cfg.rounds
     extra = R if cfg.rerun_inconclusive and s.n_processes >= 4 * R else 0
-    centre = float(np.median(s.process_values()))
+    centre = s.centre()
     records = []
     for ci, sc in enumerate(PAIRWISE_SCENARIOS):
         rng = np.random.default_rng([cfg.seed, si, ci, 1])
@@ -428,7 +428,7 @@ def _history_detectors(notes: list[str], wanted: tuple[str, ...]) -> dict[str, C
 
 def _confirmer(s: SeriesNoise, sc: inject.Scenario, floor: float, rng: np.random.Generator, cfg: EvalConfig):
     """Re-run the two boundary commits interleaved: fresh processes, pairwise verdict must be 'regressed'."""
-    centre = float(np.median(s.process_values()))
+    centre = s.centre()
 
     def confirm(before_pos: int, after_pos: int) -> bool:
         groups = inject.draw_disjoint(rng, s.n_processes, [cfg.rounds, cfg.rounds])
@@ -457,7 +457,7 @@ def history_processes(
     idx: np.ndarray | None = None,
 ) -> list[list[np.ndarray]]:
     """Commits of one history: each ``commit_rounds`` processes' samples, the change injected."""
-    centre = float(np.median(s.process_values()))
+    centre = s.centre()
     idx = history_index(s, cfg, rng) if idx is None else idx
     commits = []
     for c in range(cfg.before + cfg.after):
@@ -657,7 +657,7 @@ def per_series_table(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> pd.D
                 "series": name,
                 "channel": RELATIVE if relative else "wall",
                 "processes": s.n_processes,
-                "median": float(np.median(s.process_values())),
+                "median": s.centre(),
                 "unit": s.unit,
                 "CV between processes %": 100 * s.cv(),
                 "CV within a process %": math.nan if relative else 100 * s.within_cv(),
