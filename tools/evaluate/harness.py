@@ -234,8 +234,8 @@ def _asv_flags(b_procs: list[np.ndarray], h_procs: list[np.ndarray]) -> bool:
 def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors: dict[str, float]) -> pd.DataFrame:
     """Whole-suite A/A: every benchmark compared with itself at once, as one PR job would.
 
-    Ours: per-benchmark ``compare`` then Benjamini-Hochberg across the suite (``verdict.judge``, as
-    ``compare_suite`` does); a trial fails if any benchmark is *regressed* or *improved*.
+    Ours: per-benchmark ``compare`` then Benjamini-Hochberg across the suite (``verdict.judge_all``,
+    as ``compare_suite`` does); a trial fails if any benchmark is *regressed* or *improved*.
     asv: ``asv continuous`` fails if any benchmark is worse by its rule.
     """
     R, R0 = cfg.rounds, cfg.asv_default_rounds
@@ -289,12 +289,11 @@ def _suite_trial(
 
 
 def _n_flagged(findings: list) -> int:
-    """Benchmarks *regressed* or *improved* after Benjamini-Hochberg across the suite."""
-    from tools.detect.robust import bh_qvalues
-    from tools.detect.verdict import judge
+    """Benchmarks *regressed* or *improved* after Benjamini-Hochberg across the suite (``judge_all``,
+    as ``compare_suite`` judges them)."""
+    from tools.detect.verdict import judge_all
 
-    qs = bh_qvalues([f.p_value for f in findings])
-    return sum(judge(f, q).verdict in ("regressed", "improved") for f, q in zip(findings, qs))
+    return sum(f.verdict in ("regressed", "improved") for f in judge_all(findings))
 
 
 def suite_table(out: Outcome) -> pd.DataFrame:
