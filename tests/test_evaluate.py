@@ -13,6 +13,7 @@ import pytest
 from tools.__main__ import main
 from tools.errors import ToolError
 from tools.evaluate import baselines, inject
+from tools.evaluate.config import EvalConfig
 from tools.evaluate.corpus import (
     DEFAULT_CORPUS,
     NoiseCorpus,
@@ -21,7 +22,7 @@ from tools.evaluate.corpus import (
     save_corpus,
     split_rounds,
 )
-from tools.evaluate.harness import EvalConfig, evaluate, pairwise_table
+from tools.evaluate.harness import evaluate, pairwise_table
 from tools.evaluate.metrics import Rate, analytic_mde, min_detectable_effect, wilson
 
 

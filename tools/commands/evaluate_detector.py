@@ -9,7 +9,8 @@ from pathlib import Path
 
 from tools.errors import ToolError
 from tools.evaluate import corpus as corpus_mod
-from tools.evaluate.harness import EvalConfig, evaluate
+from tools.evaluate.config import EvalConfig
+from tools.evaluate.harness import evaluate
 from tools.evaluate.report import write_outputs
 
 NAME = "evaluate-detector"
@@ -36,117 +37,151 @@ def _positive(kind):
 
 
 def add_arguments(parser) -> None:
+    _run_arguments(parser)
+    _corpus_arguments(parser)
+    _recording_arguments(parser)
+    _detector_arguments(parser)
+    _pairwise_arguments(parser)
+    _history_arguments(parser)
+    _daily_arguments(parser)
+
+
+def _run_arguments(parser) -> None:
     parser.add_argument(
+        "--quick", action="store_true", help="few trials and series (seconds; for tests and a smoke check)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: 20261126)")
+    parser.add_argument(
+        "--output-dir", type=Path, default=DEFAULT_OUT, help="where evaluation_<ts>.md/.csv go (default: %(default)s)"
+    )
+
+
+def _corpus_arguments(parser) -> None:
+    g = parser.add_argument_group("noise corpus")
+    g.add_argument(
         "--corpus",
         type=Path,
         default=corpus_mod.DEFAULT_CORPUS,
         help="noise corpus (gzip'd JSON) to read, or to write with --record (default: tests/data/noise_corpus.json.gz)",
     )
-    parser.add_argument(
+    g.add_argument("--series", default=None, help="only corpus series matching this regex")
+
+
+def _recording_arguments(parser) -> None:
+    g = parser.add_argument_group("recording the corpus (--record)")
+    g.add_argument(
         "--record",
         action="store_true",
         help="first re-record the corpus at HEAD (--record-rounds separate asv runs at HEAD, --python=same; ~30 min here)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--bench",
         action="append",
         default=None,
         help="with --record: asv --bench regex of a wall-time benchmark to record; repeatable "
         "(default: the 18 workloads of tools.evaluate.corpus.DEFAULT_SELECTION)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--record-rounds",
         type=_positive(int),
         default=120,
         help="with --record: processes per benchmark, one separate asv run each (default: %(default)s)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--repeat",
         type=_positive(int),
         default=10,
         help="with --record: samples per process (asv repeat, default: %(default)s)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--instruction-runs",
         type=int,
         default=5,
         help="with --record: separate asv runs of the track_*_instructions benchmarks (0: skip; default: %(default)s)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--launch-method",
         choices=["spawn", "forkserver"],
         default=None,
         help="with --record: asv launch method (default: the one in asv.conf.json)",
     )
-    parser.add_argument("--series", default=None, help="only corpus series matching this regex")
-    parser.add_argument(
-        "--quick", action="store_true", help="few trials and series (seconds; for tests and a smoke check)"
-    )
-    parser.add_argument(
-        "--rounds",
-        type=_positive(int),
-        default=None,
-        help="processes per side in pairwise mode for ours and for asv at equal budget (default: 10)",
-    )
-    parser.add_argument(
-        "--trials",
-        type=_positive(int),
-        default=None,
-        help="pairwise trials per benchmark per scenario (default: 30; --quick: 4)",
-    )
-    parser.add_argument(
-        "--history-trials", type=_positive(int), default=None, help="histories per scenario (default: 30; --quick: 3)"
-    )
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: 20261126)")
-    parser.add_argument(
-        "--commit-rounds",
-        type=_positive(int),
-        default=None,
-        help="processes per commit in history mode (default: 2, what asv run stores)",
-    )
-    parser.add_argument(
+
+
+def _detector_arguments(parser) -> None:
+    g = parser.add_argument_group("our detector")
+    g.add_argument(
         "--rule",
         choices=["interval", "estimate"],
         default=None,
         help="our decision rule (tools.detect.pairwise.decide; default: the detector's own)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--confidence",
         type=float,
         default=None,
         help="confidence of our intervals, e.g. 0.95 (default: the detector's own)",
     )
-    parser.add_argument(
+    g.add_argument(
+        "--no-relative",
+        action="store_true",
+        help="do not judge the speed-normalised twins (track_*_relative) of the corpus",
+    )
+
+
+def _pairwise_arguments(parser) -> None:
+    g = parser.add_argument_group("pairwise (PR) mode")
+    g.add_argument(
+        "--rounds",
+        type=_positive(int),
+        default=None,
+        help="processes per side in pairwise mode for ours and for asv at equal budget (default: 10)",
+    )
+    g.add_argument(
+        "--trials",
+        type=_positive(int),
+        default=None,
+        help="pairwise trials per benchmark per scenario (default: 30; --quick: 4)",
+    )
+
+
+def _history_arguments(parser) -> None:
+    g = parser.add_argument_group("history mode")
+    g.add_argument(
+        "--history-trials", type=_positive(int), default=None, help="histories per scenario (default: 30; --quick: 3)"
+    )
+    g.add_argument(
+        "--commit-rounds",
+        type=_positive(int),
+        default=None,
+        help="processes per commit in history mode (default: 2, what asv run stores)",
+    )
+
+
+def _daily_arguments(parser) -> None:
+    g = parser.add_argument_group("daily history with day effects")
+    g.add_argument(
         "--daily-trials",
         type=int,
         default=None,
         help="daily histories with day effects per scenario (0: skip; default: 30; --quick: 2)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--anchor-lag",
         type=_positive(int),
         default=None,
         help="daily history: the session interleaves each commit with the one this many days back (default: 5)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--session-rounds",
         type=_positive(int),
         default=None,
         help="daily history: processes per side of each day's session (default: 6, the daily workflow's --rounds)",
     )
-    parser.add_argument(
+    g.add_argument(
         "--day-sd",
         type=float,
         default=None,
         help="daily history: day-to-day sd of log level, e.g. 0.05 (default: measured, per channel)",
-    )
-    parser.add_argument(
-        "--no-relative",
-        action="store_true",
-        help="do not judge the speed-normalised twins (track_*_relative) of the corpus",
-    )
-    parser.add_argument(
-        "--output-dir", type=Path, default=DEFAULT_OUT, help="where evaluation_<ts>.md/.csv go (default: %(default)s)"
     )
 
 

@@ -85,6 +85,11 @@ class SeriesNoise:
         """One value per process: the median of its samples (what asv reports for a run)."""
         return np.array([float(np.median(p)) for p in self.processes])
 
+    def centre(self) -> float:
+        """The median of the per-process values: the series' level, and the centre a variance-only
+        effect widens around (``inject.apply``)."""
+        return float(np.median(self.process_values()))
+
     def cv(self) -> float:
         """Coefficient of variation of the per-process values: the noise a comparison faces."""
         v = self.process_values()
@@ -283,47 +288,59 @@ def _git_head(repo_root: Path) -> str:
     return sha
 
 
-def _asv_run(
-    tmp: Path,
-    conf: Path,
-    repo_root: Path,
-    python: str,
-    sha: str,
-    bench: list[str],
-    attrs: list[str],
-    launch_method: str | None,
-    log,
-) -> None:
-    """One ``asv run --python=same`` of the current checkout into the scratch results dir."""
-    env = dict(os.environ, HOME=str(tmp))  # asv's machine file is global: keep ours private
-    cmd = [
-        python,
-        "-m",
-        "asv",
-        "run",
-        "--config",
-        str(conf),
-        "--python=same",
-        "--record-samples",
-        "--set-commit-hash",
-        sha,
-        "--machine",
-        MACHINE,
-    ]
-    for a in attrs:
-        cmd += ["-a", a]
-    if launch_method:
-        cmd += ["--launch-method", launch_method]
-    for regex in bench:
-        cmd += ["--bench", regex]
-    log("recording: " + " ".join(cmd[2:]))
-    proc = subprocess.run(cmd, cwd=repo_root, env=env, capture_output=True, text=True)
-    if proc.returncode not in (0, 2):  # asv exits 2 when some benchmark failed
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise ToolError(f"asv run failed (exit {proc.returncode}): {' | '.join(tail)}")
-
-
 MACHINE = "evaluate-noise"
+
+
+@dataclass
+class _AsvRecorder:
+    """``asv run --python=same`` of one commit of the checkout, one run at a time, into a scratch
+    directory (its config, machine file and results)."""
+
+    tmp: Path
+    conf: Path
+    repo_root: Path
+    python: str
+    sha: str
+    launch_method: str | None
+    launch_used: str  # the launch method asv uses: the one asked for, else asv.conf.json's
+
+    @classmethod
+    def start(cls, tmp: Path, repo_root: Path, python: str, sha: str, launch_method: str | None) -> _AsvRecorder:
+        """Write the scratch config and register the machine (once, in ``tmp``)."""
+        conf = _asv_config(repo_root, tmp)
+        launch_used = launch_method or json.loads(conf.read_text()).get("launch_method", "spawn")
+        subprocess.run(
+            [python, "-m", "asv", "machine", "--yes", "--machine", MACHINE, "--config", str(conf)],
+            cwd=tmp,
+            env=dict(os.environ, HOME=str(tmp)),
+            capture_output=True,
+            text=True,
+        )
+        return cls(tmp, conf, repo_root, python, sha, launch_method, launch_used)
+
+    def run(self, bench: list[str], attrs: list[str], log) -> Path:
+        """One run of the ``bench`` regexes with asv attributes ``attrs``; its results dir (emptied first)."""
+        results = self.tmp / "results"
+        shutil.rmtree(results, ignore_errors=True)
+        env = dict(os.environ, HOME=str(self.tmp))  # asv's machine file is global: keep ours private
+        cmd = self._command(bench, attrs)
+        log("recording: " + " ".join(cmd[2:]))
+        proc = subprocess.run(cmd, cwd=self.repo_root, env=env, capture_output=True, text=True)
+        if proc.returncode not in (0, 2):  # asv exits 2 when some benchmark failed
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise ToolError(f"asv run failed (exit {proc.returncode}): {' | '.join(tail)}")
+        return results
+
+    def _command(self, bench: list[str], attrs: list[str]) -> list[str]:
+        cmd = [self.python, "-m", "asv", "run", "--config", str(self.conf), "--python=same", "--record-samples"]
+        cmd += ["--set-commit-hash", self.sha, "--machine", MACHINE]
+        for a in attrs:
+            cmd += ["-a", a]
+        if self.launch_method:
+            cmd += ["--launch-method", self.launch_method]
+        for regex in bench:
+            cmd += ["--bench", regex]
+        return cmd
 
 
 def _values_from_asv_results(results_dir: Path) -> dict[str, tuple[str, float]]:
@@ -353,6 +370,13 @@ def relative_name(name: str) -> str | None:
     """``mod.Class.time_x(p)`` -> ``mod.Class.track_x_relative(p)`` (its speed-normalised twin)."""
     workload = workload_of(name)
     return twin_of(name, "relative") if workload and workload[2] == "time" else None
+
+
+def twin_of_series(corpus: NoiseCorpus, name: str) -> SeriesNoise | None:
+    """The speed-normalised twin recorded beside wall series ``name``, if the corpus has it
+    (with as many processes: the twins are judged on the same process draws)."""
+    twin = corpus.series.get(relative_name(name) or "")
+    return twin if twin is not None and twin.n_processes == corpus.series[name].n_processes else None
 
 
 def record_with_asv(
@@ -388,77 +412,85 @@ def record_with_asv(
     started = datetime.now(UTC)
     selection = bench + ([relative_twin_pattern(b) for b in bench] if relative else [])
     with tempfile.TemporaryDirectory(prefix="noise-corpus-") as tmpdir:
-        tmp = Path(tmpdir)
-        conf = _asv_config(repo_root, tmp)
-        launch_used = launch_method or json.loads(conf.read_text()).get("launch_method", "spawn")
-        subprocess.run(
-            [python, "-m", "asv", "machine", "--yes", "--machine", MACHINE, "--config", str(conf)],
-            cwd=tmp,
-            env=dict(os.environ, HOME=str(tmp)),
-            capture_output=True,
-            text=True,
-        )
-        series: dict[str, SeriesNoise] = {}
-        for k in range(rounds if bench else 0):
-            shutil.rmtree(tmp / "results", ignore_errors=True)
-            log(f"run {k + 1}/{rounds}")
-            _asv_run(
-                tmp,
-                conf,
-                repo_root,
-                python,
-                sha,
-                selection,
-                ["rounds=1", f"repeat={repeat}"],
-                launch_method,
-                log if k == 0 else (lambda *_: None),
-            )
-            for name, s in corpus_from_asv_results(tmp / "results", 1, MACHINE).items():
-                series.setdefault(name, SeriesNoise(name, s.unit, s.channel)).processes.extend(s.processes)
-            for name, (unit, value) in _values_from_asv_results(tmp / "results").items():
-                if unit == "relative":
-                    series.setdefault(name, SeriesNoise(name, unit, "relative")).processes.append(np.array([value]))
+        asv = _AsvRecorder.start(Path(tmpdir), repo_root, python, sha, launch_method)
+        series = _record_wall(asv, selection, rounds if bench else 0, repeat, log)
         wall_seconds = (datetime.now(UTC) - started).total_seconds()
-        counts: dict[str, list] = {}
-        for _ in range(instruction_runs if instruction_bench else 0):
-            shutil.rmtree(tmp / "results", ignore_errors=True)
-            _asv_run(tmp, conf, repo_root, python, sha, instruction_bench, ["rounds=1"], launch_method, log)
-            for name, (unit, value) in _values_from_asv_results(tmp / "results").items():
-                counts.setdefault(name, []).append((unit, value))
-        for name, got in counts.items():
-            if len(got) >= 4:
-                series[name] = SeriesNoise(
-                    name, got[0][0] or "instructions", "instructions", [np.array([v]) for _, v in got]
-                )
+        series.update(_record_instructions(asv, instruction_bench, instruction_runs if instruction_bench else 0, log))
     series = {n: s for n, s in series.items() if s.n_processes >= 4}
     elapsed = (datetime.now(UTC) - started).total_seconds()
     if not series:
         raise ToolError(f"asv recorded no splittable samples for --bench {bench!r}")
+    how = _how_recorded(rounds, repeat, asv.launch_used, relative, instruction_bench, instruction_runs)
     meta = {
         "recorded_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": sha,
-        "how": f"{rounds} x asv run --python=same --record-samples -a rounds=1 -a repeat={repeat} "
-        f"--launch-method {launch_used} --set-commit-hash HEAD --bench <each of 'bench'>"
-        + (" and its track_*_relative twin" if relative else "")
-        + (
-            f"; instruction counts: {instruction_runs} x asv run -a rounds=1 --bench <instruction_bench>"
-            if instruction_bench
-            else ""
-        ),
+        "how": how,
         "bench": bench,
         "instruction_bench": instruction_bench or [],
         "rounds": rounds,
         "repeat": repeat,
         "seconds": round(elapsed, 1),
         "wall_seconds": round(wall_seconds, 1),
+        **_machine_meta(),
+    }
+    corpus = NoiseCorpus(series=dict(sorted(series.items())), meta=meta)
+    save_corpus(corpus, out_path)
+    return corpus
+
+
+def _record_wall(asv: _AsvRecorder, selection: list[str], runs: int, repeat: int, log) -> dict[str, SeriesNoise]:
+    """``runs`` runs of the wall-time selection (and twins), one process each: the raw samples of
+    every wall series and the value of every speed-normalised twin, one process per run."""
+    series: dict[str, SeriesNoise] = {}
+    for k in range(runs):
+        log(f"run {k + 1}/{runs}")
+        results = asv.run(selection, ["rounds=1", f"repeat={repeat}"], log if k == 0 else (lambda *_: None))
+        for name, s in corpus_from_asv_results(results, 1, MACHINE).items():
+            series.setdefault(name, SeriesNoise(name, s.unit, s.channel)).processes.extend(s.processes)
+        for name, (unit, value) in _values_from_asv_results(results).items():
+            if unit == "relative":
+                series.setdefault(name, SeriesNoise(name, unit, "relative")).processes.append(np.array([value]))
+    return series
+
+
+def _record_instructions(asv: _AsvRecorder, bench: list[str] | None, runs: int, log) -> dict[str, SeriesNoise]:
+    """``runs`` runs of the instruction-count benchmarks: one count per run of every series that
+    got at least 4."""
+    counts: dict[str, list] = {}
+    for _ in range(runs):
+        for name, (unit, value) in _values_from_asv_results(asv.run(bench, ["rounds=1"], log)).items():
+            counts.setdefault(name, []).append((unit, value))
+    return {
+        name: SeriesNoise(name, got[0][0] or "instructions", "instructions", [np.array([v]) for _, v in got])
+        for name, got in counts.items()
+        if len(got) >= 4
+    }
+
+
+def _how_recorded(
+    rounds: int, repeat: int, launch: str, relative: bool, instruction_bench: list[str] | None, instruction_runs: int
+) -> str:
+    """The recording as asv commands, for the corpus' meta."""
+    return (
+        f"{rounds} x asv run --python=same --record-samples -a rounds=1 -a repeat={repeat} "
+        f"--launch-method {launch} --set-commit-hash HEAD --bench <each of 'bench'>"
+        + (" and its track_*_relative twin" if relative else "")
+        + (
+            f"; instruction counts: {instruction_runs} x asv run -a rounds=1 --bench <instruction_bench>"
+            if instruction_bench
+            else ""
+        )
+    )
+
+
+def _machine_meta() -> dict:
+    """Where the corpus was recorded: Python, CPUs, platform and load."""
+    return {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "platform": platform.platform(terse=True),
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
-    corpus = NoiseCorpus(series=dict(sorted(series.items())), meta=meta)
-    save_corpus(corpus, out_path)
-    return corpus
 
 
 def subset(corpus: NoiseCorpus, pattern: str | None) -> NoiseCorpus:

@@ -3,7 +3,7 @@
 The history experiment (``harness.run_history``) draws every commit from one recorded session,
 so commits differ only by process noise. Daily CI runs on a new machine each day, and the same
 code measured in two sessions on two VMs here moved per benchmark (speed-normalised: -0.1% to
-+16.8%, sd 5.1%; wall time: sd 22%; ``DAY_SD``). This experiment adds that.
++16.8%, sd 5.1%; wall time: sd 22%; ``config.DAY_SD``). This experiment adds that.
 
 One trial is one benchmark (taken in turn) and one scenario over ``before + after`` days, one new
 commit a day. Day d has a day effect e_d ~ N(0, day sd) on the log scale, shared by everything
@@ -24,18 +24,17 @@ the days known ``k`` days after the change:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pandas as pd
 
 from tools.evaluate import baselines, inject
-from tools.evaluate.corpus import NoiseCorpus, SeriesNoise
-from tools.evaluate.metrics import Rate, commits_to_detection
+from tools.evaluate.config import RELATIVE, EvalConfig
+from tools.evaluate.corpus import NoiseCorpus, SeriesNoise, twin_of_series
+from tools.evaluate.metrics import FOUND_WITHIN, commits_to_detection, found_within, histories_with_alarm, score_history
 
-# Between two recorded sessions on two VMs (same code, 120 vs 24 processes per benchmark):
-# sd across the 18 benchmarks of the shift of their median, log scale.
-DAY_SD = {"wall": 0.22, "speed-normalised": 0.05}
 METHODS = ("ours, pooled", "ours, sessions", "asv step_detect", "Otava")
 
 
@@ -50,13 +49,13 @@ def day_processes(
     rng: np.random.Generator,
 ) -> list[np.ndarray]:
     """``n`` processes of ``commit`` measured on a day with ``day_effect`` (log), change injected
-    (``centre``: the series' median process value, as ``inject.apply`` wants it)."""
+    (``centre``: ``s.centre()``, passed in so it is computed once per series)."""
     idx = rng.integers(0, s.n_processes, n)
     return [inject.apply(sc, s.processes[i], centre, level=commit - change_at + 1) * math.exp(day_effect) for i in idx]
 
 
 def simulate_days(
-    series: list[SeriesNoise], sc: inject.Scenario, cfg, day_sd: list[float], rng: np.random.Generator
+    series: list[SeriesNoise], sc: inject.Scenario, cfg: EvalConfig, day_sd: list[float], rng: np.random.Generator
 ) -> list[dict]:
     """Per channel (same days, same day shocks, same process draws): each day's asv run and its
     session (day, anchor, anchor rounds, head rounds), over ``cfg.before + cfg.after`` days."""
@@ -65,7 +64,7 @@ def simulate_days(
     seeds = rng.integers(0, 2**63, (n_days, 3))  # one draw per day and role, shared by the channels
     out = []
     for s, sd in zip(series, day_sd):
-        centre = float(np.median(s.process_values()))
+        centre = s.centre()
         runs, sessions = [], []
         for d in range(n_days):
             e = sd * shocks[d]
@@ -115,15 +114,11 @@ def detect(method: str, days: dict, known: int) -> list[int]:
     raise ValueError(f"unknown daily-history method {method!r}")
 
 
-def run_daily(corpus: NoiseCorpus, cfg, names: list[str], notes: list[str]) -> pd.DataFrame:
+def run_daily(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], notes: list[str]) -> pd.DataFrame:
     """One record per trial, channel and method: false alarms (A/A) or the first k that found it."""
-    from tools.evaluate.harness import LOCATION_TOLERANCE, RELATIVE, prefix_grid, twin_of_series
-
     methods = [m for m in METHODS if m != "Otava" or baselines.otava_available() is None]
     if "Otava" not in methods:
         notes.append("daily history: Otava not evaluated (not installed)")
-    grid = prefix_grid(cfg)
-    s0 = cfg.before
     records = []
     for ci, sc in enumerate([inject.AA, *inject.STEPS]):
         rng = np.random.default_rng([cfg.seed, ci, 5])
@@ -133,9 +128,8 @@ def run_daily(corpus: NoiseCorpus, cfg, names: list[str], notes: list[str]) -> p
             twin = twin_of_series(corpus, name) if cfg.relative else None
             if twin is not None:
                 channels.append((RELATIVE, twin))
-            sds = [cfg.day_sd if cfg.day_sd is not None else DAY_SD[ch] for ch, _ in channels]
+            sds = [cfg.day_sd_of(ch) for ch, _ in channels]
             sims = simulate_days([s for _, s in channels], sc, cfg, sds, rng)
-            lo, hi = s0 - LOCATION_TOLERANCE, s0 + LOCATION_TOLERANCE
             for (channel, _), days, sd in zip(channels, sims, sds):
                 for method in methods:
                     rec = dict(
@@ -148,22 +142,12 @@ def run_daily(corpus: NoiseCorpus, cfg, names: list[str], notes: list[str]) -> p
                         trial=t,
                         method=method,
                     )
-                    if not sc.is_change:
-                        records.append(
-                            {**rec, "false_alarms": len(detect(method, days, s0 + cfg.after)), "first_k": math.nan}
-                        )
-                        continue
-                    first = math.nan
-                    for k in grid:
-                        if any(lo <= f <= hi for f in detect(method, days, s0 + k)):
-                            first = k
-                            break
-                    records.append({**rec, "false_alarms": math.nan, "first_k": first})
+                    records.append({**rec, **score_history(functools.partial(detect, method, days), sc, cfg)})
     return pd.DataFrame.from_records(records)
 
 
-def daily_table(df: pd.DataFrame, cfg) -> pd.DataFrame:
-    """Per channel and method: A/A histories with an alarm; per step, share found within 5 days."""
+def daily_table(df: pd.DataFrame, cfg: EvalConfig) -> pd.DataFrame:
+    """Per channel and method: A/A histories with an alarm; per step, share found within ``FOUND_WITHIN`` days."""
     if df is None or df.empty:
         return pd.DataFrame()
     rows = []
@@ -173,12 +157,12 @@ def daily_table(df: pd.DataFrame, cfg) -> pd.DataFrame:
             "channel": channel,
             "day sd": f"{100 * g.day_sd.iloc[0]:g}%",
             "method": method,
-            f"A/A histories with a false alarm ({cfg.before + cfg.after} days)": Rate.of(aa.false_alarms > 0),
+            f"A/A histories with a false alarm ({cfg.before + cfg.after} days)": histories_with_alarm(aa.false_alarms),
         }
         for sc in inject.STEPS:
             h = g[g.scenario == sc.name]
-            med, det, tot = commits_to_detection(list(h.first_k))
+            med, det, _ = commits_to_detection(list(h.first_k))
             k = f"median {med:g}" if det else "never"
-            row[f"{sc.name} ≤ 5 days; median k"] = f"{Rate.of((h.first_k <= 5).fillna(False)).fmt()}; {k}"
+            row[f"{sc.name} ≤ {FOUND_WITHIN} days; median k"] = f"{found_within(h.first_k).fmt()}; {k}"
         rows.append(row)
     return pd.DataFrame(rows)

@@ -32,42 +32,19 @@ import numpy as np
 import pandas as pd
 
 from tools.evaluate import baselines, inject
-from tools.evaluate.corpus import NoiseCorpus, SeriesNoise
+from tools.evaluate.config import FA_BUDGET, RELATIVE, EvalConfig
+from tools.evaluate.corpus import NoiseCorpus, SeriesNoise, twin_of_series
 from tools.evaluate.daily import run_daily
-from tools.evaluate.metrics import Rate, analytic_mde, commits_to_detection, min_detectable_effect
-
-LOCATION_TOLERANCE = 2
-PREFIX_GRID = (1, 2, 3, 5, 10, 21, 30)
-FA_BUDGET = 0.01
-
-
-@dataclass
-class EvalConfig:
-    seed: int = 20261126
-    rounds: int = 10  # processes per side for our detector (and asv at the same budget)
-    asv_default_rounds: int = 2  # asv continuous' default
-    pairwise_trials: int = 30  # per series per scenario
-    history_trials: int = 30  # per scenario, the series taken in turn
-    before: int = 30
-    after: int = 30
-    commit_rounds: int = 2  # processes per commit in a history (asv run's default rounds)
-    rerun_inconclusive: bool = True
-    max_series: int | None = None
-    prefix_grid: tuple[int, ...] = PREFIX_GRID
-    history_methods: tuple[str, ...] = ("ours", "ours + confirm", "asv step_detect", "pandas rule", "Otava")
-    relative: bool = True  # also judge each benchmark's speed-normalised twin (track_*_relative)
-    rule: str | None = None  # decision rule of tools.detect.pairwise.decide (None: its default)
-    confidence: float | None = None  # interval confidence (None: tools.detect.pairwise.CONFIDENCE)
-    # Daily history with day effects (tools.evaluate.daily): histories per scenario (0: skip),
-    # the daily session's anchor lag and rounds per side, day-to-day sd (None: measured DAY_SD).
-    daily_trials: int = 30
-    anchor_lag: int = 5
-    session_rounds: int = 6
-    day_sd: float | None = None
-
-    @classmethod
-    def quick(cls) -> EvalConfig:
-        return cls(pairwise_trials=4, history_trials=3, max_series=3, after=21, prefix_grid=(5, 21), daily_trials=2)
+from tools.evaluate.metrics import (
+    FOUND_WITHIN,
+    Rate,
+    analytic_mde,
+    commits_to_detection,
+    found_within,
+    histories_with_alarm,
+    min_detectable_effect,
+    score_history,
+)
 
 
 @dataclass
@@ -93,17 +70,6 @@ def _ours_pairwise(base_vals, head_vals, floor, cfg: EvalConfig, channel="wall")
 
     decision = {k: v for k, v in (("rule", cfg.rule), ("confidence", cfg.confidence)) if v is not None}
     return compare(base_vals, head_vals, lower_is_better=True, floor_pct=floor, channel=channel, **decision)
-
-
-def twin_of_series(corpus: NoiseCorpus, name: str) -> SeriesNoise | None:
-    """The speed-normalised twin recorded beside wall series ``name``, if the corpus has it."""
-    from tools.evaluate.corpus import relative_name
-
-    twin = corpus.series.get(relative_name(name) or "")
-    return twin if twin is not None and twin.n_processes == corpus.series[name].n_processes else None
-
-
-RELATIVE = "speed-normalised"
 
 
 def _floor_for(series: SeriesNoise) -> float:
@@ -156,7 +122,7 @@ def _ours_adaptive(
     s: SeriesNoise, groups, sc, floor: float, cfg: EvalConfig, extra: int, channel: str
 ) -> tuple[str, int]:
     """Our PR verdict: R rounds a side, then R more of each side only if *inconclusive*."""
-    centre = float(np.median(s.process_values()))
+    centre = s.centre()
     b, h = _values(s, groups[0], sc, centre, False), _values(s, groups[1], sc, centre, True)
     verdict = _ours_pairwise(b, h, floor, cfg, channel).verdict
     if verdict == "inconclusive" and extra:
@@ -169,85 +135,110 @@ def _ours_adaptive(
 def run_pairwise(
     corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str]
 ) -> tuple[pd.DataFrame, dict]:
-    scenarios = [inject.AA, *inject.STEPS, inject.VARIANCE]
+    """Every method on the same base/head draws of every series (and its twin); the floors calibrated."""
     records = []
     floors = {}
-    R, R0 = cfg.rounds, cfg.asv_default_rounds
     for si, name in enumerate(series_names):
         s = corpus.series[name]
-        centre = float(np.median(s.process_values()))
-        floors[name] = _floor_for(s)
         twin = twin_of_series(corpus, name) if cfg.relative else None
+        # Every series gets its floor, skipped or not: history mode uses it too.
+        floors[name] = _floor_for(s)
         if twin is not None:
             floors[twin.name] = _floor_for(twin)
-        extra = R if cfg.rerun_inconclusive and s.n_processes >= 4 * R else 0
-        if s.n_processes < 2 * R:
-            notes.append(f"{name}: {s.n_processes} processes < 2 x {R}; skipped in pairwise mode")
+        if s.n_processes < 2 * cfg.rounds:
+            notes.append(f"{name}: {s.n_processes} processes < 2 x {cfg.rounds}; skipped in pairwise mode")
             continue
-        for ci, sc in enumerate(scenarios):
-            rng = np.random.default_rng([cfg.seed, si, ci, 1])
-            for t in range(cfg.pairwise_trials):
-                groups = inject.draw_disjoint(rng, s.n_processes, [R, R] + ([R, R] if extra else []))
-                b_procs = _pooled(s, groups[0], sc, centre, head=False)
-                h_procs = _pooled(s, groups[1], sc, centre, head=True)
-                verdict, used = _ours_adaptive(s, groups, sc, floors[name], cfg, extra, "wall")
-                base = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t)
-                label = f"{R}+{R} rounds, re-run if inconclusive" if extra else f"{R} rounds"
-                records.append(
-                    {
-                        **base,
-                        "method": f"ours ({label})",
-                        "flagged": verdict == "regressed",
-                        "verdict": verdict,
-                        "processes_per_side": used,
-                    }
-                )
-                if twin is not None:  # the same processes' speed-normalised values
-                    verdict, used = _ours_adaptive(twin, groups, sc, floors[twin.name], cfg, extra, "relative")
-                    records.append(
-                        {
-                            **base,
-                            "method": f"ours, {RELATIVE} ({label})",
-                            "flagged": verdict == "regressed",
-                            "verdict": verdict,
-                            "processes_per_side": used,
-                        }
-                    )
-                asv_full = baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
-                records.append(
-                    {
-                        **base,
-                        "method": f"asv continuous rule ({R} rounds)",
-                        "flagged": asv_full,
-                        "verdict": "regressed" if asv_full else "-",
-                        "processes_per_side": R,
-                    }
-                )
-                asv_def = baselines.asv_pr_regressed(np.concatenate(b_procs[:R0]), np.concatenate(h_procs[:R0]))
-                records.append(
-                    {
-                        **base,
-                        "method": f"asv continuous rule ({R0} rounds, asv default)",
-                        "flagged": asv_def,
-                        "verdict": "regressed" if asv_def else "-",
-                        "processes_per_side": R0,
-                    }
-                )
+        records += _pairwise_series(name, s, twin, si, floors, cfg)
     return pd.DataFrame.from_records(records), floors
+
+
+PAIRWISE_SCENARIOS = (inject.AA, *inject.STEPS, inject.VARIANCE)
+
+
+def _pairwise_series(
+    name: str, s: SeriesNoise, twin: SeriesNoise | None, si: int, floors: dict[str, float], cfg: EvalConfig
+) -> list[dict]:
+    """The records of one series: every scenario and trial, one record per method."""
+    R = cfg.rounds
+    extra = R if cfg.rerun_inconclusive and s.n_processes >= 4 * R else 0
+    centre = s.centre()
+    records = []
+    for ci, sc in enumerate(PAIRWISE_SCENARIOS):
+        rng = np.random.default_rng([cfg.seed, si, ci, 1])
+        for t in range(cfg.pairwise_trials):
+            groups = inject.draw_disjoint(rng, s.n_processes, [R, R] + ([R, R] if extra else []))
+            base = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t)
+            verdicts = _ours_draw(name, s, twin, groups, sc, floors, cfg, extra) + _asv_draw(s, groups, sc, centre, cfg)
+            records += [_pairwise_record(base, method, verdict, used) for method, verdict, used in verdicts]
+    return records
+
+
+def _pairwise_record(base: dict, method: str, verdict: str, processes_per_side: int) -> dict:
+    """One method's result on one draw; *flagged* = reported as a regression."""
+    return {
+        **base,
+        "method": method,
+        "flagged": verdict == "regressed",
+        "verdict": verdict,
+        "processes_per_side": processes_per_side,
+    }
+
+
+def _ours_draw(
+    name: str,
+    s: SeriesNoise,
+    twin: SeriesNoise | None,
+    groups: list[np.ndarray],
+    sc: inject.Scenario,
+    floors: dict[str, float],
+    cfg: EvalConfig,
+    extra: int,
+) -> list[tuple[str, str, int]]:
+    """(method, verdict, processes per side) of ours on one draw: wall time, then the twin's values
+    of the same processes."""
+    R = cfg.rounds
+    label = f"{R}+{R} rounds, re-run if inconclusive" if extra else f"{R} rounds"
+    out = [(f"ours ({label})", *_ours_adaptive(s, groups, sc, floors[name], cfg, extra, "wall"))]
+    if twin is not None:
+        verdict, used = _ours_adaptive(twin, groups, sc, floors[twin.name], cfg, extra, "relative")
+        out.append((f"ours, {RELATIVE} ({label})", verdict, used))
+    return out
+
+
+def _asv_draw(
+    s: SeriesNoise, groups: list[np.ndarray], sc: inject.Scenario, centre: float, cfg: EvalConfig
+) -> list[tuple[str, str, int]]:
+    """(method, verdict, processes per side) of asv's rule on the same draw's pooled raw samples, at
+    our budget and at asv's default rounds; its verdict is 'regressed' or '-'."""
+    R, R0 = cfg.rounds, cfg.asv_default_rounds
+    b_procs = _pooled(s, groups[0], sc, centre, head=False)
+    h_procs = _pooled(s, groups[1], sc, centre, head=True)
+    return [
+        (f"asv continuous rule ({R} rounds)", _asv_verdict(b_procs, h_procs), R),
+        (f"asv continuous rule ({R0} rounds, asv default)", _asv_verdict(b_procs[:R0], h_procs[:R0]), R0),
+    ]
+
+
+def _asv_verdict(b_procs: list[np.ndarray], h_procs: list[np.ndarray]) -> str:
+    return "regressed" if _asv_flags(b_procs, h_procs) else "-"
+
+
+def _asv_flags(b_procs: list[np.ndarray], h_procs: list[np.ndarray]) -> bool:
+    """asv continuous' rule on the processes' samples pooled, as asv stores them."""
+    return baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
+
+
+# ---------------------------------------------------------------- whole-suite A/A
 
 
 def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors: dict[str, float]) -> pd.DataFrame:
     """Whole-suite A/A: every benchmark compared with itself at once, as one PR job would.
 
-    Ours: per-benchmark ``compare`` then Benjamini-Hochberg across the suite (``verdict.judge``, as
-    ``compare_suite`` does); a trial fails if any benchmark is *regressed* or *improved*.
+    Ours: per-benchmark ``compare`` then Benjamini-Hochberg across the suite (``verdict.judge_all``,
+    as ``compare_suite`` does); a trial fails if any benchmark is *regressed* or *improved*.
     asv: ``asv continuous`` fails if any benchmark is worse by its rule.
     """
-    from tools.detect.robust import bh_qvalues
-    from tools.detect.verdict import judge
-
     R, R0 = cfg.rounds, cfg.asv_default_rounds
-    records = []
     rng = np.random.default_rng([cfg.seed, 5])
     usable = [n for n in names if corpus.series[n].n_processes >= 2 * R]
     # One value per process of each twin, computed once: the trials only index into it.
@@ -256,68 +247,53 @@ def run_suite_aa(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], floors:
         twin = twin_of_series(corpus, name)
         if twin is not None:
             twin_values[name] = (twin.name, twin.process_values())
+    records = []
     for t in range(cfg.pairwise_trials):
-        results, rel_results, asv_any, asv_def_any = [], [], False, False
-        for name in usable:
-            s = corpus.series[name]
-            b_idx, h_idx = inject.draw_disjoint(rng, s.n_processes, [R, R])
-            b_procs, h_procs = [s.processes[i] for i in b_idx], [s.processes[i] for i in h_idx]
-            results.append(
-                _ours_pairwise(
-                    np.array([np.median(p) for p in b_procs]),
-                    np.array([np.median(p) for p in h_procs]),
-                    floors[name],
-                    cfg,
-                )
-            )
-            if name in twin_values:
-                twin_name, tv = twin_values[name]
-                rel_results.append(_ours_pairwise(tv[b_idx], tv[h_idx], floors[twin_name], cfg, "relative"))
-            asv_any |= baselines.asv_pr_regressed(np.concatenate(b_procs), np.concatenate(h_procs))
-            asv_def_any |= baselines.asv_pr_regressed(np.concatenate(b_procs[:R0]), np.concatenate(h_procs[:R0]))
-        qs = bh_qvalues([r.p_value for r in results])
-        final = [judge(r, q) for r, q in zip(results, qs)]
-        flagged = sum(r.verdict in ("regressed", "improved") for r in final)
-        records.append(
-            {
-                "trial": t,
-                "benchmarks": len(usable),
-                "method": f"ours ({R} rounds, BH across the suite)",
-                "any_flag": flagged > 0,
-                "n_flagged": flagged,
-            }
-        )
-        if rel_results:
-            qs = bh_qvalues([r.p_value for r in rel_results])
-            n_rel = sum(judge(r, q).verdict in ("regressed", "improved") for r, q in zip(rel_results, qs))
-            records.append(
-                {
-                    "trial": t,
-                    "benchmarks": len(usable),
-                    "method": f"ours, {RELATIVE} ({R} rounds, BH across the suite)",
-                    "any_flag": n_rel > 0,
-                    "n_flagged": n_rel,
-                }
-            )
-        records.append(
-            {
-                "trial": t,
-                "benchmarks": len(usable),
-                "method": f"asv continuous rule ({R} rounds)",
-                "any_flag": asv_any,
-                "n_flagged": int(asv_any),
-            }
-        )
-        records.append(
-            {
-                "trial": t,
-                "benchmarks": len(usable),
-                "method": f"asv continuous rule ({R0} rounds, asv default)",
-                "any_flag": asv_def_any,
-                "n_flagged": int(asv_def_any),
-            }
-        )
+        ours, relative, asv_any, asv_default_any = _suite_trial(corpus, usable, twin_values, floors, cfg, rng)
+        counts = [(f"ours ({R} rounds, BH across the suite)", _n_flagged(ours))]
+        if relative:
+            counts.append((f"ours, {RELATIVE} ({R} rounds, BH across the suite)", _n_flagged(relative)))
+        counts.append((f"asv continuous rule ({R} rounds)", int(asv_any)))
+        counts.append((f"asv continuous rule ({R0} rounds, asv default)", int(asv_default_any)))
+        records += [
+            {"trial": t, "benchmarks": len(usable), "method": method, "any_flag": n > 0, "n_flagged": n}
+            for method, n in counts
+        ]
     return pd.DataFrame.from_records(records)
+
+
+def _suite_trial(
+    corpus: NoiseCorpus,
+    usable: list[str],
+    twin_values: dict[str, tuple[str, np.ndarray]],
+    floors: dict[str, float],
+    cfg: EvalConfig,
+    rng: np.random.Generator,
+) -> tuple[list, list, bool, bool]:
+    """One A/A run of the suite: our findings per benchmark (wall, speed-normalised) and whether
+    asv's rule flags any benchmark (at our budget, at its default rounds)."""
+    R0 = cfg.asv_default_rounds
+    ours, relative, asv_any, asv_default_any = [], [], False, False
+    for name in usable:
+        s = corpus.series[name]
+        b_idx, h_idx = inject.draw_disjoint(rng, s.n_processes, [cfg.rounds, cfg.rounds])
+        b_procs, h_procs = [s.processes[i] for i in b_idx], [s.processes[i] for i in h_idx]
+        b_vals, h_vals = np.array([np.median(p) for p in b_procs]), np.array([np.median(p) for p in h_procs])
+        ours.append(_ours_pairwise(b_vals, h_vals, floors[name], cfg))
+        if name in twin_values:
+            twin_name, tv = twin_values[name]
+            relative.append(_ours_pairwise(tv[b_idx], tv[h_idx], floors[twin_name], cfg, "relative"))
+        asv_any |= _asv_flags(b_procs, h_procs)
+        asv_default_any |= _asv_flags(b_procs[:R0], h_procs[:R0])
+    return ours, relative, asv_any, asv_default_any
+
+
+def _n_flagged(findings: list) -> int:
+    """Benchmarks *regressed* or *improved* after Benjamini-Hochberg across the suite (``judge_all``,
+    as ``compare_suite`` judges them)."""
+    from tools.detect.verdict import judge_all
+
+    return sum(f.verdict in ("regressed", "improved") for f in judge_all(findings))
 
 
 def suite_table(out: Outcome) -> pd.DataFrame:
@@ -451,7 +427,7 @@ def _history_detectors(notes: list[str], wanted: tuple[str, ...]) -> dict[str, C
 
 def _confirmer(s: SeriesNoise, sc: inject.Scenario, floor: float, rng: np.random.Generator, cfg: EvalConfig):
     """Re-run the two boundary commits interleaved: fresh processes, pairwise verdict must be 'regressed'."""
-    centre = float(np.median(s.process_values()))
+    centre = s.centre()
 
     def confirm(before_pos: int, after_pos: int) -> bool:
         groups = inject.draw_disjoint(rng, s.n_processes, [cfg.rounds, cfg.rounds])
@@ -480,7 +456,7 @@ def history_processes(
     idx: np.ndarray | None = None,
 ) -> list[list[np.ndarray]]:
     """Commits of one history: each ``commit_rounds`` processes' samples, the change injected."""
-    centre = float(np.median(s.process_values()))
+    centre = s.centre()
     idx = history_index(s, cfg, rng) if idx is None else idx
     commits = []
     for c in range(cfg.before + cfg.after):
@@ -502,55 +478,56 @@ def history_views(processes: list[list[np.ndarray]]) -> tuple[list[np.ndarray], 
 def run_history(
     corpus: NoiseCorpus, cfg: EvalConfig, series_names: list[str], notes: list[str], floors: dict[str, float]
 ) -> pd.DataFrame:
+    """Every history method on the same histories, one record per history and method."""
     scenarios = [inject.AA, *inject.STEPS, inject.GRADUAL]
     factories = _history_detectors(notes, cfg.history_methods)
-    grid = prefix_grid(cfg)
     records = []
-    s0 = cfg.before
     for ci, sc in enumerate(scenarios):
         rng = np.random.default_rng([cfg.seed, ci, 2])
         for t in range(cfg.history_trials):
             name = series_names[t % len(series_names)]  # round robin: every benchmark alike often
-            series = corpus.series[name]
-            idx = history_index(series, cfg, rng)
-            commits = history_views(history_processes(series, sc, cfg, idx=idx))
-            twin = twin_of_series(corpus, name) if cfg.relative else None
-            # The twin's history is built from the same processes: the channels see the same runs.
-            runs = [(mname, factory, series, commits, name) for mname, factory in factories.items()]
-            if twin is not None:
-                twin_commits = history_views(history_processes(twin, sc, cfg, idx=idx))
-                runs += [
-                    (f"{mname.replace('ours', f'ours, {RELATIVE}', 1)}", factory, twin, twin_commits, twin.name)
-                    for mname, factory in factories.items()
-                    if mname.startswith("ours")
-                ]
-            lo, hi = s0 - LOCATION_TOLERANCE, s0 + (sc.steps - 1) + LOCATION_TOLERANCE
             caches: dict = {}
-            for mi, (mname, factory, series, commits, fname) in enumerate(runs):
+            for mi, (mname, factory, series, (pooled, rounds), fname) in enumerate(
+                _history_runs(corpus, name, sc, cfg, factories, rng)
+            ):
                 cache = caches.setdefault(fname, {})
                 det = factory(
                     series, sc, floors.get(fname), np.random.default_rng([cfg.seed, ci, t, mi, 3]), cfg, cache
                 )
                 rec = dict(series=name, scenario=sc.name, kind=sc.kind, pct=sc.pct, trial=t, method=mname)
-                pooled, rounds = commits
-                if not sc.is_change:
-                    flagged = det(pooled, rounds)
-                    records.append({**rec, "false_alarms": len(flagged), "first_k": math.nan})
-                    continue
-                first = math.nan
-                for k in grid:
-                    flagged = det(pooled[: s0 + k], rounds[: s0 + k])
-                    if any(lo <= f <= hi for f in flagged):
-                        first = k
-                        break
-                records.append({**rec, "false_alarms": math.nan, "first_k": first})
+                records.append({**rec, **score_history(_on_prefix(det, pooled, rounds), sc, cfg)})
     return pd.DataFrame.from_records(records)
 
 
-def prefix_grid(cfg: EvalConfig) -> list[int]:
-    """Commits after the change at which the detectors look (always including the last)."""
-    grid = [k for k in cfg.prefix_grid if k <= cfg.after]
-    return grid + ([cfg.after] if cfg.after not in grid else [])
+def _history_runs(
+    corpus: NoiseCorpus,
+    name: str,
+    sc: inject.Scenario,
+    cfg: EvalConfig,
+    factories: dict[str, Callable[..., Detector]],
+    rng: np.random.Generator,
+) -> list[tuple]:
+    """One history of ``name`` (and of its twin) drawn: (method, factory, series, its commits' views,
+    floor key) for each method; the twin gets our methods only."""
+    series = corpus.series[name]
+    idx = history_index(series, cfg, rng)
+    commits = history_views(history_processes(series, sc, cfg, idx=idx))
+    runs = [(mname, factory, series, commits, name) for mname, factory in factories.items()]
+    twin = twin_of_series(corpus, name) if cfg.relative else None
+    if twin is not None:
+        # The twin's history is built from the same processes: the channels see the same runs.
+        twin_commits = history_views(history_processes(twin, sc, cfg, idx=idx))
+        runs += [
+            (f"{mname.replace('ours', f'ours, {RELATIVE}', 1)}", factory, twin, twin_commits, twin.name)
+            for mname, factory in factories.items()
+            if mname.startswith("ours")
+        ]
+    return runs
+
+
+def _on_prefix(det: Detector, pooled: list[np.ndarray], rounds: list[np.ndarray]) -> Callable[[int], list[int]]:
+    """``det`` on the first ``known`` commits of a history."""
+    return lambda known: det(pooled[:known], rounds[:known])
 
 
 # ---------------------------------------------------------------- run and tables
@@ -617,7 +594,7 @@ def pairwise_table(out: Outcome) -> pd.DataFrame:
 
 
 def history_table(out: Outcome, cfg: EvalConfig) -> pd.DataFrame:
-    """One row per method: A/A false alarms; per change, share found within 5 commits and median k."""
+    """One row per method: A/A false alarms; per change, share found within ``FOUND_WITHIN`` commits and median k."""
     rows = []
     df = out.history
     if df.empty:
@@ -627,21 +604,22 @@ def history_table(out: Outcome, cfg: EvalConfig) -> pd.DataFrame:
         aa = g[g.kind == "none"]
         row = {
             "method": method,
-            f"A/A histories with a false alarm ({n_commits} commits)": Rate.of(aa.false_alarms > 0),
+            f"A/A histories with a false alarm ({n_commits} commits)": histories_with_alarm(aa.false_alarms),
         }
         for sc in [*inject.STEPS, inject.GRADUAL]:
             h = g[g.scenario == sc.name]
-            within5 = Rate.of((h.first_k <= 5).fillna(False))
             med, det, tot = commits_to_detection(list(h.first_k))
             k = f"median {med:g} commits" if det else "never"
-            row[f"{sc.name}: found ≤ 5 commits; median k (found)"] = f"{within5.fmt()}; {k} ({det}/{tot})"
+            cell = f"{found_within(h.first_k).fmt()}; {k} ({det}/{tot})"
+            row[f"{sc.name}: found ≤ {FOUND_WITHIN} commits; median k (found)"] = cell
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def history_series_table(out: Outcome) -> pd.DataFrame:
     """Per benchmark and channel (ours, without confirmation): A/A alarms and the share of steps
-    found within 5 commits — the history target is met benchmark by benchmark, where noise allows."""
+    found within ``FOUND_WITHIN`` commits — the history target is met benchmark by benchmark, where noise
+    allows."""
     df = out.history
     if df.empty:
         return pd.DataFrame()
@@ -652,13 +630,16 @@ def history_series_table(out: Outcome) -> pd.DataFrame:
         row = {
             "series": name,
             "channel": RELATIVE if method != "ours" else "wall",
-            "A/A alarms": f"{int((aa.false_alarms > 0).sum())}/{len(aa)}",
+            "A/A alarms": _k_of_n(histories_with_alarm(aa.false_alarms)),
         }
         for sc in inject.STEPS:
-            h = g[g.scenario == sc.name]
-            row[f"{sc.name} ≤ 5 commits"] = f"{int((h.first_k <= 5).sum())}/{len(h)}"
+            row[f"{sc.name} ≤ {FOUND_WITHIN} commits"] = _k_of_n(found_within(g[g.scenario == sc.name].first_k))
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["channel", "series"], kind="stable").reset_index(drop=True)
+
+
+def _k_of_n(rate: Rate) -> str:
+    return f"{rate.k}/{rate.n}"
 
 
 def per_series_table(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> pd.DataFrame:
@@ -675,7 +656,7 @@ def per_series_table(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> pd.D
                 "series": name,
                 "channel": RELATIVE if relative else "wall",
                 "processes": s.n_processes,
-                "median": float(np.median(s.process_values())),
+                "median": s.centre(),
                 "unit": s.unit,
                 "CV between processes %": 100 * s.cv(),
                 "CV within a process %": math.nan if relative else 100 * s.within_cv(),

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
+from tools.evaluate.config import LOCATION_TOLERANCE, EvalConfig, prefix_grid
+from tools.evaluate.inject import Scenario
+
 CONFIDENCE = 0.95
+# A change counts as found early when found at most this many commits (days) after it.
+FOUND_WITHIN = 5
 
 
 def wilson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -55,6 +60,34 @@ def commits_to_detection(first_k: Sequence[float | None]) -> tuple[float, int, i
     ks = [float(k) for k in first_k if k is not None and not (isinstance(k, float) and math.isnan(k))]
     med = float(np.median(ks)) if ks else math.nan
     return med, len(ks), len(first_k)
+
+
+def score_history(detect: Callable[[int], list[int]], sc: Scenario, cfg: EvalConfig) -> dict[str, float]:
+    """One detector on one history: ``false_alarms`` (A/A) or ``first_k`` (a change), the other NaN.
+
+    ``detect(known)`` answers with the first commit after each regression it reports from the
+    first ``known`` commits. A/A: how many it reports on the whole history. A change landing at
+    commit ``cfg.before`` (over ``sc.steps`` commits): the first k of the prefix grid at which it
+    reports one within ±``LOCATION_TOLERANCE`` commits of the change; NaN if it never does.
+    """
+    s0 = cfg.before
+    if not sc.is_change:
+        return {"false_alarms": len(detect(s0 + cfg.after)), "first_k": math.nan}
+    lo, hi = s0 - LOCATION_TOLERANCE, s0 + (sc.steps - 1) + LOCATION_TOLERANCE
+    for k in prefix_grid(cfg):
+        if any(lo <= f <= hi for f in detect(s0 + k)):
+            return {"false_alarms": math.nan, "first_k": k}
+    return {"false_alarms": math.nan, "first_k": math.nan}
+
+
+def histories_with_alarm(false_alarms: Iterable[float]) -> Rate:
+    """A/A histories in which the detector reported any regression."""
+    return Rate.of(n > 0 for n in false_alarms)
+
+
+def found_within(first_k: Iterable[float], within: int = FOUND_WITHIN) -> Rate:
+    """Histories whose change was found at most ``within`` commits after it (NaN: never found)."""
+    return Rate.of(k <= within for k in first_k)
 
 
 def min_detectable_effect(recall_by_effect: dict[float, float], target: float = 0.9) -> float:

@@ -8,21 +8,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from tools.evaluate.config import LOCATION_TOLERANCE, EvalConfig, prefix_grid
 from tools.evaluate.corpus import NoiseCorpus
 from tools.evaluate.daily import daily_table
 from tools.evaluate.harness import (
-    LOCATION_TOLERANCE,
-    EvalConfig,
     Outcome,
     history_series_table,
     history_table,
     instruction_table,
     pairwise_table,
     per_series_table,
-    prefix_grid,
     suite_table,
 )
-from tools.evaluate.metrics import Rate, commits_to_detection
+from tools.evaluate.metrics import FOUND_WITHIN, Rate, commits_to_detection, found_within, histories_with_alarm
 from tools.humanize import human_value
 from tools.io import atomic_write_text
 
@@ -96,7 +94,7 @@ def history_series_section(out: Outcome, cfg: EvalConfig, n_bench: int) -> str:
     return "\n\n".join(
         [
             f"Per benchmark (ours, no confirmation; {cfg.history_trials} histories per scenario taken in turn "
-            "over the benchmarks): histories with an A/A alarm, and steps found within 5 commits.",
+            f"over the benchmarks): histories with an A/A alarm, and steps found within {FOUND_WITHIN} commits.",
             markdown_table(history_series_table(out)),
         ]
     )
@@ -184,18 +182,18 @@ def _rate_record(table: str, method: str, scenario: str, metric: str, rate: Rate
 def _history_records(
     table: str, method: str, scenario: str, g: pd.DataFrame, within_all: int | None = None
 ) -> list[dict]:
-    """An A/A group's false-alarm rate, or a change's share found within 5 commits (and within
-    ``within_all``, every commit after it)."""
+    """An A/A group's false-alarm rate, or a change's share found within ``FOUND_WITHIN`` commits
+    (and within ``within_all``, every commit after it)."""
     if g.kind.iloc[0] == "none":
-        return [_rate_record(table, method, scenario, "false alarm", Rate.of(g.false_alarms > 0))]
+        return [_rate_record(table, method, scenario, "false alarm", histories_with_alarm(g.false_alarms))]
     med, _, _ = commits_to_detection(list(g.first_k))
     recs = [
         _rate_record(
             table,
             method,
             scenario,
-            "found within 5 commits",
-            Rate.of((g.first_k <= 5).fillna(False)),
+            f"found within {FOUND_WITHIN} commits",
+            found_within(g.first_k),
             median_commits=med,
         )
     ]
