@@ -20,35 +20,25 @@ from tools.errors import ToolError
 from tools.loader import commits_with_results
 
 
-def git_rev_parse(rev: str, repo: Path) -> str | None:
-    """Full hash of ``rev`` in ``repo``, or None when git does not know it (or no git)."""
+def _git(repo: Path, *args: str, timeout: float = 60) -> str | None:
+    """git's standard output in ``repo``, or None when git fails or is missing."""
     try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.SubprocessError):
         return None
-    out = proc.stdout.strip()
-    return out if proc.returncode == 0 and out else None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def git_rev_parse(rev: str, repo: Path) -> str | None:
+    """Full hash of ``rev`` in ``repo``, or None when git does not know it (or no git)."""
+    out = (_git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", timeout=30) or "").strip()
+    return out or None
 
 
 def first_parent(repo: Path, branch: str = "HEAD") -> list[str] | None:
     """Full hashes of ``branch``'s first-parent history, oldest first; None without git or repo."""
-    try:
-        proc = subprocess.run(
-            ["git", "rev-list", "--first-parent", "--reverse", branch, "--"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.split() if proc.returncode == 0 else None
+    out = _git(repo, "rev-list", "--first-parent", "--reverse", branch, "--")
+    return out.split() if out is not None else None
 
 
 def order_by(table: pd.DataFrame, history: list[str] | None, branch: str) -> pd.DataFrame:

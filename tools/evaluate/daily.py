@@ -130,18 +130,10 @@ def run_daily(corpus: NoiseCorpus, cfg: EvalConfig, names: list[str], notes: lis
                 channels.append((RELATIVE, twin))
             sds = [cfg.day_sd_of(ch) for ch, _ in channels]
             sims = simulate_days([s for _, s in channels], sc, cfg, sds, rng)
+            trial = {"scenario": sc.name, "kind": sc.kind, "pct": sc.pct, "trial": t}
             for (channel, _), days, sd in zip(channels, sims, sds):
                 for method in methods:
-                    rec = dict(
-                        series=name,
-                        channel=channel,
-                        day_sd=sd,
-                        scenario=sc.name,
-                        kind=sc.kind,
-                        pct=sc.pct,
-                        trial=t,
-                        method=method,
-                    )
+                    rec = {"series": name, "channel": channel, "day_sd": sd, **trial, "method": method}
                     records.append({**rec, **score_history(functools.partial(detect, method, days), sc, cfg)})
     return pd.DataFrame.from_records(records)
 
