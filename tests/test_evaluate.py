@@ -490,3 +490,20 @@ def test_daily_days_share_their_day_effect_within_a_session():
 def test_daily_options_are_checked(tmp_path, capsys, args, message):
     assert main(["evaluate-detector", "--quick", *args, "--output-dir", str(tmp_path / "e")]) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "e").exists()
+
+
+def test_a_simulated_runner_change_is_a_shift_and_a_real_step_still_counts():
+    """tools.evaluate.shifts on the stored corpus: a +25% runner change at commit 20 is reported as
+    a shift and blamed on no commit; a +20% step of one workload at commit 30 is still blamed."""
+    import numpy as np
+
+    from tools.evaluate import shifts
+    from tools.evaluate.config import EvalConfig
+    from tools.evaluate.corpus import DEFAULT_CORPUS, load_corpus
+
+    corpus = load_corpus(DEFAULT_CORPUS)
+    rec = shifts.trial(corpus, EvalConfig(), shifts.SCENARIOS[1], 25.0, 20.0, np.random.default_rng(3))
+    assert rec["shift_reported"] is True and rec["blamed_at_shift"] == 0 and rec["blamed_without_rule"] > 0
+    assert rec["step_found"] is True and rec["shift_elsewhere"] is False
+    table = shifts.shift_table(__import__("pandas").DataFrame([rec]))
+    assert list(table["scenario"]) == ["runner shift + real step"]

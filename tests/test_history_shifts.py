@@ -117,7 +117,7 @@ def test_a_shift_that_moves_instruction_counts_is_code_not_machine():
         for k, unit in enumerate(["seconds"] * 4 + ["instructions"]):
             rows.append({"machine": "m", "environment": "e", "commit": commit(i), "benchmark": f"c{k % 3}_benchmarks.W.x{k}",
                          "params": "", "component": f"c{k % 3}", "unit": unit, "commit_date": pd.Timestamp(T0 + i * DAY, unit="ms", tz="UTC"),
-                         "started_at": pd.Timestamp(T0 + i * DAY, unit="ms", tz="UTC")})  # fmt: skip
+                         "started_at": pd.Timestamp(T0 + i * DAY, unit="ms", tz="UTC"), "value": 1.3 if i >= 6 else 1.0})  # fmt: skip
     table = pd.DataFrame(rows)
     step = [
         Finding(machine="m", environment="e", benchmark=f"c{k % 3}_benchmarks.W.x{k}", component=f"c{k % 3}",

@@ -36,8 +36,12 @@ class HistoryResult:
     note: str
     changes: tuple[Finding, ...] | None = None  # None: the history was not analysed
     shifts: tuple[Shift, ...] = ()
-    explained: int = 0  # change points attributed to a shift, not to a commit
+    attributed: tuple[Finding, ...] = ()  # change points a shift explains: blamed on no commit
     anomalies: tuple[Finding, ...] = field(default=())
+
+    @property
+    def explained(self) -> int:
+        return len(self.attributed)
 
     def count(self, verdict: str) -> int:
         return sum(f.verdict == verdict for f in self.changes or ())
@@ -75,6 +79,8 @@ def _placeable_sessions(rows: pd.DataFrame, kept: pd.DataFrame) -> int:
 
 def _with_param_values(found: list[Finding], rows: pd.DataFrame) -> list[Finding]:
     """History findings with their parameter values (for the asv find / profile regexes)."""
+    if "param_values" not in rows.columns:
+        return found
     lookup = dict(zip(zip(rows["benchmark"].astype(str), rows["params"].astype(str)), rows["param_values"]))
     return [f.replace(param_values=lookup.get((str(f.benchmark), str(f.params)), ())) for f in found]
 
@@ -135,7 +141,7 @@ def build_history(table: pd.DataFrame, rounds: pd.DataFrame | None, *, q: float,
         blamed = [next(checked) if f.verdict == "regressed" else f for f in blamed]
     return HistoryResult(
         note=_note(rows, n_extra, n_sessions, short, order), changes=tuple(blamed), shifts=tuple(shifted),
-        explained=len(found) - len(blamed), anomalies=tuple(anomalies.anomaly_suite(rows)),
+        attributed=tuple(f for f in found if not any(f is b for b in blamed)), anomalies=tuple(anomalies.anomaly_suite(rows)),
     )  # fmt: skip
 
 

@@ -44,6 +44,13 @@ def add_arguments(parser) -> None:
     _pairwise_arguments(parser)
     _history_arguments(parser)
     _daily_arguments(parser)
+    _shift_arguments(parser)
+
+
+def _shift_arguments(parser) -> None:
+    g = parser.add_argument_group("environment shifts")
+    what = "suite histories per scenario with a runner change and/or a real step (tools.evaluate.shifts; 0: skip, the default)"
+    g.add_argument("--shift-trials", type=int, default=None, help=what)
 
 
 def _run_arguments(parser) -> None:
@@ -199,6 +206,10 @@ def _config(args) -> EvalConfig:
         cfg.commit_rounds = args.commit_rounds
     if args.confidence is not None and not 0.5 < args.confidence < 1:
         raise ToolError(f"--confidence must lie between 0.5 and 1 (got {args.confidence})")
+    if args.shift_trials is not None:
+        if args.shift_trials < 0:
+            raise ToolError(f"--shift-trials must be 0 or more (got {args.shift_trials})")
+        cfg.shift_trials = args.shift_trials
     if args.daily_trials is not None:
         if args.daily_trials < 0:
             raise ToolError(f"--daily-trials must be 0 or more (got {args.daily_trials})")

@@ -2,23 +2,28 @@
 
 A CI runner replaced by a faster one, a new Python, a re-run years later: every benchmark of a
 machine + environment steps at the same commit boundary, and history mode (rightly) finds a
-change point in each. Blaming the commit after that boundary would open dozens of false
+change point in many of them. Blaming the commit after that boundary would open dozens of false
 regressions and send people bisecting innocent code. So, per machine + environment, the change
 points of the history are gathered by boundary (positions within ±``NEAR`` commits of each other
 are one boundary) and a boundary is an **environment shift** when:
 
-* **share**: at least ``MIN_SHARE`` of the series with results on both sides (and at least
-  ``MIN_SERIES``) step there, across at least ``MIN_COMPONENTS`` components — one commit rarely
-  moves unrelated components at once, a machine always does — unless the instruction counts
-  (unmoved by hardware) step there too: then it is code, and blamed; or
+* **the suite moved**: every timing series (wall and speed-normalised) is compared across the
+  boundary — the median of its per-commit values over up to ``WINDOW`` commits after against
+  those before — and the signs of those changes fail a sign test (binomial, p < ``SIGN_P``):
+  at least ``MIN_SHARE`` of the series move the same way, across at least ``MIN_COMPONENTS``
+  components, and the suite's median move is largest here among the boundaries within ``WINDOW`` (or, in a suite too small for the sign test, at least ``MIN_DETECTED_SHARE`` of the
+  series — and ``MIN_SERIES`` — have a change point there, one direction). A machine moves the
+  whole suite, most of each series within its noise; a commit moves the workloads whose code it
+  touched. Unless the instruction counts (unmoved by hardware)
+  step there too: then it is code, and blamed. Or
 * **evidence**: the runs on either side differ in what asv recorded of the machine (cpu, os,
   cores, memory, arch) or Python, or were run out of order / far apart in time (a run-date jump
   against commit order: ``DATE_JUMP_DAYS`` and ``DATE_JUMP_FACTOR`` × the typical gap).
 
 A change point at a shift is still blamed on its commit when the shift does not explain it: an
 instruction-count step where the Python and machine are unchanged (hardware does not change
-counts), or a step far from the shift's own size (robust z of its log change > ``OUTLIER_Z``
-among the shift's change points and at least ``OUTLIER_MIN_PCT`` away).
+counts), or a step far from the suite's move in its own channel (robust z of its window change
+> ``OUTLIER_Z`` among the channel's series, and at least ``OUTLIER_MIN_PCT`` away).
 """
 
 from __future__ import annotations
@@ -29,12 +34,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from tools.detect import robust
 from tools.detect.finding import Finding
 
-MIN_SHARE = 0.25
+MIN_SHARE = 0.75
+SIGN_P = 0.001
+MIN_DETECTED_SHARE = 0.5
 MIN_SERIES = 3
+WINDOW = 10
 MIN_COMPONENTS = 2
 NEAR = 1
 DATE_JUMP_DAYS = 7.0
@@ -88,10 +97,8 @@ def commit_runs(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _series_spans(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Per series: first and last position with a result, its component and channel."""
-    pos = runs.set_index(["machine", "environment", "commit"])["position"]
-    keyed = table.set_index(["machine", "environment", "commit"]).index
-    t = table.assign(position=pos.reindex(keyed).to_numpy())
+    """Per series: first and last position with a result, its component and unit."""
+    t = _positioned(table, runs)
     keys = ["machine", "environment", "benchmark", "params"]
     return (
         t.groupby(keys, observed=True, sort=False)
@@ -103,6 +110,22 @@ def _series_spans(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
+
+
+def _positioned(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    pos = runs.set_index(["machine", "environment", "commit"])["position"]
+    keyed = table.set_index(["machine", "environment", "commit"]).index
+    return table.assign(position=pos.reindex(keyed).to_numpy())
+
+
+def levels(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Log of each timing series' median value per commit position: rows (machine, environment,
+    benchmark, params, component, unit), one column per position (NaN where not measured)."""
+    t = _positioned(table, runs)
+    t = t[(t["unit"].astype(str).str.lower() != "instructions") & (pd.to_numeric(t["value"], errors="coerce") > 0)]
+    t = t.assign(log=np.log(pd.to_numeric(t["value"], errors="coerce")))
+    keys = ["machine", "environment", "benchmark", "params", "component", "unit"]
+    return t.pivot_table(index=keys, columns="position", values="log", aggfunc="median", observed=True)
 
 
 # ---------------------------------------------------------------- boundaries
@@ -185,20 +208,61 @@ def _machine_change(info: pd.DataFrame, machine: str, env: str, before: str, aft
     return out
 
 
-def _share_evidence(b: _Boundary, spans: pd.DataFrame) -> tuple[list[str], int, int, tuple[str, ...]]:
-    """(evidence, series stepping, series spanning, components) of the timing channels at a boundary."""
-    mine = spans[(spans["machine"].astype(str) == b.machine) & (spans["environment"].astype(str) == b.environment)]
-    timing = mine[mine["unit"].astype(str).str.lower() != "instructions"]
-    total = int(((timing["first"] < b.position) & (timing["last"] >= b.position)).sum())
-    moved = {(f.benchmark, f.params) for f in b.points if f.channel != "instructions"}
-    components = tuple(sorted({f.component for f in b.points if f.channel != "instructions"}))
-    n_components = mine["component"].nunique()
-    need_components = min(MIN_COMPONENTS, n_components)
-    enough = len(moved) >= MIN_SERIES and total and len(moved) / total >= MIN_SHARE
-    if not (enough and len(components) >= need_components):
-        return [], len(moved), total, components
-    what = f"{len(moved)} of {total} series ({100 * len(moved) / total:.0f}%) across {len(components)} component(s) step here"
-    return [what], len(moved), total, components
+def window_changes(lv: pd.DataFrame, machine: str, env: str, position: int) -> pd.Series:
+    """Per timing series of one machine + environment: the change of its level across a boundary
+    (log median of up to WINDOW commits after minus before); series without both sides left out."""
+    try:
+        mine = lv.xs((machine, env), level=("machine", "environment"))
+    except KeyError:
+        return pd.Series(dtype=float)
+    cols = np.asarray(mine.columns, dtype=float)
+    before = mine.loc[:, (cols >= position - WINDOW) & (cols < position)].median(axis=1)
+    after = mine.loc[:, (cols >= position) & (cols < position + WINDOW)].median(axis=1)
+    return (after - before).dropna()
+
+
+def _share_evidence(b: _Boundary, lv: pd.DataFrame) -> tuple[list[str], int, int, tuple[str, ...], float]:
+    """(evidence, series moving the suite's way, series compared, their components, median change %)."""
+    d = window_changes(lv, b.machine, b.environment, b.position)
+    d = d[d != 0]
+    if len(d) < 2:
+        return [], 0, len(d), (), math.nan
+    up = int((d > 0).sum())
+    majority = d[d > 0] if up * 2 >= len(d) else d[d < 0]
+    p = float(stats.binomtest(len(majority), len(d), 0.5).pvalue)
+    components = tuple(sorted(set(majority.index.get_level_values("component").astype(str))))
+    n_components = d.index.get_level_values("component").nunique()
+    median_pct = 100 * math.expm1(float(np.median(majority)))
+    spread = len(components) >= min(MIN_COMPONENTS, n_components)
+    signed = p < SIGN_P and len(majority) >= MIN_SHARE * len(d) and _strongest_here(b, lv)
+    stepped = _stepped_share(b, len(d))
+    if not (spread and (signed or stepped)):
+        return [], len(majority), len(d), components, median_pct
+    why = f"sign test p={p:.1g}" if signed else f"{stepped} of them with a change point here"
+    what = (
+        f"{len(majority)} of {len(d)} series ({100 * len(majority) / len(d):.0f}%) across {len(components)} "
+        f"component(s) move {'up' if len(majority) == up else 'down'} here ({why}), median {median_pct:+.1f}%"
+    )
+    return [what], len(majority), len(d), components, median_pct
+
+
+def _strongest_here(b: _Boundary, lv: pd.DataFrame) -> bool:
+    """The suite's median move is largest at this boundary (±NEAR) among the boundaries whose
+    windows overlap it: a window that merely reaches over a shift nearby also sees the suite move."""
+    around = range(b.position - WINDOW + 1, b.position + WINDOW)
+    moves = {q: window_changes(lv, b.machine, b.environment, q) for q in around}
+    size = {q: abs(float(np.median(m))) for q, m in moves.items() if len(m)}
+    return bool(size) and abs(max(size, key=size.get) - b.position) <= NEAR
+
+
+def _stepped_share(b: _Boundary, compared: int) -> int:
+    """Change points at the boundary, one direction, in at least MIN_DETECTED_SHARE of the series
+    compared (a suite too small for the sign test can still show a shift this way); else 0."""
+    timing = [f for f in b.points if f.channel != "instructions" and math.isfinite(f.change_pct)]
+    up = {(f.benchmark, f.params) for f in timing if f.change_pct > 0}
+    down = {(f.benchmark, f.params) for f in timing if f.change_pct < 0}
+    n = max(len(up), len(down))
+    return n if n >= MIN_SERIES and compared and n >= MIN_DETECTED_SHARE * compared else 0
 
 
 def _counts_moved(b: _Boundary, spans: pd.DataFrame) -> bool:
@@ -226,9 +290,10 @@ def find_shifts(
         return [], []
     runs = commit_runs(table)
     spans = _series_spans(table, runs)
+    lv = levels(table, runs)
     shifts, blamed = [], []
     for b in _boundaries(changes, runs):
-        share, n_moved, total, components = _share_evidence(b, spans)
+        share, n_moved, total, components, median_pct = _share_evidence(b, lv)
         if share and _counts_moved(b, spans):
             share = []  # hardware does not change instruction counts: this step is code
         dates, machine = _run_evidence(runs, b.machine, b.environment, b.position, info)
@@ -236,31 +301,32 @@ def find_shifts(
         if not evidence:
             blamed += b.points
             continue
-        shifts.append(_shift(b, runs, n_moved, total, components, evidence))
-        blamed += unexplained(b.points, machine_changed=bool(machine))
+        commits = runs[(runs["machine"].astype(str) == b.machine) & (runs["environment"].astype(str) == b.environment)]
+        commits = commits.set_index("position")["commit"].astype(str)
+        shifts.append(
+            Shift(b.machine, b.environment, commits.get(b.position - 1, ""), commits.get(b.position, ""), n_moved,
+                  total, components, median_pct, tuple(evidence))
+        )  # fmt: skip
+        d = window_changes(lv, b.machine, b.environment, b.position)
+        blamed += unexplained(b.points, d, machine_changed=bool(machine))
     return shifts, blamed
 
 
-def _shift(b: _Boundary, runs, n_moved, total, components, evidence) -> Shift:
-    mine = runs[(runs["machine"].astype(str) == b.machine) & (runs["environment"].astype(str) == b.environment)]
-    commits = mine.set_index("position")["commit"].astype(str)
-    timing = [f.change_pct for f in b.points if f.channel != "instructions" and math.isfinite(f.change_pct)]
-    return Shift(
-        machine=b.machine, environment=b.environment, commit_before=commits.get(b.position - 1, ""),
-        commit_after=commits.get(b.position, ""), series=n_moved, total=total, components=components,
-        median_change_pct=float(np.median(timing)) if timing else math.nan, evidence=tuple(evidence),
-    )  # fmt: skip
-
-
-def unexplained(points: Sequence[Finding], *, machine_changed: bool = False) -> list[Finding]:
-    """The change points at a shift that the shift does not explain (see the module docstring)."""
-    timing = [f for f in points if f.channel != "instructions" and math.isfinite(f.change_pct)]
-    logs = np.array([math.log1p(f.change_pct / 100) for f in timing])
-    centre = float(np.median(logs)) if len(logs) else 0.0
-    z = robust.robust_z(logs) if len(logs) >= 3 else np.zeros(len(logs))
-    far = {
-        id(f)
-        for f, zi, li in zip(timing, z, logs)
-        if abs(zi) > OUTLIER_Z and abs(math.expm1(li - centre)) * 100 >= OUTLIER_MIN_PCT
-    }
-    return [f for f in points if id(f) in far or (f.channel == "instructions" and not machine_changed)]
+def unexplained(points: Sequence[Finding], changes: pd.Series, *, machine_changed: bool = False) -> list[Finding]:
+    """The change points at a shift that the shift does not explain (see the module docstring):
+    ``changes`` are every timing series' window changes across the boundary (``window_changes``)."""
+    out = []
+    for f in points:
+        if f.channel == "instructions":
+            if not machine_changed:
+                out.append(f)
+            continue
+        same = changes[changes.index.get_level_values("unit").astype(str) == str(f.unit)]
+        key = (f.benchmark, f.params)
+        mine = [v for k, v in same.items() if (k[0], k[1]) == key]
+        if len(same) < 3 or not mine:
+            continue
+        z = (mine[0] - float(np.median(same))) / (robust.mad_sigma(same.to_numpy()) or math.inf)
+        if abs(z) > OUTLIER_Z and abs(math.expm1(mine[0] - float(np.median(same)))) * 100 >= OUTLIER_MIN_PCT:
+            out.append(f)
+    return out

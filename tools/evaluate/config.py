@@ -41,6 +41,8 @@ class EvalConfig:
     anchor_lag: int = 5
     session_rounds: int = 6
     day_sd: float | None = None
+    # Environment shifts (tools.evaluate.shifts): suite histories per scenario and shift size (0: skip).
+    shift_trials: int = 0
 
     @classmethod
     def quick(cls) -> EvalConfig:

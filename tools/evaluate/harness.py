@@ -45,6 +45,7 @@ from tools.evaluate.metrics import (
     min_detectable_effect,
     score_history,
 )
+from tools.evaluate.shifts import run_shifts
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Outcome:
     instructions: pd.DataFrame | None = None
     suite_aa: pd.DataFrame | None = None
     daily: pd.DataFrame | None = None
+    shifts: pd.DataFrame | None = None
     seconds: float = 0.0
 
 
@@ -564,6 +566,7 @@ def evaluate(corpus: NoiseCorpus, cfg: EvalConfig) -> Outcome:
     instructions = run_instructions(corpus, cfg, notes)
     suite_aa = run_suite_aa(corpus, cfg, names, floors)
     daily = run_daily(corpus, cfg, names, notes) if cfg.daily_trials > 0 else None
+    shifted = run_shifts(corpus, cfg) if cfg.shift_trials > 0 else None
     return Outcome(
         pairwise,
         history,
@@ -572,6 +575,7 @@ def evaluate(corpus: NoiseCorpus, cfg: EvalConfig) -> Outcome:
         instructions=instructions,
         suite_aa=suite_aa,
         daily=daily,
+        shifts=shifted,
         seconds=time.perf_counter() - started,
     )
 

@@ -21,6 +21,7 @@ from tools.evaluate.harness import (
     suite_table,
 )
 from tools.evaluate.metrics import FOUND_WITHIN, Rate, commits_to_detection, found_within, histories_with_alarm
+from tools.evaluate.shifts import SHIFT_AT, SHIFT_COMMITS, SPREAD, STEP_AT, shift_table
 from tools.humanize import human_value
 from tools.io import atomic_write_text
 
@@ -120,6 +121,25 @@ def daily_section(out: Outcome, cfg: EvalConfig) -> str:
     )
 
 
+def shift_section(out: Outcome, cfg: EvalConfig) -> str:
+    """Environment shifts (tools.evaluate.shifts): runner changes against real steps."""
+    if out.shifts is None or out.shifts.empty:
+        return "(Environment shifts: skipped; `--shift-trials N` runs them.)"
+    return "\n\n".join(
+        [
+            f"## Environment shifts: {cfg.shift_trials} suite histories per scenario",
+            f"Every series of the corpus over {SHIFT_COMMITS} commits ({cfg.commit_rounds} processes each); a runner "
+            f"change at commit {SHIFT_AT} multiplies each timing series by its own factor (the shift ×e^N(0, {SPREAD:g}); "
+            "speed-normalised: the same to the power 0.23, the measured ratio of the two channels' day-to-day sd; "
+            f"instruction counts unmoved); a real +20% step of one workload at commit {STEP_AT}. The whole history "
+            "analysis runs on each (`history_report.build_history`). *Blaming a commit at the shift*: a change point "
+            "within ±1 commit of it reported as the commit's; *without the shift rule*: every change point there. "
+            f"*Real step blamed*: a regression of that workload within ±{LOCATION_TOLERANCE} commits of its commit.",
+            markdown_table(shift_table(out.shifts)),
+        ]
+    )
+
+
 def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command: str) -> str:
     pw = pairwise_table(out)
     hist = history_table(out, cfg)
@@ -149,6 +169,7 @@ def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command:
         markdown_table(hist),
         history_series_section(out, cfg, n_bench),
         daily_section(out, cfg),
+        shift_section(out, cfg),
         "## Instruction channel (cachegrind counts, one run per side)",
         "Counts of the same commit from separate processes; effects injected as above. asv keeps no "
         "samples for `track_*` results, so its rule is the factor 1.1 alone.",
@@ -211,6 +232,37 @@ def _history_records(
     return recs
 
 
+def _shift_records(df: pd.DataFrame) -> list[dict]:
+    recs = []
+    for (scenario, shift), g in df.groupby(["scenario", "shift_pct"], sort=False):
+        name = f"{scenario} (+{shift:g}%)" if shift else scenario
+        if g["shift_reported"].notna().any():
+            recs.append(
+                _rate_record("shifts", "ours", name, "shift reported", Rate.of(g["shift_reported"].astype(bool)))
+            )
+            recs.append(
+                _rate_record("shifts", "ours", name, "blamed a commit at the shift", Rate.of(g["blamed_at_shift"] > 0))
+            )
+            recs.append(
+                _rate_record(
+                    "shifts",
+                    "without the shift rule",
+                    name,
+                    "blamed a commit at the shift",
+                    Rate.of(g["blamed_without_rule"] > 0),
+                )
+            )
+        if g["step_found"].notna().any():
+            recs.append(
+                _rate_record(
+                    "shifts", "ours", name, "real step blamed on its commit", Rate.of(g["step_found"].astype(bool))
+                )
+            )
+        elsewhere = Rate.of(g["shift_elsewhere"].astype(bool))
+        recs.append(_rate_record("shifts", "ours", name, "a shift reported elsewhere", elsewhere))
+    return recs
+
+
 def long_csv(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> str:
     """Every rate, one row each: table, method, scenario, metric, k, n, rate, ci_low, ci_high, ..."""
     recs = []
@@ -238,6 +290,8 @@ def long_csv(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> str:
             recs += _history_records(
                 "daily history", f"{method} ({channel}, day sd {100 * g.day_sd.iloc[0]:g}%)", scenario, g
             )
+    if out.shifts is not None and not out.shifts.empty:
+        recs += _shift_records(out.shifts)
     per = per_series_table(out, corpus, cfg)
     for _, row in per.iterrows():
         for col, val in row.items():
