@@ -16,7 +16,6 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 
-import httpx
 import orjson
 
 from intellirouter.server import asgi
@@ -28,7 +27,7 @@ from intellirouter.server.protocol import ChatRequest, message_text, parse_chat_
 from intellirouter.server.routing import ModelPicker
 from intellirouter.server.sse import DeltaCollector
 from intellirouter.server.state import make_state
-from intellirouter.server.upstream import Failure, Reply, Upstream, forward
+from intellirouter.server.upstream import Failure, Reply, StreamBroken, forward, make_upstream
 
 __all__ = ["Gateway", "create_app", "CONFIG_ENV"]
 
@@ -65,13 +64,14 @@ class _TrackedSend:
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, config: GatewayConfig, transport=None) -> None:
+        """``transport``: an httpx transport for the upstream client (tests: httpx.MockTransport)."""
         self.config = config
         self.picker = ModelPicker(config)
         self.state = make_state(config.redis_url, config.memory_window)
         self.metrics = GatewayMetrics()
         self.rag = _build_rag(config)
-        self.upstream: Upstream | None = None
+        self.upstream = None  # made at start-up, inside the server's event loop
         self._transport = transport
         self._keys = frozenset(f"Bearer {k}".encode() for k in config.api_keys)
         self._routes: dict[str, dict[str, Handler]] = {
@@ -85,7 +85,7 @@ class Gateway:
 
     # -- lifecycle --
     async def startup(self) -> None:
-        self.upstream = Upstream(self.config, self._transport)
+        self.upstream = make_upstream(self.config, self._transport)
         await self.state.start()
 
     async def shutdown(self) -> None:
@@ -217,7 +217,6 @@ class Gateway:
         self.metrics.requests.labels(reply.route.id, "200").inc()
 
     async def _stream(self, send: Send, request: ChatRequest, reply: Reply, t0: float) -> None:
-        response = reply.response
         collector = DeltaCollector()
         held = b""  # with memory, [DONE] waits until the turn is stored: the next turn must see it
         await send(
@@ -228,19 +227,19 @@ class Gateway:
             }
         )
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in reply.chunks:
                 collector.feed(chunk)
                 if request.conversation_id is not None and collector.done:
                     held += chunk
                     continue
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except httpx.HTTPError:
+        except StreamBroken:
             err = ApiError(
                 502, f"the model backend for {reply.route.id!r} broke off the stream", "backend_stream_error"
             )
             held += b"data: " + err.body() + b"\n\n"
         finally:
-            await response.aclose()
+            await reply.aclose()
         self._usage(reply.route.id, collector.usage, collector.deltas)
         await self._remember(request, collector.text)
         await send({"type": "http.response.body", "body": held})

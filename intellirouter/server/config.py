@@ -9,6 +9,7 @@ Example (every key but ``models`` is optional)::
     timeout_s: 30                    # per backend attempt (read); connect_timeout_s: 2
     max_body_bytes: 1048576          # larger request bodies get 413
     api_keys: [sk-local-1]           # Bearer keys; empty or absent = no auth
+    http_client: aiohttp             # or httpx: the pooled client that forwards
     memory: {window: 20}             # conversation context sent to the model
     redis_url: redis://127.0.0.1:6379/0   # the REDIS_URL environment variable wins
     rag:
@@ -85,6 +86,7 @@ class GatewayConfig:
     rag_max_chunks: int = 3
     rag_max_chars: int = 2000
     max_connections: int = 1000  # pooled connections to all backends together
+    http_client: str = "aiohttp"  # or httpx (see intellirouter.server.upstream)
 
 
 # --- typed getters: each raises ConfigError naming the key --------------------------------
@@ -164,6 +166,13 @@ def _rag_sources(rag: Mapping, base: Path) -> tuple[RagSource, ...]:
     return tuple(out)
 
 
+def _http_client(data: Mapping) -> str:
+    name = _get(data, "http_client", str, "aiohttp", "")
+    if name not in ("aiohttp", "httpx"):
+        raise ConfigError(f"http_client: aiohttp or httpx, got {name!r}")
+    return name
+
+
 def parse_config(data: Any, base: Path = Path("."), env: Mapping[str, str] = os.environ) -> GatewayConfig:
     """Validate a parsed YAML document; ``base`` resolves relative RAG files."""
     if not isinstance(data, Mapping):
@@ -200,6 +209,7 @@ def parse_config(data: Any, base: Path = Path("."), env: Mapping[str, str] = os.
         rag_max_chunks=_positive(rag, "max_chunks", int, 3, "rag."),
         rag_max_chars=_positive(rag, "max_chars", int, 2000, "rag."),
         max_connections=_positive(data, "max_connections", int, 1000),
+        http_client=_http_client(data),
     )
 
 
