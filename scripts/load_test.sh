@@ -5,7 +5,7 @@
 #
 # Usage: scripts/load_test.sh [--users 1,8,32,128] [--duration 20] [--workers K] [--peer litellm]
 #                             [--scenario mix|short|memory] [--redis] [--gateway-workers N]
-#                             [--latency-ms 50] [--max-requests N] [--no-report]
+#                             [--latency-ms 50] [--max-requests N] [--out DIR] [--no-report]
 #   --users        user counts, one step per count and target (default 1,8,32,128)
 #   --duration     seconds per step (default 20); every step is also capped at --max-requests
 #   --workers K    Locust worker processes under one master (default 1; 0 = one local process)
@@ -13,8 +13,9 @@
 #   --scenario     which locustfile in benchmarks/load (default mix: short, long, streamed, multi-turn)
 #   --redis        start a redis-server and give the gateway REDIS_URL (shared memory and counters)
 #   --gateway-workers N  worker processes of the gateway and of LiteLLM (default 1)
-# Writes metrics/performance/load/load_results_<ts>.csv (+ .json with the settings) and
-# metrics/performance/reports/load_report_<ts>.{md,html} with charts in metrics/performance/charts/.
+#   --out DIR      output root (default metrics/performance)
+# Writes DIR/load/load_results_<ts>.csv (+ .json with the settings) and
+# DIR/reports/load_report_<ts>.{md,html} with charts in DIR/charts/.
 # Every server listens on 127.0.0.1 and is stopped on exit, on failure and on Ctrl-C.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,11 +23,13 @@ cd "$ROOT"
 
 REPORT=1
 PEER=""
+OUT=metrics/performance
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --no-report) REPORT=0 ;;
+        --out) OUT="${2:?--out needs a folder}"; shift ;;
         --peer) PEER="${2:-}"; args+=("$1" "${2:-}"); shift ;;
         *) args+=("$1") ;;
     esac
@@ -56,7 +59,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
-python benchmarks/load/run_load.py "${args[@]}" &
+python benchmarks/load/run_load.py "${args[@]}" --out "$OUT/load" &
 DRIVER=$!
 status=0
 wait "$DRIVER" || status=$?
@@ -64,5 +67,5 @@ DRIVER=""
 [ "$status" -eq 0 ] || exit "$status"
 
 if [ "$REPORT" = 1 ]; then
-    python -m tools load-report
+    python -m tools load-report --output-dir "$OUT"
 fi

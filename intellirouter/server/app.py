@@ -267,7 +267,14 @@ class Gateway:
         await asgi.send_body(
             send,
             200,
-            orjson.dumps({"status": "ok", "models": len(self.picker.routes), "shared_state": self.state.shared}),
+            orjson.dumps(
+                {
+                    "status": "ok",
+                    "models": len(self.picker.routes),
+                    "shared_state": self.state.shared,
+                    "pid": os.getpid(),
+                }
+            ),
         )
 
     async def prometheus(self, scope: Scope, receive: Receive, send: Send) -> None:

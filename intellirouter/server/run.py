@@ -104,4 +104,5 @@ def serve_mock(options: MockOptions, host: str, port: int, workers: int = 1, log
     except ValueError as exc:
         raise StartError(str(exc)) from None
     os.environ[MOCK_ENV] = options.to_env()
-    _uvicorn("intellirouter.server.mock:create_mock_app", host, port, workers, log_level, 5.0)
+    # a mock may hold hanging requests (timeout_rate): do not wait long for them on shutdown
+    _uvicorn("intellirouter.server.mock:create_mock_app", host, port, workers, log_level, 1.0)
