@@ -24,6 +24,8 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -145,7 +147,25 @@ def progress(i: int, n: int, row: dict) -> str:
     )
 
 
+def warm_up(target: str, server: procs.Proc, n: int = 30) -> None:
+    """A few requests before measuring: lazy imports and first connections are not the load's."""
+    body = json.dumps({"model": targets.MODEL, "messages": [{"role": "user", "content": "warm up"}], "max_tokens": 8})
+    headers = {"content-type": "application/json"}
+    if target == "litellm":
+        headers["authorization"] = f"Bearer {targets.LITELLM_MASTER_KEY}"
+    url = f"http://{procs.LOOPBACK}:{server.port}/v1/chat/completions"
+    for _ in range(n):
+        request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                response.read()
+        except (urllib.error.URLError, TimeoutError) as exc:
+            raise RuntimeError(f"{target} does not answer a chat completion: {exc}") from None
+
+
 def run_steps(args: argparse.Namespace, servers: dict[str, procs.Proc], work: Path) -> list[dict]:
+    for target, server in servers.items():
+        warm_up(target, server)
     rows = []
     plan = [(u, t) for u in args.users for t in servers]
     for i, (users, target) in enumerate(plan, 1):
