@@ -4,7 +4,7 @@
 # report and charts.
 #
 # Usage: scripts/load_test.sh [--users 1,8,32,128] [--duration 20] [--workers K] [--peer litellm]
-#                             [--scenario mix|short|memory] [--redis] [--gateway-workers N]
+#                             [--scenario mix|short|memory] [--redis] [--httpx] [--gateway-workers N]
 #                             [--latency-ms 50] [--max-requests N] [--out DIR] [--no-report]
 #   --users        user counts, one step per count and target (default 1,8,32,128)
 #   --duration     seconds per step (default 20); every step is also capped at --max-requests
@@ -12,6 +12,7 @@
 #   --peer litellm also load LiteLLM's proxy; installs litellm[proxy] into .venv-litellm on first use
 #   --scenario     which locustfile in benchmarks/load (default mix: short, long, streamed, multi-turn)
 #   --redis        start a redis-server and give the gateway REDIS_URL (shared memory and counters)
+#   --httpx        also load a second gateway whose upstream client is httpx (target gateway-httpx)
 #   --gateway-workers N  worker processes of the gateway and of LiteLLM (default 1)
 #   --out DIR      output root (default metrics/performance)
 # Writes DIR/load/load_results_<ts>.csv (+ .json with the settings) and
@@ -21,13 +22,16 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+# the command as typed, for the results' .json and the report ("every figure names its command")
+LOAD_TEST_COMMAND="scripts/load_test.sh${*:+ $*}"
+export LOAD_TEST_COMMAND
 REPORT=1
 PEER=""
 OUT=metrics/performance
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         --no-report) REPORT=0 ;;
         --out) OUT="${2:?--out needs a folder}"; shift ;;
         --peer) PEER="${2:-}"; args+=("$1" "${2:-}"); shift ;;

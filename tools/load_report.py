@@ -110,7 +110,16 @@ def load_section_md(df: pd.DataFrame, meta: dict, source: str, chart_refs: dict[
         lines += [f"Command: {md_code(meta['command'])} — results {md_code(source)}.", ""]
     settings = [
         f"{k}={meta[k]}"
-        for k in ("scenario", "duration_s", "locust_workers", "gateway_workers", "mock_latency_ms", "redis", "cpus")
+        for k in (
+            "scenario",
+            "duration_s",
+            "locust_workers",
+            "gateway_workers",
+            "mock_latency_ms",
+            "redis",
+            "cpus",
+            "loadavg_1m_at_end",
+        )
         if k in meta
     ]
     if settings:

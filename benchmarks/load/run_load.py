@@ -66,6 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--litellm", type=Path, default=ROOT / ".venv-litellm" / "bin" / "litellm", help="the litellm executable")
     p.add_argument("--scenario", choices=sorted(SCENARIOS), default="mix")
     p.add_argument("--redis", action="store_true", help="run a redis-server and give the gateway REDIS_URL")
+    p.add_argument("--httpx", action="store_true", help="also load the gateway with http_client: httpx (target gateway-httpx)")
     p.add_argument("--latency-ms", type=float, default=50.0, help="the mock backend's fixed latency")
     p.add_argument("--max-requests", type=int, default=200_000, help="cap on requests per step")
     p.add_argument("--seed", type=int, default=7)
@@ -142,7 +143,7 @@ def progress(i: int, n: int, row: dict) -> str:
     oh = row["overhead_p99_ms"]
     extra = "" if math.isnan(oh) else f"  overhead p99 {oh:.2f} ms"
     return (
-        f"[{i}/{n}] {row['target']:<8} users={row['users']:<4} {row['requests']:>7} req {row['failures']:>5} fail "
+        f"[{i}/{n}] {row['target']:<13} users={row['users']:<4} {row['requests']:>7} req {row['failures']:>5} fail "
         f"{row['rps']:8.1f} rps  p50 {row['p50_ms']:.1f}  p95 {row['p95_ms']:.1f}  p99 {row['p99_ms']:.1f} ms{extra}  cpu {row['cpu_pct']:.0f}%"
     )
 
@@ -189,6 +190,9 @@ def start_servers(args: argparse.Namespace, work: Path, started: list[procs.Proc
     gateway = targets.start_gateway(work, mock.port, args.gateway_workers, redis)
     started.append(gateway)
     servers = {"direct": mock, "gateway": gateway}
+    if args.httpx:
+        servers["gateway-httpx"] = targets.start_gateway(work, mock.port, args.gateway_workers, redis, "httpx")
+        started.append(servers["gateway-httpx"])
     if args.peer == "litellm":
         print("starting LiteLLM's proxy (its start-up takes a while)...", flush=True)
         servers["litellm"] = targets.start_litellm(work, mock.port, args.gateway_workers, args.litellm)
@@ -205,7 +209,8 @@ def write_results(args: argparse.Namespace, rows: list[dict], argv: list[str]) -
         writer.writerow({k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in row.items()})
     path = args.out / f"load_results_{stamp}.csv"
     meta = {
-        "command": "scripts/load_test.sh " + " ".join(argv),
+        # as typed (scripts/load_test.sh passes it), else this driver's own arguments
+        "command": os.environ.get("LOAD_TEST_COMMAND") or "benchmarks/load/run_load.py " + " ".join(argv),
         "scenario": args.scenario,
         "duration_s": args.duration,
         "locust_workers": args.workers,
@@ -213,6 +218,7 @@ def write_results(args: argparse.Namespace, rows: list[dict], argv: list[str]) -
         "mock_latency_ms": args.latency_ms,
         "redis": args.redis,
         "cpus": os.cpu_count(),
+        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),  # other work on a shared machine
     }
     atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
     return atomic_write_text(path, buf.getvalue())

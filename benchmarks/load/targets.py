@@ -40,8 +40,9 @@ def start_redis(work: Path) -> Proc:
     return proc
 
 
-def gateway_config(mock_port: int) -> dict:
+def gateway_config(mock_port: int, http_client: str = "aiohttp") -> dict:
     return {
+        "http_client": http_client,
         "strategy": "round_robin",
         "retries": 1,
         "fallback": True,
@@ -50,13 +51,13 @@ def gateway_config(mock_port: int) -> dict:
     }
 
 
-def start_gateway(work: Path, mock_port: int, workers: int, redis: Proc | None) -> Proc:
-    config = work / "router.yaml"
-    config.write_text(yaml.safe_dump(gateway_config(mock_port)))
+def start_gateway(work: Path, mock_port: int, workers: int, redis: Proc | None, http_client: str = "aiohttp") -> Proc:
+    config = work / f"router-{http_client}.yaml"
+    config.write_text(yaml.safe_dump(gateway_config(mock_port, http_client)))
     port = free_port()
     args = [*_cli(), "serve", "--config", str(config), "--host", LOOPBACK, "--port", str(port), "--workers", str(workers)]
     env = {"REDIS_URL": f"redis://{LOOPBACK}:{redis.port}/0"} if redis else {"REDIS_URL": ""}
-    proc = start("gateway", args, work / "gateway.log", env=env, port=port)
+    proc = start(f"gateway-{http_client}", args, work / f"gateway-{http_client}.log", env=env, port=port)
     wait_ready(proc)
     return proc
 
