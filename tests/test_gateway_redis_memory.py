@@ -26,7 +26,10 @@ def client(redis_url):
 
 
 def test_same_answers_as_in_memory(client):
-    managers = [MemoryManager(InMemoryBackend(), default_window_size=3), MemoryManager(RedisBackend(client), default_window_size=3)]
+    managers = [
+        MemoryManager(InMemoryBackend(), default_window_size=3),
+        MemoryManager(RedisBackend(client), default_window_size=3),
+    ]
     for m in managers:
         m.create_conversation("c", metadata={"team": "a"})
         for i in range(7):
@@ -61,7 +64,11 @@ def test_errors_match_the_contract(client):
     auto = m.add_message("c", "user", "now")  # no timestamp: now, never before the last entry
     assert auto.timestamp >= 50.0
     m.delete_conversation("c")
-    for call in (lambda: m.get_messages("c"), lambda: m.add_message("c", "user", "z"), lambda: m.delete_conversation("c")):
+    for call in (
+        lambda: m.get_messages("c"),
+        lambda: m.add_message("c", "user", "z"),
+        lambda: m.delete_conversation("c"),
+    ):
         with pytest.raises(ConversationNotFoundError):
             call()
 

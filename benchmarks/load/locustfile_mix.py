@@ -27,7 +27,10 @@ class ChatUser(FastHttpUser):
     @task(1)
     def long_context(self):
         document = loadkit.words(1500)  # ~ 2,000 tokens of pasted context
-        messages = [{"role": "system", "content": "Answer from the document."}, {"role": "user", "content": document + "\nSummarise."}]
+        messages = [
+            {"role": "system", "content": "Answer from the document."},
+            {"role": "user", "content": document + "\nSummarise."},
+        ]
         loadkit.post_chat(self, loadkit.chat_body(messages, max_tokens=64), "long")
 
     @task(2)

@@ -51,7 +51,9 @@ class Proc:
 
 def start(name: str, args: list[str], log: Path, env: dict[str, str] | None = None, port: int | None = None) -> Proc:
     out = open(log, "wb")  # noqa: SIM115 - the child keeps it; closed when the driver exits
-    popen = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, preexec_fn=_die_with_parent)
+    popen = subprocess.Popen(
+        args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, preexec_fn=_die_with_parent
+    )
     out.close()
     return Proc(name, popen, log, port)
 

@@ -38,7 +38,21 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 from tools.io import atomic_write_text  # noqa: E402
 
-COLUMNS = ["target", "users", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms", "overhead_p50_ms", "overhead_p95_ms", "overhead_p99_ms", "cpu_pct", "rss_mb"]
+COLUMNS = [
+    "target",
+    "users",
+    "requests",
+    "failures",
+    "rps",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "overhead_p50_ms",
+    "overhead_p95_ms",
+    "overhead_p99_ms",
+    "cpu_pct",
+    "rss_mb",
+]
 SCENARIOS = {"mix": "locustfile_mix.py", "short": "locustfile_short.py", "memory": "locustfile_memory.py"}
 
 
@@ -57,16 +71,24 @@ def _users(text: str) -> list[int]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="load_test.sh", description="Locust load run: mock backend vs this gateway (vs LiteLLM).")
+    p = argparse.ArgumentParser(
+        prog="load_test.sh", description="Locust load run: mock backend vs this gateway (vs LiteLLM)."
+    )
     p.add_argument("--users", type=_users, default=[1, 8, 32, 128], help="user counts, e.g. 1,8,32,128")
     p.add_argument("--duration", type=int, default=20.0, help="seconds per step (1..600)")
-    p.add_argument("--workers", type=int, default=1, help="Locust worker processes under one master (0: one local process)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="Locust worker processes under one master (0: one local process)"
+    )
     p.add_argument("--gateway-workers", type=int, default=1, help="worker processes of each gateway under test")
     p.add_argument("--peer", choices=["litellm"], default=None, help="also load LiteLLM's proxy on the same mock")
-    p.add_argument("--litellm", type=Path, default=ROOT / ".venv-litellm" / "bin" / "litellm", help="the litellm executable")
+    p.add_argument(
+        "--litellm", type=Path, default=ROOT / ".venv-litellm" / "bin" / "litellm", help="the litellm executable"
+    )
     p.add_argument("--scenario", choices=sorted(SCENARIOS), default="mix")
     p.add_argument("--redis", action="store_true", help="run a redis-server and give the gateway REDIS_URL")
-    p.add_argument("--httpx", action="store_true", help="also load the gateway with http_client: httpx (target gateway-httpx)")
+    p.add_argument(
+        "--httpx", action="store_true", help="also load the gateway with http_client: httpx (target gateway-httpx)"
+    )
     p.add_argument("--latency-ms", type=float, default=50.0, help="the mock backend's fixed latency")
     p.add_argument("--max-requests", type=int, default=200_000, help="cap on requests per step")
     p.add_argument("--seed", type=int, default=7)
@@ -95,12 +117,31 @@ def run_locust(args: argparse.Namespace, target: str, port: int, users: int, ste
     prefix = step_dir / "locust"
     env = locust_env(args, target, step_dir / "samples.json", max(args.workers, 1))
     common = [sys.executable, "-m", "locust", "-f", locustfile, "--loglevel", "WARNING", "--skip-log-setup"]
-    master_args = [*common, "--headless", "-u", str(users), "-r", str(users), "-t", f"{round(args.duration)}s", "--host", f"http://{procs.LOOPBACK}:{port}"]
+    master_args = [
+        *common,
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{round(args.duration)}s",
+        "--host",
+        f"http://{procs.LOOPBACK}:{port}",
+    ]
     master_args += ["--csv", str(prefix), "--only-summary", "--exit-code-on-error", "0", "--stop-timeout", "2"]
     workers: list[procs.Proc] = []
     if args.workers:
         mport = procs.free_port()
-        master_args += ["--master", "--master-bind-host", procs.LOOPBACK, "--master-bind-port", str(mport), "--expect-workers", str(args.workers)]
+        master_args += [
+            "--master",
+            "--master-bind-host",
+            procs.LOOPBACK,
+            "--master-bind-port",
+            str(mport),
+            "--expect-workers",
+            str(args.workers),
+        ]
         worker_args = [*common, "--worker", "--master-host", procs.LOOPBACK, "--master-port", str(mport)]
     master = procs.start("locust-master", master_args, step_dir / "master.log", env=env)
     try:

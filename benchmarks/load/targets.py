@@ -23,7 +23,18 @@ def _cli() -> list[str]:
 
 def start_mock(work: Path, latency_ms: float, seed: int) -> Proc:
     port = free_port()
-    args = [*_cli(), "mock-llm", "--host", LOOPBACK, "--port", str(port), "--latency-ms", str(latency_ms), "--seed", str(seed)]
+    args = [
+        *_cli(),
+        "mock-llm",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--latency-ms",
+        str(latency_ms),
+        "--seed",
+        str(seed),
+    ]
     proc = start("mock", args, work / "mock.log", port=port)
     wait_ready(proc)
     return proc
@@ -55,7 +66,18 @@ def start_gateway(work: Path, mock_port: int, workers: int, redis: Proc | None, 
     config = work / f"router-{http_client}.yaml"
     config.write_text(yaml.safe_dump(gateway_config(mock_port, http_client)))
     port = free_port()
-    args = [*_cli(), "serve", "--config", str(config), "--host", LOOPBACK, "--port", str(port), "--workers", str(workers)]
+    args = [
+        *_cli(),
+        "serve",
+        "--config",
+        str(config),
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     env = {"REDIS_URL": f"redis://{LOOPBACK}:{redis.port}/0"} if redis else {"REDIS_URL": ""}
     proc = start(f"gateway-{http_client}", args, work / f"gateway-{http_client}.log", env=env, port=port)
     wait_ready(proc)
@@ -76,7 +98,17 @@ def start_litellm(work: Path, mock_port: int, workers: int, litellm_exe: Path) -
     config = work / "litellm.yaml"
     config.write_text(yaml.safe_dump(litellm_config(mock_port)))
     port = free_port()
-    args = [str(litellm_exe), "--config", str(config), "--host", LOOPBACK, "--port", str(port), "--num_workers", str(workers)]
+    args = [
+        str(litellm_exe),
+        "--config",
+        str(config),
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--num_workers",
+        str(workers),
+    ]
     env = {
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the cost map at start-up
         "LITELLM_LOG": "ERROR",
