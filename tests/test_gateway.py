@@ -155,6 +155,23 @@ def test_conversation_memory_and_metrics(gateway, client):
     assert httpx.get(f"{gateway}/health").json()["status"] == "ok"
 
 
+def test_streamed_turns_are_remembered(gateway, client):
+    stream = client.chat.completions.create(
+        model="mock-gpt",
+        messages=[{"role": "user", "content": "stream me"}],
+        stream=True,
+        max_tokens=2,
+        extra_body={"conversation_id": "conv-stream"},
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices).split() == ["alpha", "bravo"]
+    # [DONE] came only after the turn was stored: it is there at once
+    r = httpx.get(f"{gateway}/v1/conversations/conv-stream", headers={"authorization": f"Bearer {KEY}"})
+    assert [(m["role"], m["content"].strip()) for m in r.json()["messages"]] == [
+        ("user", "stream me"),
+        ("assistant", "alpha bravo"),
+    ]
+
+
 def test_graceful_shutdown_drains_in_flight(mocks, tmp_path):
     config = tmp_path / "router.yaml"
     config.write_text(yaml.safe_dump({"models": [model("slow", mocks["slow"])]}))

@@ -133,7 +133,9 @@ class Gateway:
                 self.metrics.requests.labels("", str(exc.status)).inc()
             if not tracked.started:
                 await asgi.send_error(send, exc)
-        except Exception:
+        except Exception as exc:
+            if tracked.started and isinstance(exc, OSError):
+                return  # the client went away in the middle of the response: nothing to answer
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
             if not tracked.started:
                 await asgi.send_error(send, internal_error())

@@ -17,7 +17,7 @@ import contextlib
 import time
 from collections import defaultdict
 
-from intellirouter.errors import ConversationNotFoundError
+from intellirouter.errors import ConversationNotFoundError, DuplicateConversationError
 from intellirouter.memory import (
     REDIS_APPEND_LUA,
     REDIS_PREFIX,
@@ -75,7 +75,7 @@ class LocalState:
 
     async def remember(self, conversation_id: str, turns: list[tuple[str, str]]) -> None:
         if conversation_id not in self.memory:
-            with contextlib.suppress(Exception):  # a concurrent request created it first
+            with contextlib.suppress(DuplicateConversationError):  # a concurrent request created it first
                 self.memory.create_conversation(conversation_id)
         for role, content in turns:
             self.memory.add_message(conversation_id, role, content)
