@@ -26,10 +26,21 @@ them (replay, tests); a supplied timestamp earlier than the conversation's last 
 :class:`NonMonotonicTimestampError`. Without one the manager uses ``time.time()`` clamped to
 the last stored timestamp, so a wall-clock step backwards never breaks the ordering.
 Every error leaves the stored state exactly as it was.
+
+Redis
+-----
+:class:`RedisBackend` keeps the same contract in Redis so that several gateway worker
+processes share conversations. A conversation is a hash (window, created_at, metadata, an
+entry sequence) and a sorted set of entries scored by timestamp; each member is a 16-digit
+hex sequence number followed by the JSON ``[role, content, metadata]``, so equal timestamps
+keep insertion order and time-range retrieval is ``ZRANGEBYSCORE`` (O(log n + k)). Writes
+run as Lua scripts: the monotonic check and the insert are one atomic step. The layout and
+scripts (``redis_*`` below) are shared with the gateway's asyncio store.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -43,6 +54,7 @@ from typing import Any, NamedTuple
 from intellirouter.errors import (
     ConversationNotFoundError,
     DuplicateConversationError,
+    IntelliRouterError,
     InvalidMessageError,
     InvalidTimeRangeError,
     NonMonotonicTimestampError,
@@ -54,6 +66,7 @@ __all__ = [
     "MemoryBackend",
     "InMemoryBackend",
     "MemoryManager",
+    "RedisBackend",
 ]
 
 
@@ -345,6 +358,200 @@ class InMemoryBackend(MemoryBackend):
             i = 0 if start is None else bisect_left(ts, start)
             j = len(ts) if end is None else bisect_left(ts, end)  # end exclusive
             return c.rows(i, j) if i < j else []
+
+
+# --- Redis layout, shared with intellirouter.server.state -------------------------------
+REDIS_PREFIX = "intellirouter:"
+
+# KEYS: meta, ids, seq. ARGV: id, window ('' = unbounded), created_at, metadata JSON.
+REDIS_CREATE_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('DUPLICATE') end
+redis.call('HSET', KEYS[1], 'window', ARGV[2], 'created_at', ARGV[3], 'metadata', ARGV[4], 'seq', 0)
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+return 1
+"""
+
+# KEYS: meta, msgs, ids, seq. ARGV: id, auto-create ('1'/'0'), window for a created
+# conversation, now; then (timestamp or '' for now, payload) per entry. Returns the stored
+# timestamps as strings (full precision: a clamped one is the score Redis gave back).
+REDIS_APPEND_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[2] ~= '1' then return redis.error_reply('NOTFOUND') end
+  redis.call('HSET', KEYS[1], 'window', ARGV[3], 'created_at', ARGV[4], 'metadata', '{}', 'seq', 0)
+  redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[1])
+end
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+local prev_s = last[2]
+local prev_n = prev_s and tonumber(prev_s) or nil
+local stamps = {}
+for i = 5, #ARGV, 2 do
+  local s = ARGV[i]
+  local clamp = (s == '')
+  if clamp then s = ARGV[4] end
+  local n = tonumber(s)
+  if prev_n and n < prev_n then
+    if not clamp then return redis.error_reply('NONMONOTONIC ' .. s .. ' ' .. prev_s) end
+    s, n = prev_s, prev_n
+  end
+  stamps[#stamps + 1] = s
+  prev_s, prev_n = s, n
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', #stamps) - #stamps
+local j = 0
+for i = 5, #ARGV, 2 do
+  j = j + 1
+  redis.call('ZADD', KEYS[2], stamps[j], string.format('%016x', seq + j) .. ARGV[i + 1])
+end
+return stamps
+"""
+
+# KEYS: meta, msgs, ids. ARGV: id.
+REDIS_DELETE_LUA = """
+if redis.call('DEL', KEYS[1]) == 0 then return redis.error_reply('NOTFOUND') end
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+"""
+
+
+def redis_keys(prefix: str, conversation_id: str) -> tuple[str, str]:
+    """(meta hash, entries sorted set) of one conversation."""
+    return f"{prefix}conv:{conversation_id}:meta", f"{prefix}conv:{conversation_id}:msgs"
+
+
+def _redis_json(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidMessageError(f"metadata stored in Redis must be JSON-serialisable: {exc}") from None
+
+
+def redis_payload(role: str, content: str, metadata: Mapping[str, Any]) -> str:
+    return _redis_json([role, content, dict(metadata)])
+
+
+def redis_message(member: bytes | str, score: float) -> Message:
+    """Decode one sorted-set member (16 hex digits of sequence, then the JSON payload)."""
+    role, content, meta = json.loads(member[16:])
+    return Message(role, content, float(score), _ReadOnlyDict(meta) if meta else _EMPTY)
+
+
+def redis_stamp(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+class RedisBackend(MemoryBackend):
+    """Conversations in Redis (redis-py, synchronous): shared by every process on one server.
+
+    ``client`` is a ``redis.Redis``; or give ``url`` (``redis://127.0.0.1:6379/0``).
+    """
+
+    def __init__(self, client: Any = None, *, url: str | None = None, prefix: str = REDIS_PREFIX) -> None:
+        if client is None:
+            import redis
+
+            client = redis.Redis.from_url(url or "redis://127.0.0.1:6379/0")
+        self._r = client
+        self.prefix = prefix
+        self._ids = f"{prefix}conversations"
+        self._seq = f"{prefix}conversation_seq"
+        self._create = client.register_script(REDIS_CREATE_LUA)
+        self._append = client.register_script(REDIS_APPEND_LUA)
+        self._delete = client.register_script(REDIS_DELETE_LUA)
+
+    def _script(self, script, keys, args):
+        import redis
+
+        try:
+            return script(keys=keys, args=args)
+        except redis.ResponseError as exc:
+            raise _redis_error(str(exc), args[0]) from None
+
+    def _meta(self, conversation_id: str) -> dict:
+        meta = self._r.hgetall(redis_keys(self.prefix, conversation_id)[0])
+        if not meta:
+            raise ConversationNotFoundError(f"conversation {conversation_id!r} not found")
+        return {k.decode() if isinstance(k, bytes) else k: v for k, v in meta.items()}
+
+    def create(self, conversation_id, window_size, created_at, metadata):
+        meta, _ = redis_keys(self.prefix, conversation_id)
+        args = [conversation_id, "" if window_size is None else str(window_size), repr(created_at)]
+        self._script(self._create, [meta, self._ids, self._seq], [*args, _redis_json(dict(metadata))])
+
+    def delete(self, conversation_id):
+        meta, msgs = redis_keys(self.prefix, conversation_id)
+        self._script(self._delete, [meta, msgs, self._ids], [conversation_id])
+
+    def exists(self, conversation_id):
+        return bool(self._r.exists(redis_keys(self.prefix, conversation_id)[0]))
+
+    def list_ids(self):
+        return [i.decode() if isinstance(i, bytes) else i for i in self._r.zrange(self._ids, 0, -1)]
+
+    def info(self, conversation_id):
+        m = self._meta(conversation_id)
+        window = m["window"].decode() if isinstance(m["window"], bytes) else m["window"]
+        return ConversationInfo(
+            conversation_id,
+            int(window) if window else None,
+            float(m["created_at"]),
+            self._r.zcard(redis_keys(self.prefix, conversation_id)[1]),
+            _ReadOnlyDict(json.loads(m["metadata"])) if m["metadata"] not in (b"{}", "{}") else _EMPTY,
+        )
+
+    def _write(self, conversation_id, entries: list[tuple[float | None, str]]) -> list[float]:
+        meta, msgs = redis_keys(self.prefix, conversation_id)
+        args = [conversation_id, "0", "", repr(time.time())]
+        for ts, payload in entries:
+            args += [redis_stamp(ts), payload]
+        return [float(s) for s in self._script(self._append, [meta, msgs, self._ids, self._seq], args)]
+
+    def append(self, conversation_id, role, content, timestamp, metadata):
+        (ts,) = self._write(conversation_id, [(timestamp, redis_payload(role, content, metadata))])
+        return Message(role, content, ts, metadata)
+
+    def extend(self, conversation_id, roles, contents, timestamps, metadata):
+        payloads = [redis_payload(r, c, m) for r, c, m in zip(roles, contents, metadata)]
+        if not payloads:
+            self._meta(conversation_id)  # unknown ids still raise
+            return
+        self._write(conversation_id, list(zip(timestamps, payloads)))
+
+    def count(self, conversation_id):
+        meta, msgs = redis_keys(self.prefix, conversation_id)
+        exists, n = self._r.pipeline(transaction=False).exists(meta).zcard(msgs).execute()
+        if not exists:
+            raise ConversationNotFoundError(f"conversation {conversation_id!r} not found")
+        return n
+
+    def slice(self, conversation_id, start, stop):
+        meta, msgs = redis_keys(self.prefix, conversation_id)
+        n = self.count(conversation_id)
+        i, j, _ = slice(start, stop).indices(n)
+        if i >= j:
+            return []
+        rows = self._r.zrange(msgs, i, j - 1, withscores=True)
+        return [redis_message(m, s) for m, s in rows]
+
+    def time_range(self, conversation_id, start, end):
+        _, msgs = redis_keys(self.prefix, conversation_id)
+        self.count(conversation_id)  # unknown ids raise
+        lo = "-inf" if start is None else repr(start)
+        hi = "+inf" if end is None else f"({end!r}"  # end exclusive
+        return [redis_message(m, s) for m, s in self._r.zrangebyscore(msgs, lo, hi, withscores=True)]
+
+
+def _redis_error(text: str, conversation_id: str) -> IntelliRouterError:
+    if text.startswith("NOTFOUND"):
+        return ConversationNotFoundError(f"conversation {conversation_id!r} not found")
+    if text.startswith("DUPLICATE"):
+        return DuplicateConversationError(f"conversation {conversation_id!r} already exists")
+    if text.startswith("NONMONOTONIC"):
+        _, ts, last = text.split()[:3]
+        return NonMonotonicTimestampError(
+            f"timestamp {float(ts)!r} is earlier than the last entry ({float(last)!r}) of conversation {conversation_id!r}"
+        )
+    return IntelliRouterError(f"redis: {text}")
 
 
 # --- manager -----------------------------------------------------------------------------

@@ -52,6 +52,12 @@ def run(args) -> int:
         machines.update(load_machines(d))
     found = anomaly_suite(table) if table["commit"].nunique() > 1 else []
     md = performance_report_md(rows, machines, f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC", refs, found)
+    # the newest load run (scripts/load_test.sh), when there is one: its own section and charts
+    from tools.commands.load_report import load_section
+
+    load_lines, load_images = load_section(settings.output_dir, None, reports)
+    md = "\n".join([md, *load_lines]) if load_lines else md
+    images.update(load_images)
     md_path = atomic_write_text(reports / f"performance_report_{stamp}.md", md)
     html_path = atomic_write_text(
         reports / f"performance_report_{stamp}.html", html_page("Performance report", md, images)
