@@ -103,91 +103,60 @@ def verdict(sbs: pd.DataFrame) -> list[str]:
     return lines
 
 
-def load_section_md(df: pd.DataFrame, meta: dict, source: str, chart_refs: dict[str, str]) -> list[str]:
-    """The Markdown lines of the load section (a ``##`` heading and what follows)."""
+SETTINGS = ("scenario", "duration_s", "locust_workers", "gateway_workers", "mock_latency_ms", "redis", "cpus",
+            "loadavg_1m_at_end")  # fmt: skip
+STEP_HEADS = ["target", "users", "requests", "failures", "RPS", "p50 ms", "p95 ms", "p99 ms", "overhead p50", "p95",
+              "p99", "CPU %", "RSS MB"]  # fmt: skip
+
+
+def _header_lines(meta: dict, source: str) -> list[str]:
     lines = ["## Load test", ""]
     if meta.get("command"):
         lines += [f"Command: {md_code(meta['command'])} — results {md_code(source)}.", ""]
-    settings = [
-        f"{k}={meta[k]}"
-        for k in (
-            "scenario",
-            "duration_s",
-            "locust_workers",
-            "gateway_workers",
-            "mock_latency_ms",
-            "redis",
-            "cpus",
-            "loadavg_1m_at_end",
-        )
-        if k in meta
+    settings = [f"{k}={meta[k]}" for k in SETTINGS if k in meta]
+    return lines + (["Settings: " + ", ".join(settings) + ".", ""] if settings else [])
+
+
+def _side_by_side_lines(sbs: pd.DataFrame) -> list[str]:
+    if sbs.empty:
+        return []
+    body = [
+        [r.target, r.users, _fmt(r.rps), _fmt(r.cpu_pct, 0), _fmt(r.rps_per_core, 0), _fmt(r.added_p50_ms),
+         _fmt(r.added_p95_ms), _fmt(r.added_p99_ms)]
+        for r in sbs.itertuples()
+    ]  # fmt: skip
+    heads = ["gateway", "users", "RPS", "CPU %", "RPS per core", "added p50 ms", "added p95 ms", "added p99 ms"]
+    return [
+        "Side by side (added = the gateway's percentile minus the direct one at the same user count):",
+        "",
+        md_table(heads, body, [False] + [True] * 7),
+        "",
     ]
-    if settings:
-        lines += ["Settings: " + ", ".join(settings) + ".", ""]
+
+
+def _step_lines(df: pd.DataFrame) -> list[str]:
+    raw = [
+        [r.target, r.users, r.requests, r.failures, _fmt(r.rps), _fmt(r.p50_ms), _fmt(r.p95_ms), _fmt(r.p99_ms),
+         _fmt(r.overhead_p50_ms, 2), _fmt(r.overhead_p95_ms, 2), _fmt(r.overhead_p99_ms, 2), _fmt(r.cpu_pct, 0),
+         _fmt(r.rss_mb, 0)]
+        for r in df.itertuples()
+    ]  # fmt: skip
+    return [
+        "Every step (overhead: the gateway's own time per request from its response header):",
+        "",
+        md_table(STEP_HEADS, raw, [False] + [True] * 12),
+        "",
+    ]
+
+
+def load_section_md(df: pd.DataFrame, meta: dict, source: str, chart_refs: dict[str, str]) -> list[str]:
+    """The Markdown lines of the load section (a ``##`` heading and what follows)."""
+    lines = _header_lines(meta, source)
     sbs = side_by_side(df)
     checks = verdict(sbs)
     lines += [*checks, ""] if checks else []
-    if not sbs.empty:
-        body = [
-            [
-                r.target,
-                r.users,
-                _fmt(r.rps),
-                _fmt(r.cpu_pct, 0),
-                _fmt(r.rps_per_core, 0),
-                _fmt(r.added_p50_ms),
-                _fmt(r.added_p95_ms),
-                _fmt(r.added_p99_ms),
-            ]
-            for r in sbs.itertuples()
-        ]
-        heads = ["gateway", "users", "RPS", "CPU %", "RPS per core", "added p50 ms", "added p95 ms", "added p99 ms"]
-        lines += [
-            "Side by side (added = the gateway's percentile minus the direct one at the same user count):",
-            "",
-            md_table(heads, body, [False] + [True] * 7),
-            "",
-        ]
+    lines += _side_by_side_lines(sbs)
     for ref, alt in (("load_throughput", "throughput vs users"), ("load_latency", "latency percentiles vs users")):
         if ref in chart_refs:
             lines += [f"![{alt}]({chart_refs[ref]})", ""]
-    raw = [
-        [
-            r.target,
-            r.users,
-            r.requests,
-            r.failures,
-            _fmt(r.rps),
-            _fmt(r.p50_ms),
-            _fmt(r.p95_ms),
-            _fmt(r.p99_ms),
-            _fmt(r.overhead_p50_ms, 2),
-            _fmt(r.overhead_p95_ms, 2),
-            _fmt(r.overhead_p99_ms, 2),
-            _fmt(r.cpu_pct, 0),
-            _fmt(r.rss_mb, 0),
-        ]
-        for r in df.itertuples()
-    ]
-    heads = [
-        "target",
-        "users",
-        "requests",
-        "failures",
-        "RPS",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "overhead p50",
-        "p95",
-        "p99",
-        "CPU %",
-        "RSS MB",
-    ]
-    lines += [
-        "Every step (overhead: the gateway's own time per request from its response header):",
-        "",
-        md_table(heads, raw, [False] + [True] * 12),
-        "",
-    ]
-    return lines
+    return lines + _step_lines(df)
