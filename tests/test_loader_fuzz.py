@@ -2,8 +2,8 @@
 ``load_results`` raises nothing but ``ToolError``, every other entry loads exactly as before, and
 the export of what loaded works.
 
-The files mutated are real ones: the recorded format-2 results of ``tests/data/asv_results``.
-A mutation replaces a value anywhere in one
+The files mutated are real ones: the recorded format-2 results of ``tests/data/asv_results`` and
+the format-1 files of ``tests/data/asv_results_v1``. A mutation replaces a value anywhere in one
 entry (a whole entry, a column, a list element, a stats dict's key), shortens or lengthens one
 of its lists, or drops one of its keys -- with any JSON: nulls, booleans, huge integers,
 NaN/Infinity, strings, nested lists and objects.
@@ -26,7 +26,8 @@ from tools.commands.export import export_frame
 from tools.errors import ToolError
 from tools.loader import load_results
 
-TREES = {"v2": DATA}
+V1 = Path(__file__).parent / "data" / "asv_results_v1"
+TREES = {"v2": DATA, "v1": V1}
 
 json_values = st.recursive(
     st.none()
@@ -150,6 +151,10 @@ def test_one_mutated_file_key_never_costs_another_file(clean, copies, tree, data
     def change(doc):
         keys = sorted(k for k in doc if k != "results")
         key = data.draw(st.sampled_from(keys))
+        if key in ("started_at", "ended_at", "benchmark_version", "profiles") and doc[key] and data.draw(st.booleans()):
+            name = data.draw(st.sampled_from(sorted(doc[key])))
+            doc[key][name] = data.draw(json_values)  # one benchmark's entry in a version-1 map
+            return name
         doc[key] = _mutate(json.loads(json.dumps(doc[key])), data.draw)
         return None
 

@@ -1,10 +1,11 @@
-"""asv results (format version 2) -> the tidy table of ``tools.schema``.
+"""asv results (formats 1 and 2) -> the tidy table of ``tools.schema``.
 
 asv's own reader (``asv.results.Results.load``) builds one object per file and then one
-call per benchmark and statistic; at 1,000 commits x 300 results that is tens of seconds.
-This module parses the JSON directly (``tools.asv_formats``), builds the columns with list
-``extend`` per benchmark (``tools.result_rows``) and repeats the per-file and per-benchmark
-constants with numpy at the end.
+call per benchmark and statistic, and refuses format-1 files until ``asv update`` has
+rewritten them. This module parses the JSON directly (``tools.asv_formats``: format 1 is
+converted in memory exactly as ``asv update`` would), builds the columns with list
+``extend`` per benchmark (``tools.result_rows``) and repeats the per-file and
+per-benchmark constants with numpy at the end.
 
 Bad input is reported, not fatal, wherever the rest is still useful: an unreadable file is
 skipped, and so is a malformed entry inside an otherwise good file; the warnings are
@@ -235,6 +236,7 @@ class _Batch:
             "commit": data["commit_hash"],
             "commit_date": data["date"],
             "round": round_no,
+            "rounded": data.get("converted_from") == 1,  # asv's conversion rounds statistics
         }
         n_rows, stale, more = add_file(self.cols, data, constants, self.params)
         return n_rows, stale, issues + more

@@ -24,7 +24,9 @@ from tools.asv_formats import (
     LENGTHS,
     MAX_EPOCH_MS,
     NOT_NUMERIC,
+    ROUNDED_COLUMNS,
     WRONG_TYPE,
+    round_like_asv,
 )
 from tools.schema import TIDY_COLUMNS, component_of
 
@@ -36,13 +38,17 @@ ROW_NUMBERS = {
     "stats_q_75": "q75",
     "stats_number": "number",
     "stats_repeat": "repeat",
+    "stats_mean": "recorded_mean",
+    "stats_std": "recorded_std",
+    "stats_min": "recorded_min",
+    "stats_max": "recorded_max",
 }
 _WHOLE = ("number", "repeat")  # stored as Int64: whole numbers only
 NUMERIC_ROW = ["value", *ROW_NUMBERS.values()]
 NUMERIC_BENCH = ["started_at", "duration"]
 PER_ROW = ["value", *ROW_NUMBERS.values(), "samples", "params", "param_values"]
 PER_BENCH = ["benchmark", "type", "unit", "version", "stale", "started_at", "duration"]
-PER_FILE = ["machine", "environment", "commit", "commit_date", "round"]
+PER_FILE = ["machine", "environment", "commit", "commit_date", "round", "rounded"]
 
 _NUMBER_TYPES = frozenset({float, int, type(None)})
 # asv writes NaN and +/-Infinity; parse_json hands them over as these strings.
@@ -317,7 +323,8 @@ def describe(row, lay: Layout, exc: Exception | None) -> tuple[str, str]:
 def add_file(cols: Columns, data: dict, constants: dict, params: ParamCache) -> tuple[int, int, list]:
     """Append one format-2 file's rows; returns (rows, stale rows, [(benchmark, kind, detail)]).
 
-    ``constants``: the file's machine, environment, commit, commit_date and round."""
+    ``constants``: the file's machine, environment, commit, commit_date, round and rounded
+    (True for a converted version-1 file, whose statistics get asv's rounding)."""
     lay = Layout(data["result_columns"], cols)
     entries = data["results"]
     mark = cols.mark()
@@ -405,6 +412,18 @@ def _joined(chunks: list[np.ndarray], rows: int) -> np.ndarray:
     return np.concatenate(chunks, axis=1) if chunks else np.empty((rows, 0))
 
 
+def _round_converted(cols: Columns, numbers: dict, per_bench: dict) -> None:
+    """asv's 5-significant-digit rounding on the rows of converted version-1 files."""
+    flags = np.array(cols.file["rounded"], dtype=bool)
+    if not flags.any():
+        return
+    rows, benches = np.repeat(flags, cols.file_n), np.repeat(flags, cols.file_b)
+    for key in ROUNDED_COLUMNS:
+        target, mask = (numbers, rows) if key in ROW_NUMBERS else (per_bench, benches)
+        col = target[ROW_NUMBERS.get(key, key)]
+        col[mask] = round_like_asv(col[mask])
+
+
 def assemble(cols: Columns) -> pd.DataFrame:
     """The tidy table (``TIDY_COLUMNS``) of every flushed file."""
     file_n = np.array(cols.file_n, dtype=np.int64)
@@ -412,6 +431,7 @@ def assemble(cols: Columns) -> pd.DataFrame:
     bench_n = np.array(done["bench_n"], dtype=np.int64)
     numbers = dict(zip(NUMERIC_ROW, _joined(done["numbers"], len(NUMERIC_ROW))))
     per_bench = dict(zip(NUMERIC_BENCH, _joined(done["bench_numbers"], len(NUMERIC_BENCH))))
+    _round_converted(cols, numbers, per_bench)
     value = numbers.pop("value")  # keeps asv's +/-inf results; the statistics do not
     numbers = {k: _no_inf(v) for k, v in numbers.items()}
     failed = np.concatenate(done["failed"]) if done["failed"] else np.zeros(0, dtype=bool)
@@ -440,5 +460,6 @@ def assemble(cols: Columns) -> pd.DataFrame:
         "version": np.repeat(_object_array(done["version"]), bench_n),
         "stale": np.repeat(np.array(done["stale"], dtype=bool), bench_n),
         "skipped": np.isnan(value) & ~failed,  # asv's NaN: skipped (NotImplementedError in setup)
+        **{c: numbers[c] for c in ("recorded_mean", "recorded_std", "recorded_min", "recorded_max")},
     }
     return pd.DataFrame(data)[list(TIDY_COLUMNS)]
