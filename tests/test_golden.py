@@ -22,7 +22,7 @@ EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
 SESSION = "rounds/0a0a0a0a-0b0b0b0b"
 
 PINNED = {
-    "export.csv": "b3c7634157c023c96901774584cdd2038848f71f2b50ac8db3de0f7e1c005a6d",
+    "export.csv": "009dc84284f296df8ab9343b39c51e2f408af71aebf5f30222c68532a9504c85",
     "performance_report.md": "b8081ec3c7b0f28e8e2d1ff0a4c52de2154670f2d34501fe9e65514179723d41",
     "pairwise.json": "47e489973f5b6beb5abde67850fa7526d4b91ebd05fecc2ea8c901f77544c669",
     "history.json": "2661f30560c4fabe134f76836a51982b49ebc1fdc10eca5f4c9666c7877f2b13",
