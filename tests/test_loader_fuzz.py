@@ -99,9 +99,10 @@ def copies():
         yield {name: shutil.copytree(tree, Path(scratch) / name) for name, tree in TREES.items()}
 
 
-def _load_mutated(root: Path, change) -> tuple[object, list[str], str, str]:
-    """Apply ``change(data) -> benchmark or None`` to the first result file of ``root``, load."""
-    path = sorted(p for p in root.glob("*/*-*.json"))[0]
+def _load_mutated(root: Path, change, which: int) -> tuple[object, list[str], str, str]:
+    """Apply ``change(data) -> benchmark or None`` to result file ``which`` of ``root``, load."""
+    files = sorted(p for p in root.glob("*/*-*.json"))
+    path = files[which % len(files)]  # not only the first: others follow rows already appended
     original = path.read_text()
     data = json.loads(original)
     commit = data["commit_hash"]
@@ -139,7 +140,7 @@ def test_one_mutated_entry_never_costs_another(clean, copies, tree, data):
         doc["results"][name] = _mutate(json.loads(json.dumps(doc["results"][name])), data.draw)
         return name
 
-    table, warnings, commit, benchmark = _load_mutated(copies[tree], change)
+    table, warnings, commit, benchmark = _load_mutated(copies[tree], change, data.draw(st.integers(0, 3)))
     assert table is not None  # the other files and entries are good
     _check_kept(table, clean[tree], commit, benchmark)
     assert all("\n" not in w for w in warnings)
@@ -158,5 +159,5 @@ def test_one_mutated_file_key_never_costs_another_file(clean, copies, tree, data
         doc[key] = _mutate(json.loads(json.dumps(doc[key])), data.draw)
         return None
 
-    table, _, commit, benchmark = _load_mutated(copies[tree], change)
+    table, _, commit, benchmark = _load_mutated(copies[tree], change, data.draw(st.integers(0, 3)))
     _check_kept(table, clean[tree], commit, benchmark)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -283,21 +284,25 @@ def v1_row(name: str, value, per_bench: dict) -> list:
 
 
 _NO_STATS = (None,) * 10
+_STAT_KEYS = ("q_25", "q_75", "number", "repeat", *RECORDED_STATS.values())
+_ALL_STATS = itemgetter(*_STAT_KEYS)
 
 
 def _v1_stats(stats) -> list:
     """asv's six statistics columns, then asv 0.4's mean, std, min and max: each a list with
     one value per parameter combination, or None for nothing but nulls (asv's rule). One pass
-    over the per-combination dicts, as this is the bulk of a version-1 file."""
+    over the per-combination dicts, as this is the bulk of a version-1 file; a missing
+    ``ci_99`` raises (asv's conversion fails on it too), other missing keys read as null."""
     if not stats:
         return list(_NO_STATS)
-    per_combo = [
-        _NO_STATS
-        if z is None
-        else (z["ci_99"][0], z["ci_99"][1], z.get("q_25"), z.get("q_75"), z.get("number"), z.get("repeat"))
-        + (z.get("mean"), z.get("std"), z.get("min"), z.get("max"))
-        for z in stats
-    ]
+    try:
+        per_combo = [_NO_STATS if z is None else (z["ci_99"][0], z["ci_99"][1], *_ALL_STATS(z)) for z in stats]
+    except KeyError:  # some statistics absent (older asv): the slower lookup that allows it
+        per_combo = [
+            _NO_STATS if z is None else (z["ci_99"][0], z["ci_99"][1], *(z.get(k) for k in _STAT_KEYS)) for z in stats
+        ]
+    if len(per_combo) == 1:  # most benchmarks have no parameters: no transposition needed
+        return [None if v is None else [v] for v in per_combo[0]]
     return [None if col.count(None) == len(col) else list(col) for col in zip(*per_combo)]
 
 

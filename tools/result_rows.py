@@ -49,6 +49,8 @@ NUMERIC_BENCH = ["started_at", "duration"]
 PER_ROW = ["value", *ROW_NUMBERS.values(), "samples", "params", "param_values"]
 PER_BENCH = ["benchmark", "type", "unit", "version", "stale", "started_at", "duration"]
 PER_FILE = ["machine", "environment", "commit", "commit_date", "round", "rounded"]
+_GROWING_INDEX = {k: i for i, k in enumerate([*PER_ROW, *PER_BENCH])}  # Columns._growing's order
+FLUSH_ROWS = 8192  # rows buffered before they become numpy chunks: numpy's per-call cost amortised
 
 _NUMBER_TYPES = frozenset({float, int, type(None)})
 # asv writes NaN and +/-Infinity; parse_json hands them over as these strings.
@@ -130,10 +132,11 @@ class ParamCache:
 
 
 class Columns:
-    """The rows of the file being read, in lists filled per benchmark (``row``, ``bench``);
-    ``flush`` turns them into numpy chunks, so that the parsed floats of one file at a time are
-    alive (only the samples stay Python objects: the table keeps them as tuples). Per-benchmark
-    and per-file constants are stored once with their row counts, repeated at the end."""
+    """The rows of the last files read, in lists filled per benchmark (``row``, ``bench``);
+    ``flush`` turns them into numpy chunks every ``FLUSH_ROWS`` rows, so that the parsed floats
+    of a few files at a time are alive (only the samples stay Python objects: the table keeps
+    them as tuples). Per-benchmark and per-file constants are stored once with their row
+    counts, repeated at the end."""
 
     def __init__(self):
         self.row = {k: [] for k in PER_ROW}
@@ -154,7 +157,7 @@ class Columns:
 
     def since(self, mark: list[int], key: str) -> list:
         """What ``key`` (a per-row or per-benchmark column) gained since ``mark``."""
-        i = PER_ROW.index(key) if key in self.row else len(PER_ROW) + PER_BENCH.index(key)
+        i = _GROWING_INDEX[key]
         return self._growing[i][mark[i] :]
 
     def flush(self) -> None:
@@ -165,7 +168,7 @@ class Columns:
         done["failed"].append(np.fromiter(map(operator.is_, values, _NULLS), dtype=bool, count=len(values)))
         done["numbers"].append(_floats([row[k] for k in NUMERIC_ROW]))
         done["bench_numbers"].append(_floats([bench[k] for k in NUMERIC_BENCH]))
-        done["samples"].extend([tuple(s) if s is not None else None for s in row["samples"]])
+        done["samples"].extend(_tuples(row["samples"]))
         for key in ("params", "param_values", "benchmark", "type", "unit", "version", "stale"):
             done[key].extend(row[key] if key in row else bench[key])
         done["bench_n"].extend(self.bench_n)
@@ -245,6 +248,8 @@ def numbers_ok(values: list) -> bool:
 
 
 def _whole_ok(values: list) -> bool:
+    if float not in set(map(type, values)):  # asv writes integers: the common case
+        return True
     return all(v.is_integer() or v != v for v in values if type(v) is float)
 
 
@@ -283,7 +288,7 @@ def stretch_ok(cols: Columns, mark: list[int]) -> bool:
     """Whether everything appended since ``mark`` converts cleanly to the table's dtypes."""
     numbers = [cols.since(mark, "value")] + [cols.since(mark, c) for c in ROW_NUMBERS.values()]
     return (
-        numbers_ok(list(itertools.chain.from_iterable(numbers)))
+        (set(map(type, itertools.chain.from_iterable(numbers))) <= _NUMBER_TYPES or numbers_ok(sum(numbers, [])))
         and all(_whole_ok(cols.since(mark, c)) for c in _WHOLE)
         and _samples_ok(cols.since(mark, "samples"))
         and _bench_ok(cols, mark)
@@ -338,7 +343,8 @@ def add_file(cols: Columns, data: dict, constants: dict, params: ParamCache) -> 
         counts, issues = _add_checked(cols, entries, lay, params)
     rows = sum(n for n, _ in counts)
     lay.fill_absent(rows)
-    cols.flush()
+    if len(cols.row["value"]) >= FLUSH_ROWS:
+        cols.flush()
     for key, value in constants.items():
         cols.file[key].append(value)
     cols.file_n.append(rows)
@@ -368,6 +374,13 @@ def _add_checked(cols: Columns, entries: dict, lay: Layout, params: ParamCache) 
 
 
 _NULLS = itertools.repeat(None)
+
+
+def _tuples(samples: list) -> list:
+    try:
+        return list(map(tuple, samples))  # every row has samples: no per-row test
+    except TypeError:  # some rows have none
+        return [tuple(s) if s is not None else None for s in samples]
 
 
 def _floats(columns: list[list]) -> np.ndarray:
@@ -425,7 +438,8 @@ def _round_converted(cols: Columns, numbers: dict, per_bench: dict) -> None:
 
 
 def assemble(cols: Columns) -> pd.DataFrame:
-    """The tidy table (``TIDY_COLUMNS``) of every flushed file."""
+    """The tidy table (``TIDY_COLUMNS``) of every file added."""
+    cols.flush()
     file_n = np.array(cols.file_n, dtype=np.int64)
     done, f = cols.done, cols.file
     bench_n = np.array(done["bench_n"], dtype=np.int64)
