@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from _tools_testkit import DATA, RECORDED_COMMITS
+from malformed_fixture import CASES, commit_of
 
 from tools.__main__ import main
 from tools.errors import ToolError
@@ -16,6 +18,7 @@ from tools.io import atomic_write_with
 from tools.loader import load_results
 
 ENV = "existing-py_python3"
+MALFORMED = Path(__file__).parent / "data" / "malformed"
 
 
 @pytest.fixture
@@ -40,8 +43,11 @@ def test_truncated_json_is_skipped_with_a_warning(results):
     path.write_bytes(path.read_bytes()[:700])  # truncated mid-write
     warnings: list[str] = []
     table = load_results(results, warn=warnings.append)
-    assert len(warnings) == 1 and str(path) in warnings[0] and "corrupt or truncated JSON" in warnings[0]
+    assert warnings == [
+        f"1 file skipped: corrupt or truncated JSON ({path}: Unterminated string starting at (line 1, column 647))"
+    ]
     assert set(table["commit"].astype(str)) == set(RECORDED_COMMITS) - {RECORDED_COMMITS[1]}
+    assert table.attrs["warnings"] == warnings
 
 
 def test_corrupt_json_and_wrong_shape(results):
@@ -54,14 +60,93 @@ def test_corrupt_json_and_wrong_shape(results):
     assert table["commit"].nunique() == 2
 
 
-def test_old_format_version_is_named(results):
+@pytest.mark.parametrize(
+    ("version", "says"),
+    [
+        (3, "version 3 is newer than the versions this loader reads (1 and 2)"),
+        (0, "version 0 is not one asv has written (this loader reads 1 and 2)"),
+        ("2", "version '2' is not one asv has written"),
+        (None, "version None is not one asv has written"),
+    ],
+)
+def test_unknown_format_version_is_named_accurately(results, version, says):
     path = result_file(results, 0)
     data = json.loads(path.read_text())
-    data["version"] = 1
+    data["version"] = version
     path.write_text(json.dumps(data))
     warnings: list[str] = []
     load_results(results, warn=warnings.append)
-    assert any(str(path) in w and "format version 1, expected 2" in w for w in warnings)
+    assert len(warnings) == 1 and str(path) in warnings[0] and says in warnings[0]
+    assert "asv update" not in warnings[0]  # it would not help: only older files are updated
+
+
+def test_missing_format_version_is_named(results):
+    path = result_file(results, 0)
+    data = json.loads(path.read_text())
+    del data["version"]
+    path.write_text(json.dumps(data))
+    warnings: list[str] = []
+    load_results(results, warn=warnings.append)
+    assert warnings == [
+        f"1 file skipped: unsupported asv results format version ({path}: the file has no 'version' key)"
+    ]
+
+
+def _rows(table, case: str) -> dict:
+    """{(benchmark, params): (value, samples, ci_low, started_at)} of one malformed-fixture case."""
+    rows = table[table["commit"] == commit_of(case)]
+    return {
+        (str(r.benchmark), r.params): (repr(r.value), r.samples, repr(r.ci_low), r.started_at)
+        for r in rows.itertuples()
+    }
+
+
+@pytest.fixture(scope="module")
+def malformed():
+    warnings: list[str] = []
+    return load_results(MALFORMED, warn=warnings.append), warnings
+
+
+@pytest.mark.parametrize("case", [c for c, (bench, _, _) in CASES.items() if bench is not None])
+def test_a_malformed_entry_costs_only_itself(malformed, case):
+    table, _ = malformed
+    broken = CASES[case][0]
+    clean, rows = _rows(table, "clean"), _rows(table, case)
+    assert rows == {k: v for k, v in clean.items() if k[0] != broken}
+
+
+def test_a_malformed_file_key_costs_the_file(malformed):
+    table, _ = malformed
+    loaded = set(table["commit"].astype(str))
+    for case, (bench, kind, _) in CASES.items():
+        assert (commit_of(case) in loaded) == (bench is not None or kind is None), case
+
+
+def test_malformed_entries_are_summarised_one_line_per_kind(malformed):
+    _, warnings = malformed
+    where = {case: MALFORMED / "toymachine" / f"{commit_of(case)[:8]}-{ENV}.json" for case in CASES}
+    assert warnings == [
+        f"2 entries skipped: arrays of different lengths (first: {where['short-result']}: "
+        "toy_benchmarks.Work.time_work: 'result' has 3 values for 4 parameter combinations)",
+        f"3 entries skipped: non-numeric value (first: {where['string-result']}: "
+        "toy_benchmarks.time_plain: 'result' holds 'fast')",
+        f"1 entry skipped: unparseable date ({where['string-date']}: toy_benchmarks.time_plain: "
+        "'started_at' is '2026-01-01T12:00:00Z', expected milliseconds since 1970)",
+        f"2 entries skipped: wrong type (first: {where['entry-not-list']}: toy_benchmarks.track_rate: "
+        "the entry is 'oops', expected a list)",
+        f"1 file skipped: unparseable date ({where['file-date']}: commit date 'yesterday' is not milliseconds since 1970)",
+        f"1 file skipped: unsupported asv results format version ({where['file-version-3']}: version 3 is newer "
+        "than the versions this loader reads (1 and 2); it was written by a newer asv, whose format these tools "
+        "do not know yet)",
+    ]
+
+
+def test_malformed_entries_give_no_traceback_on_the_command_line(tmp_path, capsys):
+    out = tmp_path / "all.csv"
+    code, stdout, err = cli(capsys, "export", "--results-dir", str(MALFORMED), "--all", "--output", str(out))
+    assert code == 0 and "Traceback" not in err
+    assert err.count("warning: ") == 6
+    assert out.is_file() and f"wrote {out}" in stdout
 
 
 def test_all_files_bad_is_fatal(results):
@@ -126,7 +211,7 @@ def test_cli_corrupt_file_still_exports_the_rest(results, tmp_path, capsys):
     out = tmp_path / "x.csv"
     code, stdout, err = cli(capsys, "export", "--results-dir", str(results), "--output", str(out))
     assert code == 0
-    assert f"warning: skipping {result_file(results, 3)}" in err
+    assert f"warning: 1 file skipped: corrupt or truncated JSON ({result_file(results, 3)}: " in err
     # the newest readable commit is exported
     assert RECORDED_COMMITS[2] in out.read_text() and RECORDED_COMMITS[3] not in out.read_text()
 

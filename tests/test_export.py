@@ -3,7 +3,10 @@ commit selection, the file name."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +17,8 @@ from tools.__main__ import main
 from tools.commands.export import CSV_COLUMNS, export_frame
 from tools.loader import load_results
 from tools.stats import sample_stats, throughput_column
+
+V1 = Path(__file__).parent / "data" / "asv_results_v1"
 
 EXPECTED = [
     "timestamp",
@@ -26,6 +31,7 @@ EXPECTED = [
     "params",
     "type",
     "unit",
+    "status",
     "median",
     "mean",
     "std_dev",
@@ -41,6 +47,12 @@ EXPECTED = [
 @pytest.fixture(scope="module")
 def table():
     return load_results(DATA)
+
+
+@pytest.fixture(scope="module")
+def v1_export():
+    table = load_results(V1, warn=lambda m: None)
+    return table, export_frame(table)
 
 
 def test_columns_are_exactly_the_documented_ones(table):
@@ -67,14 +79,47 @@ def test_statistics_come_from_the_samples(table):
     assert row["ci_low"] == src["ci_low"] and row["ci_high"] == src["ci_high"]
 
 
-def test_no_samples_no_invented_statistics(table):
+def test_a_single_value_is_its_own_mean(table):
     frame = export_frame(table)
-    mem = frame[frame["benchmark"] == "toy_benchmarks.peakmem_list"]
+    mem = frame[frame["benchmark"] == "toy_benchmarks.peakmem_list"]  # asv measures peak memory once
     assert mem["median"].notna().all()
-    assert mem[["mean", "std_dev", "min", "max", "throughput"]].isna().all().all()
-    assert mem["samples"].isna().all()
+    assert (mem["mean"] == mem["median"]).all() and (mem["min"] == mem["median"]).all()
+    assert (mem["max"] == mem["median"]).all() and (mem["samples"] == 1).all()
+    assert mem[["std_dev", "throughput"]].isna().all().all()
     failed = frame[frame["benchmark"] == "toy_benchmarks.time_fails"]
-    assert failed[["median", "mean", "min", "max"]].isna().all().all()
+    assert failed[["median", "mean", "std_dev", "min", "max", "samples"]].isna().all().all()
+    assert (failed["status"] == "failed").all()
+
+
+def test_several_samples_not_kept_give_no_mean(table):
+    """A time result of several samples whose samples asv did not keep: its median is no mean."""
+    timed = table[(table["benchmark"] == "toy_benchmarks.time_plain")].copy()
+    timed["samples"] = None
+    frame = export_frame(timed)
+    assert frame["median"].notna().all() and frame[["mean", "std_dev", "min", "max", "samples"]].isna().all().all()
+    one = timed.assign(repeat=pd.array([1] * len(timed), dtype="Int64"))  # asv --quick: one sample
+    assert (export_frame(one)["mean"] == export_frame(one)["median"]).all()
+
+
+def test_status_of_every_row(table):
+    frame = export_frame(table.assign(stale=table["benchmark"] == "toy_benchmarks.track_rate"))
+    by = frame.groupby("benchmark")["status"].agg(set)
+    assert by["toy_benchmarks.time_fails"] == {"failed"}
+    assert by["toy_benchmarks.track_rate"] == {"stale"}
+    assert by["toy_benchmarks.Work.time_work"] == {"ok", "skipped"}
+    assert by["toy_benchmarks.time_plain"] == {"ok"}
+
+
+def test_recorded_statistics_of_format_1_fill_the_row(v1_export):
+    table, frame = v1_export
+    rows = table[table["recorded_mean"].notna() & table["samples"].isna()]
+    out = frame.set_index(["commit", "environment", "benchmark", "params"])
+    for r in rows.head(40).itertuples():
+        got = out.loc[(str(r.commit), str(r.environment), str(r.benchmark), r.params)]
+        n = int(r.repeat)
+        assert got["mean"] == r.recorded_mean and got["min"] == r.recorded_min and got["max"] == r.recorded_max
+        assert got["std_dev"] == pytest.approx(r.recorded_std * np.sqrt(n / (n - 1)))  # divisor n -> n-1
+        assert got["samples"] == n
 
 
 def test_sample_stats_edge_cases():
@@ -165,3 +210,29 @@ def test_cli_commit_selection_and_all(tmp_path):
     csv = pd.read_csv(every)
     assert set(csv["commit"]) == set(RECORDED_COMMITS) and len(csv) == 32
     assert list(csv["commit_date"].drop_duplicates()) == sorted(csv["commit_date"].unique())  # oldest first
+
+
+def test_cli_leaves_stale_results_out_unless_asked(tmp_path, capsys):
+    default, every = tmp_path / "default.csv", tmp_path / "every.csv"
+    assert main(["export", "--results-dir", str(V1), "--all", "--output", str(default)]) == 0
+    out = capsys.readouterr().out
+    assert main(["export", "--results-dir", str(V1), "--all", "--include-stale", "--output", str(every)]) == 0
+    kept, all_rows = pd.read_csv(default), pd.read_csv(every)
+    stale = all_rows[all_rows["status"] == "stale"]
+    assert len(stale) > 0 and "stale" not in set(kept["status"])
+    assert len(kept) == len(all_rows) - len(stale)
+    assert f"{len(stale)} stale result(s) left out, --include-stale keeps them" in out
+    assert kept["mean"].notna().sum() == kept["median"].notna().sum()  # format 1 recorded every mean
+
+
+def test_cli_only_stale_results_is_an_error(tmp_path, capsys):
+    results = tmp_path / "r"
+    shutil.copytree(DATA, results)
+    bench = json.loads((results / "benchmarks.json").read_text())
+    for meta in bench.values():
+        if isinstance(meta, dict):
+            meta["version"] = "changed since"
+    (results / "benchmarks.json").write_text(json.dumps(bench))
+    code = main(["export", "--results-dir", str(results), "--output", str(tmp_path / "x.csv")])
+    assert code == 2 and "--include-stale keeps them" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()

@@ -22,7 +22,7 @@ EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
 SESSION = "rounds/0a0a0a0a-0b0b0b0b"
 
 PINNED = {
-    "export.csv": "b3c7634157c023c96901774584cdd2038848f71f2b50ac8db3de0f7e1c005a6d",
+    "export.csv": "009dc84284f296df8ab9343b39c51e2f408af71aebf5f30222c68532a9504c85",
     "performance_report.md": "c42e2bf08bcbcdf4455b2d0475afc43c50fe160b643e0e49008259eab7315332",
     "pairwise.json": "4b5a2277decb7c308ec8864e3dd9da344c0b63a7dd7b25d7a4e52f65afd01e4e",
     "history.json": "d296c47dd251abb21daa87fa94a08c7481d7f5e50f800194ab4572ef6a93b29d",

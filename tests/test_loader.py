@@ -4,9 +4,11 @@ agreement with asv's own reader."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -182,3 +184,96 @@ def test_synthetic_scale_small(tmp_path):
     assert len(t) == 5 * 40
     assert t["samples"].map(len).eq(4).all()
     assert t["benchmark"].nunique() == len(benches)
+
+
+# ---------------------------------------------------------------- format 1 (asv < 0.5)
+
+V1 = Path(__file__).parent / "data" / "asv_results_v1"
+FOREIGN = Path(__file__).resolve().parents[2] / "shared" / "foreign" / "pvlib-benchmarks" / "results"
+
+
+def asv_reader_rows(results_dir: Path, files: list[Path]) -> dict:
+    """{(commit, environment, benchmark, param values): row} as asv's own reader gives them,
+    after asv's own conversion (``Results.update``, what ``asv update`` runs) of a copy."""
+    import tempfile
+
+    from asv.results import Results, iter_results_for_machine
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for path in files:
+            copy = Path(scratch) / path.parent.name / path.name
+            copy.parent.mkdir(exist_ok=True)
+            shutil.copy(path, copy)
+            if path.name != "machine.json":
+                Results.update(str(copy))
+        for machine in sorted(p.name for p in Path(scratch).iterdir()):
+            for res in iter_results_for_machine(scratch, machine):
+                for key in res.get_all_result_keys():
+                    params = res.get_result_params(key)
+                    parts = [res.get_result_value(key, params), res.get_result_stats(key, params)]
+                    parts.append(res.get_result_samples(key, params))
+                    for combo, value, stats, samples in zip(itertools.product(*params), *parts):
+                        extra = (res.started_at.get(key), res.benchmark_version.get(key))
+                        rows[(res.commit_hash, res.env_name, key, combo)] = (value, stats or {}, samples, *extra)
+    return rows
+
+
+def same_number(ours, theirs) -> bool:
+    if theirs is None or (isinstance(theirs, float) and (math.isnan(theirs) or math.isinf(theirs))):
+        return ours is None or ours is pd.NA or math.isnan(ours) or ours == theirs
+    return ours == theirs
+
+
+def assert_agrees_with_asv(table: pd.DataFrame, theirs: dict) -> None:
+    """Every row of asv's reader is in the table with the same value, statistics, samples,
+    start time and version, and the table has no other row."""
+    ours = {(str(r.commit), str(r.environment), str(r.benchmark), r.param_values): r for r in table.itertuples()}
+    assert set(ours) == set(theirs)
+    stats = {"ci_low": "ci_99_a", "ci_high": "ci_99_b", "q25": "q_25", "q75": "q_75"}
+    stats |= {"number": "number", "repeat": "repeat"}
+    for key, (value, stat, samples, started_at, version) in theirs.items():
+        row = ours[key]
+        assert same_number(row.value, value) and row.failed == (value is None), key
+        for column, name in stats.items():
+            assert same_number(getattr(row, column), stat.get(name)), (key, column)
+        assert (row.samples is None) == (samples is None) and list(row.samples or []) == list(samples or [])
+        assert row.started_at == pd.Timestamp(started_at, unit="ms", tz="UTC") and row.version == (version or "")
+
+
+def test_v1_fixture_stays_small():
+    assert sum(p.stat().st_size for p in V1.rglob("*") if p.is_file()) < 200_000
+
+
+@pytest.fixture(scope="module")
+def v1_table():
+    warnings: list[str] = []
+    return load_results(V1, warn=warnings.append), warnings
+
+
+def test_v1_files_load_without_asv_update(v1_table):
+    table, warnings = v1_table
+    assert table["commit"].nunique() == 3 and table["environment"].nunique() == 4
+    assert len(warnings) == 1 and "flagged stale" in warnings[0]  # a long history has older versions
+    assert table["failed"].any() and table["params"].ne("").any() and table["stale"].any()
+    recorded = table[table["recorded_mean"].notna()]
+    assert len(recorded) > 100 and (recorded["recorded_min"] <= recorded["recorded_max"]).all()
+    assert table["duration"].notna().all() and (table["duration"] > 0).all()
+
+
+def test_v1_agrees_with_asvs_reader_after_asv_update(v1_table):
+    table, _ = v1_table
+    assert_agrees_with_asv(table, asv_reader_rows(V1, sorted(V1.glob("*/*.json"))))
+
+
+@pytest.mark.skipif(not FOREIGN.is_dir(), reason="the pvlib results tree is not beside the repository")
+def test_a_real_v1_history_loads_whole_and_agrees_with_asv():
+    warnings: list[str] = []
+    table = load_results(FOREIGN, warn=warnings.append)
+    files = sorted(p for p in FOREIGN.glob("*/*.json") if p.name != "machine.json")
+    assert len(files) == 1059 and table.groupby(["commit", "environment"], observed=True).ngroups == len(files)
+    assert [w for w in warnings if "skipped" in w] == []
+    sample = files[::25] + [FOREIGN.glob("*/machine.json").__next__()]  # every era and environment
+    runs = {(d["commit_hash"], d["env_name"]) for d in (json.loads(p.read_text()) for p in sample) if "env_name" in d}
+    mine = table[[run in runs for run in zip(table["commit"].astype(str), table["environment"].astype(str))]]
+    assert_agrees_with_asv(mine, asv_reader_rows(FOREIGN, sample))

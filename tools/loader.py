@@ -1,50 +1,39 @@
-"""asv results (format version 2) -> the tidy table of ``tools.schema``.
+"""asv results (formats 1 and 2) -> the tidy table of ``tools.schema``.
 
 asv's own reader (``asv.results.Results.load``) builds one object per file and then one
-call per benchmark and statistic; at 1,000 commits x 300 results that is tens of seconds.
-The format is simple and documented (``result_columns`` names the positions of each row,
-values are flat lists in ``itertools.product(*params)`` order), so this module reads the
-JSON directly and builds the columns with list ``extend`` per benchmark, repeating the
-per-file and per-benchmark constants with numpy at the end.
+call per benchmark and statistic, and refuses format-1 files until ``asv update`` has
+rewritten them. This module parses the JSON directly (``tools.asv_formats``: format 1 is
+converted in memory exactly as ``asv update`` would), builds the columns with list
+``extend`` per benchmark (``tools.result_rows``) and repeats the per-file and
+per-benchmark constants with numpy at the end.
 
-Bad input is reported, not fatal, wherever the rest is still useful: a corrupt or
-truncated file is skipped with one warning line naming it. Nothing usable at all
-(missing dir, no files, every file bad, no ``benchmarks.json``, unknown machine) raises
-``ToolError``.
+Bad input is reported, not fatal, wherever the rest is still useful: an unreadable file is
+skipped, and so is a malformed entry inside an otherwise good file; the warnings are
+summarised by kind, one line each, naming the first file (and benchmark) concerned.
+Nothing usable at all (missing dir, no files, every file bad, no ``benchmarks.json``,
+unknown machine) raises ``ToolError``.
 """
 
 from __future__ import annotations
 
-import itertools
+import gc
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-try:  # optional: a faster JSON parser (bench extra); the standard library works too
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised where orjson is absent
-    _orjson = None
-
+from tools.asv_formats import MALFORMED, UNREADABLE, FileProblem, read_result_file
 from tools.errors import ToolError
+from tools.result_rows import Columns, ParamCache, add_file, assemble
 from tools.rounds_layout import round_dirs, round_number, session_dirs
-from tools.schema import TIDY_COLUMNS, component_of
+from tools.schema import TIDY_COLUMNS
 
-RESULTS_API_VERSION = 2
 SKIP_FILES = {"machine.json", "benchmarks.json"}
-
-# asv's ``type`` -> the schema's short name (asv writes "peakmemory" for peakmem_*).
-_TYPE_ALIASES = {"peakmemory": "peakmem"}
-_PREFIX_TYPES = (
-    ("time_", "time", "seconds"),
-    ("peakmem_", "peakmem", "bytes"),
-    ("mem_", "memory", "bytes"),
-    ("track_", "track", "unit"),
-)
 
 Warn = Callable[[str], None]
 
@@ -63,30 +52,13 @@ def read_benchmarks_json(path: str | os.PathLike) -> dict[str, dict]:
         raise ToolError(f"{path}: benchmarks.json is missing (run `asv run` first; it is written with the results)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ToolError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise ToolError(f"{path}: cannot read benchmarks.json ({exc.strerror})") from None
     if not isinstance(data, dict):
         raise ToolError(f"{path}: expected a JSON object of benchmarks")
     return {k: v for k, v in data.items() if k != "version" and isinstance(v, dict)}
-
-
-def _meta_for(name: str, benchmarks: dict[str, dict]) -> tuple[str, str, list[str], str | None]:
-    """(type, unit, param_names, version) for a result name; inferred from the name when
-    the benchmark no longer exists in benchmarks.json (removed or renamed since)."""
-    meta = benchmarks.get(name)
-    if meta is not None:
-        btype = str(meta.get("type", ""))
-        return (
-            _TYPE_ALIASES.get(btype, btype),
-            str(meta.get("unit", "")),
-            list(meta.get("param_names") or []),
-            meta.get("version"),
-        )
-    method = name.rsplit(".", 1)[-1]
-    for prefix, btype, unit in _PREFIX_TYPES:
-        if method.startswith(prefix):
-            return btype, unit, [], None
-    return "", "", [], None
 
 
 # ---------------------------------------------------------------- discovery
@@ -123,164 +95,6 @@ def load_machines(results_dir: str | os.PathLike) -> dict[str, dict]:
     return out
 
 
-# ---------------------------------------------------------------- parameters
-
-
-def _format_param_names(param_names: Sequence[str], combo: Sequence[str]) -> str:
-    return ", ".join(f"{n}={v}" for n, v in zip(param_names, combo))
-
-
-class _ParamCache:
-    """Parameter expansion and benchmark metadata are the same for every commit: compute
-    them once per benchmark (re-checked when a file's params differ, e.g. older code)."""
-
-    def __init__(self, benchmarks: dict[str, dict]):
-        self._benchmarks = benchmarks
-        self._meta: dict[str, tuple] = {}
-        self._params: dict[str, tuple] = {}
-
-    def meta(self, name: str) -> tuple[str, str, list[str], str | None]:
-        hit = self._meta.get(name)
-        if hit is None:
-            hit = self._meta[name] = _meta_for(name, self._benchmarks)
-        return hit
-
-    def expand(self, name: str, params, param_names: list[str]) -> tuple[list[str], list[tuple]]:
-        hit = self._params.get(name)
-        if hit is None or hit[0] != params:
-            if params:
-                lists = [[str(v) for v in p] for p in params]
-                names = param_names if len(param_names) == len(lists) else [f"p{i}" for i in range(len(lists))]
-                combos = list(itertools.product(*lists))
-                hit = (params, [_format_param_names(names, c) for c in combos], combos)
-            else:
-                hit = (params, [""], [()])
-            self._params[name] = hit
-        return hit[1], hit[2]
-
-
-# ---------------------------------------------------------------- one file
-
-_STAT_COLUMNS = {
-    "stats_ci_99_a": "ci_low",
-    "stats_ci_99_b": "ci_high",
-    "stats_q_25": "q25",
-    "stats_q_75": "q75",
-    "stats_number": "number",
-    "stats_repeat": "repeat",
-    "samples": "samples",
-}
-_PER_ROW = ["value", "ci_low", "ci_high", "q25", "q75", "number", "repeat", "samples", "params", "param_values"]
-_PER_BENCH = ["benchmark", "type", "unit", "version", "stale", "started_at", "duration"]
-_PER_FILE = ["machine", "environment", "commit", "commit_date", "round"]
-
-
-class _Columns:
-    """Column lists filled per benchmark; per-benchmark and per-file constants are stored
-    once with their row counts and repeated with numpy at the end."""
-
-    def __init__(self):
-        self.row = {k: [] for k in _PER_ROW}
-        self.bench = {k: [] for k in _PER_BENCH}
-        self.bench_n: list[int] = []
-        self.file = {k: [] for k in _PER_FILE}
-        self.file_n: list[int] = []
-
-
-def _add_file(cols: _Columns, data: dict, machine: str, round_no: int, cache: _ParamCache) -> tuple[int, int]:
-    """Append one result file's rows; returns (rows added, stale rows)."""
-    names = data["result_columns"]
-    width = len(names)
-    missing = width  # rows are padded with one None: absent columns point at it
-    where = {k: i for i, k in enumerate(names)}
-    i_result, i_params, i_version = (where.get(k, missing) for k in ("result", "params", "version"))
-    i_started, i_duration = where.get("started_at", missing), where.get("duration", missing)
-    stat_cols = [(where.get(k, missing), cols.row[c]) for k, c in _STAT_COLUMNS.items()]
-    r, b = cols.row, cols.bench
-    values, labels_col, combos_col = r["value"], r["params"], r["param_values"]
-    file_rows = stale_rows = 0
-    for name, row in data["results"].items():
-        row = list(row) + [None] * (width + 1 - len(row))
-        btype, unit, param_names, current_version = cache.meta(name)
-        labels, combos = cache.expand(name, row[i_params] or [], param_names)
-        n = len(combos)
-        result = row[i_result]
-        if result is None:  # the whole benchmark failed (all combinations)
-            values.extend([None] * n)
-        elif len(result) == n:
-            values.extend(result)
-        else:
-            raise ValueError(f"{name}: {len(result)} results for {n} parameter combinations")
-        for i, col in stat_cols:
-            stat = row[i]
-            col.extend(stat if stat is not None and len(stat) == n else [None] * n)
-        labels_col.extend(labels)
-        combos_col.extend(combos)
-        version = row[i_version]
-        stale = current_version is None or (version is not None and version != current_version)
-        b["benchmark"].append(name)
-        b["type"].append(btype)
-        b["unit"].append(unit)
-        b["version"].append(version or "")
-        b["stale"].append(stale)
-        b["started_at"].append(row[i_started])
-        b["duration"].append(row[i_duration])
-        cols.bench_n.append(n)
-        file_rows += n
-        if stale:
-            stale_rows += n
-    f = cols.file
-    f["machine"].append(str(data.get("params", {}).get("machine") or machine))
-    f["environment"].append(str(data["env_name"]))
-    f["commit"].append(str(data["commit_hash"]))
-    f["commit_date"].append(data.get("date"))
-    f["round"].append(round_no)
-    cols.file_n.append(file_rows)
-    return file_rows, stale_rows
-
-
-def _parse_json(raw: bytes):
-    """orjson when installed (2x faster here); asv writes NaN/Infinity, which strict JSON
-    parsers reject, so they are quoted first (a quote inserted inside a string always makes
-    the JSON invalid, so this never silently changes a string: such files fall back to the
-    standard library parser)."""
-    if _orjson is not None:
-        try:
-            return _orjson.loads(
-                raw.replace(b"-Infinity", b'"-Infinity"')
-                .replace(b"Infinity", b'"Infinity"')
-                .replace(b'-"Infinity"', b'"-Infinity"')
-                .replace(b"NaN", b'"NaN"')
-            )
-        except _orjson.JSONDecodeError:
-            pass
-    return json.loads(raw)
-
-
-def _read_result_file(path: Path) -> dict:
-    """Parse and validate one result file; ValueError with a short reason when unusable."""
-    try:
-        data = _parse_json(path.read_bytes())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"corrupt or truncated JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    except UnicodeDecodeError:
-        raise ValueError("not UTF-8 text") from None
-    if not isinstance(data, dict):
-        raise ValueError("not an asv result file (expected a JSON object)")
-    version = data.get("version")
-    if version != RESULTS_API_VERSION:
-        raise ValueError(
-            f"asv results format version {version!r}, expected {RESULTS_API_VERSION} "
-            "(run `asv update` to upgrade old results)"
-        )
-    missing = [k for k in ("commit_hash", "env_name", "result_columns", "results") if k not in data]
-    if missing:
-        raise ValueError(f"missing key(s) {', '.join(missing)}")
-    if not isinstance(data["results"], dict) or not isinstance(data["result_columns"], list):
-        raise ValueError("malformed 'results' or 'result_columns'")
-    return data
-
-
 # ---------------------------------------------------------------- the table
 
 
@@ -311,35 +125,48 @@ def load_results(
     ``results_dir`` may be a list of results dirs (e.g. the interleaved rounds
     ``.asv/rounds/<id>/round-<k>/``): each is numbered in the ``round`` column, from a
     ``round-<k>`` folder name when it has one, else from its position in the list.
-    Warnings (skipped files, stale results) go to ``warn`` (default: stderr) and are kept
-    in ``table.attrs["warnings"]``. With ``cache_dir``, rows of files unchanged since the
-    last load (same size and mtime) come from a pickle there; only new files are parsed.
+    Warnings (skipped files and entries, stale results; one line per kind) go to ``warn``
+    (default: stderr) and are kept in ``table.attrs["warnings"]``. With ``cache_dir``, rows
+    of files unchanged since the last load (same size and mtime) come from a pickle there;
+    only new files are parsed.
     """
     dirs = [Path(results_dir)] if isinstance(results_dir, (str, os.PathLike)) else [Path(d) for d in results_dir]
     _check_dirs(dirs)
-    warnings: list[str] = []
-
-    def _warn(msg: str) -> None:
-        warnings.append(msg)
-        (warn or _stderr_warn)(msg)
-
     bench_path = _find_benchmarks_json(dirs, benchmarks_json)
     benchmarks = read_benchmarks_json(bench_path)
     files = _files_of(dirs, machine)
     cache = _TableCache(cache_dir, dirs, bench_path) if cache_dir is not None else None
-    batch = _Batch(cache.read() if cache is not None else None, _ParamCache(benchmarks))
-    for path, round_no, name in files:
-        batch.add(path, round_no, name, _warn)
-    if batch.n_bad == len(files):
-        where = ", ".join(str(d) for d in dirs)
-        raise ToolError(f"none of the {len(files)} result file(s) in {where} could be read (see warnings above)")
-    _warn_stale(batch.stale_files, _warn)
-    table = batch.table()
+    batch = _Batch(cache.read() if cache is not None else None, ParamCache(benchmarks))
+    with _gc_paused():
+        for path, round_no, name in files:
+            batch.add(path, round_no, name)
+        warnings = batch.log.lines()
+        for line in warnings:
+            (warn or _stderr_warn)(line)
+        if batch.n_bad == len(files):
+            where = ", ".join(str(d) for d in dirs)
+            raise ToolError(f"none of the {len(files)} result file(s) in {where} could be read (see warnings above)")
+        table = batch.table()
     if cache is not None:
         cache.write(table, batch.signatures, batch.kept_paths + batch.new_paths)
     table.attrs["warnings"] = warnings
     table.attrs["benchmarks"] = benchmarks
     return table
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Parsed JSON is many small containers and holds no reference cycles, and a load keeps
+    hundreds of thousands of sample tuples: the cyclic collector's passes over them cost about
+    10% of a 4,000-file load (they doubled it while all parsed lists were kept to the end).
+    Reference counting still frees everything; the collector resumes afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _check_dirs(dirs: list[Path]) -> None:
@@ -367,42 +194,60 @@ def _files_of(dirs: list[Path], machine: str | None) -> list[tuple[Path, int, st
 class _Batch:
     """One load: rows of unchanged files taken from the cached table, new files parsed."""
 
-    def __init__(self, cached: dict | None, params: _ParamCache):
-        self.cached, self.params, self.cols = cached, params, _Columns()
+    def __init__(self, cached: dict | None, params: ParamCache):
+        self.cached, self.params, self.cols = cached, params, Columns()
         self.kept: list[tuple[int, int]] = []  # (start, stop) row slices of the cached table
         self.signatures: dict[str, tuple] = {}
         self.kept_paths: list[str] = []
         self.new_paths: list[str] = []
-        self.stale_files: list[tuple[Path, int]] = []
+        self.log = _ProblemLog()
         self.n_bad = 0
 
-    def add(self, path: Path, round_no: int, name: str, warn: Warn) -> None:
-        st = path.stat()
+    def add(self, path: Path, round_no: int, machine: str) -> None:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            self._bad(path, FileProblem(UNREADABLE, exc.strerror or type(exc).__name__))
+            return
         sig = (st.st_size, st.st_mtime_ns, round_no)
         hit = self.cached["files"].get(str(path)) if self.cached is not None else None
         if hit is not None and hit[0] == sig:
-            _, start, stop, stale = hit
+            _, start, stop, stale, issues = hit
             self.kept.append((start, stop))
             self.kept_paths.append(str(path))
         else:
             try:
-                data = _read_result_file(path)
-                n_rows, stale = _add_file(self.cols, data, name, round_no, self.params)
-            except (ValueError, KeyError, TypeError) as exc:
-                self.n_bad += 1
-                why = (
-                    str(exc) if isinstance(exc, ValueError) else f"malformed result file ({type(exc).__name__}: {exc})"
-                )
-                warn(f"skipping {path}: {why}")
+                stop, stale, issues = self._parse(path, round_no, machine)
+            except FileProblem as problem:
+                self._bad(path, problem)
                 return
-            start, stop = 0, n_rows
+            except Exception as exc:  # a case no check foresaw: still one warning, not a traceback
+                self._bad(path, FileProblem(MALFORMED, f"{type(exc).__name__}: {exc}"))
+                return
+            start = 0
             self.new_paths.append(str(path))
-        self.signatures[str(path)] = (sig, stop - start, stale)
-        if stale:
-            self.stale_files.append((path, stale))
+        self.signatures[str(path)] = (sig, stop - start, stale, issues)
+        self.log.file_done(path, stale, issues)
+
+    def _parse(self, path: Path, round_no: int, machine: str) -> tuple[int, int, list]:
+        data, issues = read_result_file(path)
+        constants = {
+            "machine": str(data.get("params", {}).get("machine") or machine),
+            "environment": data["env_name"],
+            "commit": data["commit_hash"],
+            "commit_date": data["date"],
+            "round": round_no,
+            "rounded": data.get("converted_from") == 1,  # asv's conversion rounds statistics
+        }
+        n_rows, stale, more = add_file(self.cols, data, constants, self.params)
+        return n_rows, stale, issues + more
+
+    def _bad(self, path: Path, problem: FileProblem) -> None:
+        self.n_bad += 1
+        self.log.add("file", problem.kind, str(path), problem.detail)
 
     def table(self) -> pd.DataFrame:
-        table = _assemble(self.cols)
+        table = assemble(self.cols)
         if not self.kept:
             return table
         old = self.cached["table"]
@@ -410,14 +255,41 @@ class _Batch:
         return _concat([old.iloc[index], table]) if len(table) else old.iloc[index].reset_index(drop=True)
 
 
-def _warn_stale(stale_files: list[tuple[Path, int]], warn: Warn) -> None:
-    for path, count in stale_files[:5]:
-        warn(
-            f"{path}: {count} result(s) recorded with older benchmark code (version differs from "
-            "benchmarks.json); kept and flagged stale"
-        )
-    if len(stale_files) > 5:
-        warn(f"... and {len(stale_files) - 5} more result file(s) with stale results")
+class _ProblemLog:
+    """Skipped files and entries grouped by kind, and stale results: one warning line each,
+    with the count and the first file (and benchmark) concerned."""
+
+    PLURAL = {"file": "files", "entry": "entries"}
+
+    def __init__(self):
+        self.groups: dict[tuple[str, str], list] = {}  # (unit, kind) -> [count, where, detail]
+        self.stale_rows = self.stale_files = 0
+        self.first_stale: Path | None = None
+
+    def add(self, unit: str, kind: str, where: str, detail: str) -> None:
+        self.groups.setdefault((unit, kind), [0, where, detail])[0] += 1
+
+    def file_done(self, path: Path, stale: int, issues: list) -> None:
+        for benchmark, kind, detail in issues:
+            self.add("entry", kind, f"{path}: {benchmark}", detail)
+        if stale:
+            self.stale_rows += stale
+            self.stale_files += 1
+            self.first_stale = self.first_stale or path
+
+    def lines(self) -> list[str]:
+        out = []
+        for (unit, kind), (count, where, detail) in self.groups.items():
+            noun = unit if count == 1 else self.PLURAL[unit]
+            first = "" if count == 1 else "first: "
+            out.append(f"{count} {noun} skipped: {kind} ({first}{where}{': ' + detail if detail else ''})")
+        if self.stale_rows:
+            out.append(
+                f"{self.stale_rows} result(s) in {self.stale_files} file(s) recorded with older benchmark code "
+                f"(version differs from benchmarks.json, or the benchmark is gone): kept and flagged stale "
+                f"(first: {self.first_stale})"
+            )
+        return out
 
 
 def _result_files(dirs: list[Path], machine: str | None) -> tuple[list[tuple[Path, int, str]], set[str]]:
@@ -446,13 +318,14 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 class _TableCache:
-    """The last loaded table with each file's (size, mtime, round) and row range.
+    """The last loaded table with each file's (size, mtime, round), row range, stale rows
+    and skipped entries (so a cached load warns as a fresh one does).
 
     Keyed by the results dirs and benchmarks.json (its stale flags depend on it); a
     cache that cannot be read is ignored, one that cannot be written is skipped.
     """
 
-    FORMAT = 1
+    FORMAT = 2
 
     def __init__(self, cache_dir, dirs: list[Path], bench_path: Path):
         import hashlib
@@ -480,8 +353,8 @@ class _TableCache:
 
         entries, start = {}, 0
         for p in row_order:
-            sig, n_rows, stale = signatures[p]
-            entries[p] = (sig, start, start + n_rows, stale)
+            sig, n_rows, stale, issues = signatures[p]
+            entries[p] = (sig, start, start + n_rows, stale, issues)
             start += n_rows
         try:
             atomic_write_bytes(
@@ -492,71 +365,6 @@ class _TableCache:
             )
         except OSError:
             pass
-
-
-def _float_array(values: list, keep_inf: bool = False) -> np.ndarray:
-    # None -> NaN; asv's +/-inf confidence bounds (one sample: no interval) -> NaN
-    arr = np.array(values, dtype=float) if values else np.array([], dtype=float)
-    if not keep_inf:
-        arr[np.isinf(arr)] = np.nan
-    return arr
-
-
-def _assemble(cols: _Columns) -> pd.DataFrame:
-    file_n = np.array(cols.file_n, dtype=np.int64)
-    bench_n = np.array(cols.bench_n, dtype=np.int64)
-    f, b, r = cols.file, cols.bench, cols.row
-
-    def per_file(key, dtype=object):
-        return np.repeat(np.array(f[key], dtype=dtype), file_n)
-
-    def per_bench(key, dtype=object):
-        return np.repeat(np.array(b[key], dtype=dtype), bench_n)
-
-    raw = _object_array(r["value"])
-    failed = np.equal(raw, None)  # asv's null: the benchmark failed
-    value = _float_array(r["value"], keep_inf=True)
-    skipped = np.isnan(value) & ~failed  # asv's NaN: skipped (NotImplementedError in setup)
-    benchmark = pd.Categorical(per_bench("benchmark"))
-    by_category = np.array([component_of(x) for x in benchmark.categories] or [""], dtype=object)
-    component = pd.Categorical(by_category[benchmark.codes]) if len(benchmark) else pd.Categorical([])
-    data = {
-        "machine": pd.Categorical(per_file("machine")),
-        "environment": pd.Categorical(per_file("environment")),
-        "commit": pd.Categorical(per_file("commit")),
-        "commit_date": pd.to_datetime(per_file("commit_date", float), unit="ms", utc=True),
-        "round": per_file("round", np.int64),
-        "component": component,
-        "benchmark": benchmark,
-        "params": np.array(r["params"], dtype=object),
-        "param_values": _object_array(r["param_values"]),
-        "type": pd.Categorical(per_bench("type")),
-        "unit": pd.Categorical(per_bench("unit")),
-        "value": value,
-        "failed": failed,
-        "ci_low": _float_array(r["ci_low"]),
-        "ci_high": _float_array(r["ci_high"]),
-        "q25": _float_array(r["q25"]),
-        "q75": _float_array(r["q75"]),
-        "number": _float_array(r["number"]),
-        "repeat": _float_array(r["repeat"]),
-        "samples": _object_array([tuple(s) if s is not None else None for s in r["samples"]]),
-        "started_at": pd.to_datetime(per_bench("started_at", float), unit="ms", utc=True),
-        "duration": per_bench("duration", float),
-        "version": per_bench("version"),
-        "stale": per_bench("stale", bool),
-        "skipped": skipped,
-    }
-    table = pd.DataFrame(data)
-    table["number"] = table["number"].astype("Int64")
-    table["repeat"] = table["repeat"].astype("Int64")
-    return table[list(TIDY_COLUMNS)]
-
-
-def _object_array(items: list) -> np.ndarray:
-    arr = np.empty(len(items), dtype=object)
-    arr[:] = items
-    return arr
 
 
 def commits_with_results(table: pd.DataFrame) -> pd.DataFrame:

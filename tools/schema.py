@@ -36,6 +36,11 @@ TIDY_COLUMNS: dict[str, str] = {
     "version": "benchmark code version recorded with the result",
     "stale": "True when the result's version differs from benchmarks.json (older benchmark code)",
     "skipped": "True when asv recorded NaN: the benchmark skipped itself (NotImplementedError in setup)",
+    # asv < 0.5 (result format 1) recorded these with every result; asv >= 0.5 keeps samples instead
+    "recorded_mean": "mean of the samples as asv recorded it (result format 1 only; NaN otherwise)",
+    "recorded_std": "standard deviation of the samples as asv recorded it, divisor n (format 1 only; NaN otherwise)",
+    "recorded_min": "smallest sample as asv recorded it (format 1 only; NaN otherwise)",
+    "recorded_max": "largest sample as asv recorded it (format 1 only; NaN otherwise)",
 }
 
 # A series is everything measured for one benchmark x params on one machine and environment.

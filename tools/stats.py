@@ -38,6 +38,47 @@ def sample_stats(samples: pd.Series) -> pd.DataFrame:
     return out
 
 
+def value_stats(table: pd.DataFrame) -> pd.DataFrame:
+    """mean, std_dev (n-1), min, max and n of each row, from the best source it has:
+
+    1. its raw samples (``sample_stats``);
+    2. else the statistics asv < 0.5 recorded with the result (format 1: ``recorded_*``), the
+       standard deviation converted from asv's divisor n to n-1 with n = ``repeat``;
+    3. else, when the value is a single measurement -- one sample (``repeat`` 1), or a
+       benchmark asv measures once (no statistics, not a time benchmark: track, peakmem) --
+       the value itself: mean = min = max = value, n = 1, no std_dev;
+    4. else NaN: asv took several samples and kept neither them nor their mean (asv >= 0.5
+       without ``--record-samples``); the median alone says nothing of the mean.
+    Failed and skipped rows have no value, hence no statistics.
+    """
+    out = sample_stats(table["samples"])
+    has_value = ~table["failed"] & ~table["skipped"] & table["value"].notna()
+    left = out["n_samples"].eq(0) & has_value
+    repeat = table["repeat"].astype(float)
+    recorded = left & table.get("recorded_mean", pd.Series(np.nan, index=table.index)).notna()
+    if recorded.any():
+        n = repeat[recorded]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            std = table.loc[recorded, "recorded_std"] * np.sqrt(n / (n - 1))
+        out.loc[recorded, "mean"] = table.loc[recorded, "recorded_mean"]
+        out.loc[recorded, "std_dev"] = std.where(n > 1)
+        out.loc[recorded, "min"] = table.loc[recorded, "recorded_min"]
+        out.loc[recorded, "max"] = table.loc[recorded, "recorded_max"]
+        out.loc[recorded, "n_samples"] = n.fillna(0).astype(np.int64)
+    single = left & ~recorded & (repeat.eq(1) | (repeat.isna() & table["type"].astype(str).ne("time")))
+    for col in ("mean", "min", "max"):
+        out.loc[single, col] = table.loc[single, "value"]
+    out.loc[single, "n_samples"] = 1
+    return out
+
+
+def status_column(table: pd.DataFrame) -> pd.Series:
+    """ok / failed / skipped / stale per row; the first that applies, in that order of
+    failed, skipped, stale (the performance report's order)."""
+    status = np.select([table["failed"], table["skipped"], table["stale"]], ["failed", "skipped", "stale"], "ok")
+    return pd.Series(status, index=table.index, dtype=object)
+
+
 def throughput_sibling(benchmark: str) -> str | None:
     """``mod.Cls.track_x_throughput`` -> ``mod.Cls.time_x`` (the harness pairs them)."""
     workload = workload_of(benchmark)

@@ -12,7 +12,7 @@ from tools.config import add_common_arguments, load_table, settings_from_args, u
 from tools.errors import ToolError
 from tools.io import atomic_write_with
 from tools.revisions import newest_commit, resolve_revision
-from tools.stats import sample_stats, throughput_column
+from tools.stats import status_column, throughput_column, value_stats
 
 NAME = "export"
 HELP = "write metrics/performance/benchmark_results_<UTC timestamp>.csv from the asv results"
@@ -29,15 +29,17 @@ CSV_COLUMNS: dict[str, str] = {
     "params": "parameter combination, e.g. n_models=100, strategy='cost' (empty when none)",
     "type": "asv type: time, track, peakmem",
     "unit": "unit of median/mean/std_dev/min/max/ci_*: seconds, bytes, ops/s, instructions, ...",
+    "status": "ok, failed, skipped (the benchmark skipped itself) or stale (older benchmark code; only with --include-stale)",
     "median": "asv's result (the median of the samples for time benchmarks); empty when failed or skipped",
-    "mean": "mean of the raw samples; empty when asv kept no samples",
-    "std_dev": "sample standard deviation (n-1) of the raw samples; empty with fewer than 2 samples",
-    "min": "smallest raw sample; empty when asv kept no samples",
-    "max": "largest raw sample; empty when asv kept no samples",
+    "mean": "mean of the measurements: raw samples, else what asv < 0.5 recorded, else the one value; "
+    "empty only when asv took several samples and kept none",
+    "std_dev": "standard deviation (n-1) of the measurements; empty with fewer than 2",
+    "min": "smallest measurement (as mean)",
+    "max": "largest measurement (as mean)",
     "throughput": "ops/s: the value of ops/s benchmarks, and for time_x the value of its track_x_throughput sibling; empty otherwise",
     "ci_low": "lower end of asv's 99% confidence interval of the median; empty when asv gave none",
     "ci_high": "upper end of asv's 99% confidence interval of the median",
-    "samples": "number of raw samples behind mean/std_dev/min/max (empty when asv kept none)",
+    "samples": "number of measurements behind mean/std_dev/min/max (empty when they are empty)",
 }
 
 
@@ -49,6 +51,8 @@ def add_arguments(parser) -> None:
     sel.add_argument("--all", action="store_true", help="export every commit")
     where = "CSV path (default: <output-dir>/benchmark_results_<UTC YYYY-MM-DD_HH-MM-SS>.csv)"
     parser.add_argument("--output", metavar="PATH", default=None, help=where)
+    stale = "keep results recorded with older benchmark code (status stale); left out by default, as asv does"
+    parser.add_argument("--include-stale", action="store_true", help=stale)
 
 
 def _iso(ts: pd.Series) -> pd.Series:
@@ -60,7 +64,7 @@ def _iso(ts: pd.Series) -> pd.Series:
 
 def export_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The tidy table -> the CSV's columns (pure)."""
-    stats = sample_stats(table["samples"])
+    stats = value_stats(table)
     n = stats["n_samples"].astype("Int64").where(stats["n_samples"] > 0, pd.NA)
     out = pd.DataFrame(
         {
@@ -74,6 +78,7 @@ def export_frame(table: pd.DataFrame) -> pd.DataFrame:
             "params": table["params"].astype(str),
             "type": table["type"].astype(str),
             "unit": table["unit"].astype(str),
+            "status": status_column(table),
             "median": table["value"].where(~table["failed"] & ~table["skipped"]),
             "mean": stats["mean"],
             "std_dev": stats["std_dev"],
@@ -97,15 +102,29 @@ def select_commits(table: pd.DataFrame, revs: list[str] | None, everything: bool
     return table[table["commit"].astype(str).isin(commits)]
 
 
+def without_stale(chosen: pd.DataFrame) -> pd.DataFrame:
+    """Results of the current benchmark code only, as asv shows them; an error when none is left."""
+    fresh = chosen[~chosen["stale"]]
+    if fresh.empty:
+        raise ToolError(
+            "nothing to export: every result of the selected commit(s) was recorded with older benchmark "
+            "code (stale); --include-stale keeps them"
+        )
+    return fresh
+
+
 def run(args) -> int:
     settings = settings_from_args(args)
     table = load_table(settings)
     chosen = select_commits(table, args.commit, args.all, settings.repo)
     if chosen.empty:
         raise ToolError("nothing to export: no results for the selected commit(s)")
-    frame = export_frame(chosen)
+    kept = chosen if args.include_stale else without_stale(chosen)
+    frame = export_frame(kept)
     path = Path(args.output) if args.output else settings.output_dir / f"benchmark_results_{utc_stamp()}.csv"
     atomic_write_with(path, lambda tmp: frame.to_csv(tmp, index=False, na_rep=""))
     commits = frame["commit"].nunique()
-    print(f"wrote {path} ({len(frame)} rows, {commits} commit(s))")
+    left_out = len(chosen) - len(kept)
+    note = f"; {left_out} stale result(s) left out, --include-stale keeps them" if left_out else ""
+    print(f"wrote {path} ({len(frame)} rows, {commits} commit(s){note})")
     return 0
