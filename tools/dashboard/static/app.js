@@ -30,7 +30,7 @@
   Dash.go = go;
 
   function setOptions(select, values, labels, value) {
-    select.replaceChildren(h("option", { value: "" }, "all"), values.map((v, i) => h("option", { value: v }, labels ? labels[i] : v)));
+    select.replaceChildren(h("option", { value: "" }, "all"), ...values.map((v, i) => h("option", { value: v }, labels ? labels[i] : v)));
     select.value = value || "";
   }
 
@@ -61,6 +61,7 @@
     else if (state.view === "bench") chart = Dash.renderBench(el, model, state, go);
     else if (state.view === "compare") Dash.renderCompare(el, model, state, go);
     else Dash.renderLoad(el, model);
+    Dash.currentChart = chart; // for tests and the console
     const again = focused && document.getElementById(focused);
     if (again && again !== document.activeElement) again.focus();
   }

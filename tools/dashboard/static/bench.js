@@ -105,7 +105,7 @@
     if (!rows.length) return h("p", { class: "note" }, "No verdicts, change points or anomalies for these lines.");
     const body = rows.map(([l, i]) => h("tr", {},
       h("td", {}, G.mode[i] === "anomaly" ? "anomaly: " + G.kind[i] : G.mode[i]), h("td", {}, l.name),
-      h("td", {}, Dash.commitLink(model, G.before[i]), " → ", Dash.commitLink(model, G.after[i])),
+      h("td", {}, G.before[i] !== null ? [Dash.commitLink(model, G.before[i]), " → "] : null, G.after[i] !== null ? Dash.commitLink(model, G.after[i]) : "—"),
       h("td", {}, G.verdict[i] ? Dash.badge(G.verdict[i]) : "—"), h("td", { class: "num" }, Dash.fmtPct(G.change_pct[i])),
       h("td", {}, Dash.fmtInterval(G.ci_low_pct[i], G.ci_high_pct[i])), h("td", {}, G.rule[i])));
     const head = ["kind", "machine / environment", "between", "verdict", "change", "interval", "rule"].map((t) => h("th", { scope: "col" }, t));

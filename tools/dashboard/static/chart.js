@@ -37,10 +37,34 @@
     return data;
   }
 
+  function quantile(values, q) {
+    const v = values.filter((x) => x !== null && isFinite(x)).sort((a, b) => a - b);
+    return v.length ? v[Math.min(v.length - 1, Math.floor(q * v.length))] : null;
+  }
+
+  // y limits: every value, and the typical interval (10th / 90th percentile of its bounds), so a
+  // few wild intervals cannot flatten the lines.
+  function yRange(data) {
+    let lo = Infinity, hi = -Infinity;
+    const los = [], his = [];
+    for (let k = 1; k < data.length; k += 3) {
+      for (const v of data[k]) if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+      los.push(...data[k + 1]);
+      his.push(...data[k + 2]);
+    }
+    const qlo = quantile(los, 0.1), qhi = quantile(his, 0.9);
+    if (qlo !== null) lo = Math.min(lo, qlo);
+    if (qhi !== null) hi = Math.max(hi, qhi);
+    if (!isFinite(lo)) return [0, 1];
+    const pad = (hi - lo || Math.abs(hi) || 1) * 0.05;
+    return [lo - pad, hi + pad];
+  }
+
   function drawMarks(u, marks) {
     const ctx = u.ctx, top = u.bbox.top, height = u.bbox.height;
     ctx.save();
     for (const m of marks) {
+      if (m.line && !m.line.show) continue;
       const x1 = u.valToPos(m.x, "x", true);
       if (m.kind === "shift") {
         const x0 = u.valToPos(m.x0, "x", true);
@@ -96,6 +120,7 @@
   Dash.historyChart = function (el, model, opts) {
     const data = align(model, opts.lines);
     const ext = data[0].length ? [data[0][0], data[0][data[0].length - 1]] : [0, 1];
+    const range = yRange(data);
     const series = [{ label: "commit" }];
     const bands = [];
     opts.lines.forEach((l, i) => {
@@ -109,7 +134,7 @@
       width: Math.max(el.clientWidth, 320), height: 360, series, bands,
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, points: { size: 6 } },
-      scales: { x: { time: false }, y: { distr: opts.log ? 3 : 1 } },
+      scales: { x: { time: false }, y: opts.log ? { distr: 3 } : { range: () => range } },
       axes: [
         { values: (u, splits) => splits.map((v) => Dash.fmtDate(model.meta.commits.date[Math.round(v)]) || ""), incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000], space: 70 },
         { values: (u, splits) => splits.map((v) => Dash.fmtValue(v, opts.unit)), size: 80 },
@@ -130,7 +155,7 @@
     if (i === null || i === undefined) return opts.onHover(null);
     const c = u.data[0][i];
     const values = opts.lines.map((l, k) => (l.show ? [u.data[1 + 3 * k][i], u.data[2 + 3 * k][i], u.data[3 + 3 * k][i]] : null));
-    const near = opts.marks.filter((m) => (m.kind === "shift" ? c > m.x0 && c <= m.x : m.x === c));
+    const near = opts.marks.filter((m) => (!m.line || m.line.show) && (m.kind === "shift" ? c > m.x0 && c <= m.x : m.x === c));
     opts.onHover(c, values, near, u.cursor.left, u.cursor.top);
   }
 
