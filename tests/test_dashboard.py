@@ -248,6 +248,15 @@ def test_a_regression_report_gives_the_same_verdicts(project, table, detection, 
     )
     # the report compares the newest commit on every environment, like the dashboard
     assert key(from_json) == key(direct)
+    # and links each regression to its view in the dashboard beside the asv site
+    rec = next(r["recommendations"] for r in report["results"] if r.get("recommendations") and r["benchmark"] == ROUTE)
+    assert rec["dashboard_url"] == links.dashboard_link(
+        os.path.relpath(repo / "html", out.parent), ROUTE, "strategy='cost'", MACHINE, ENVS[0]
+    )
+    md = out.with_suffix(".md").read_text()
+    assert f"[dashboard]({rec['dashboard_url']})" in md  # the history's change point
+    pairwise = next(r for r in report["results"] if r.get("recommendations") and r["mode"] == "pairwise")
+    assert f"[in the dashboard]({pairwise['recommendations']['dashboard_url']})" in md
 
 
 def test_empty_findings_and_no_extras(table):
@@ -391,3 +400,23 @@ def test_foreign_results_in_format_1_converted_with_asv(tmp_path, request, tmp_p
     meta = json.loads((tmp_path / "dash" / "data" / "meta.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
     assert len(meta["envs"]["environment"]) > 1 and len(meta["series"]["env"]) > 30
     assert any(n.startswith("irradiance.") for n in meta["benchmarks"]["name"])
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def test_the_main_job_and_the_workflows_build_it_beside_the_site():
+    import yaml
+
+    script = (ROOT / "scripts" / "run_benchmarks.sh").read_text(encoding="utf-8")
+    assert script.index("python -m tools site") < script.index("tool dashboard") and '--report "$REPORT_JSON"' in script
+    main_wf = yaml.safe_load((ROOT / ".github" / "workflows" / "benchmarks.yml").read_text(encoding="utf-8"))
+    steps = main_wf["jobs"]["benchmark"]["steps"]
+    assert any((s.get("with") or {}).get("path") == ".asv/dashboard-vendor-cache" for s in steps)
+    assert any("html/dashboard/index.html" in s.get("run", "") for s in steps)
+    pages = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages-artifact@"))
+    assert pages["with"]["path"] == ".asv/html"  # the dashboard is published inside the site
+    pr_wf = yaml.safe_load((ROOT / ".github" / "workflows" / "pr-benchmarks.yml").read_text(encoding="utf-8"))
+    step = next(s for s in pr_wf["jobs"]["compare"]["steps"] if "tools dashboard" in s.get("run", ""))
+    assert step["continue-on-error"] is True and "--report" in step["run"]
+    assert any((s.get("with") or {}).get("name") == "pr-benchmark-dashboard" for s in pr_wf["jobs"]["compare"]["steps"])
