@@ -38,7 +38,7 @@
     const f = document.getElementById("filters");
     f.hidden = !(state.view === "overview" || state.view === "compare");
     setOptions(document.getElementById("f-comp"), model.components, null, state.comp);
-    setOptions(document.getElementById("f-chan"), model.channels, null, state.chan);
+    setOptions(document.getElementById("f-chan"), model.channels, model.channels.map(Dash.channelName), state.chan);
     setOptions(document.getElementById("f-verdict"), Dash.VERDICTS, Dash.VERDICTS.map((v) => (v === "none" ? "no verdict" : v)), state.verdict);
     const q = document.getElementById("f-q");
     if (document.activeElement !== q) q.value = state.q || "";

@@ -4,6 +4,8 @@
   "use strict";
   const Dash = (window.Dash = window.Dash || {});
   const VERDICTS = ["regressed", "improved", "inconclusive", "unchanged", "none"];
+  const CHANNELS = { wall: "wall time", relative: "speed-normalised", instructions: "instructions", memory: "memory", metric: "other metric" };
+  Dash.channelName = (c) => CHANNELS[c] || c;
   const MAX_ROWS = 500;
 
   // ---------------------------------------------------------------- DOM helpers
@@ -123,8 +125,8 @@
       VERDICTS.map((v) => h("th", { scope: "col", class: "num" }, v === "none" ? "no verdict" : v)));
     const body = keys.map((k) => {
       const c = counts.get(k);
-      return h("tr", {}, h("th", { scope: "row" }, c.comp), h("td", {}, c.chan), VERDICTS.map((v) => h("td", { class: "num" },
-        c.n[v] ? h("button", { type: "button", class: "count v-" + v, "aria-label": c.n[v] + " " + v + " in " + c.comp + " " + c.chan,
+      return h("tr", {}, h("th", { scope: "row" }, c.comp), h("td", {}, Dash.channelName(c.chan)), VERDICTS.map((v) => h("td", { class: "num" },
+        c.n[v] ? h("button", { type: "button", class: "count v-" + v, "aria-label": c.n[v] + " " + v + " in " + c.comp + ", " + Dash.channelName(c.chan),
           onclick: () => go({ comp: c.comp, chan: c.chan, verdict: v }) }, String(c.n[v])) : "·")));
     });
     const table = h("table", { class: "data counts" }, h("caption", {}, "Series by verdict at the newest commit"), h("thead", {}, head), h("tbody", {}, body));
