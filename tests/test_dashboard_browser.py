@@ -9,11 +9,15 @@ A screenshot of each view goes to ``test-artifacts/dashboard/``.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import pytest
 from test_dashboard import EVIL, EVIL_MESSAGE, EVIL_PARAM, ROUTE, make_project, npm_cache
+from test_site_browser import _QuietHandler, published_site  # noqa: F401 (a fixture)
 
 from tools.__main__ import main
 
@@ -268,3 +272,49 @@ def test_keyboard_and_labels(page):
     pg.keyboard.press("0")
     assert pg.evaluate(width) == full
     _shot(pg, "keyboard")
+
+
+# ---------------------------------------------------------------- beside a real asv site
+
+
+@pytest.fixture(scope="module")
+def site_with_dashboard(published_site, tmp_path_factory, request):  # noqa: F811 (the fixture imported above)
+    """The toy site of test_site_browser (asv run + publish + offline step), then the dashboard
+    built into it as the main job does, serving both on 127.0.0.1."""
+    cache = npm_cache(request, tmp_path_factory)
+    repo = published_site.parent.parent  # <repo>/.asv/html
+    mp = pytest.MonkeyPatch()
+    mp.chdir(repo)
+    try:
+        assert main(["dashboard", "--no-cache", "--cache-dir", str(cache)]) == 0
+    finally:
+        mp.undo()
+    handler = functools.partial(_QuietHandler, directory=str(published_site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def test_the_asv_site_and_the_dashboard_link_each_other(browser, site_with_dashboard):
+    origin = site_with_dashboard
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    watch = Watch(context, pg, origin + "/")
+    pg.goto(origin + "/")
+    pg.wait_for_selector(".benchmark-text", timeout=15_000)
+    pg.click("#nav-li-dashboard a")
+    pg.wait_for_function(READY, timeout=20_000)
+    assert pg.url.startswith(origin + "/dashboard/index.html")
+    assert len(_rows(pg)) >= 3  # time_sleep(1), time_sleep(2), track_queue_length
+    _shot(pg, "beside-asv-site")
+    pg.click("#asv-link")
+    pg.wait_for_selector(".benchmark-text", timeout=15_000)
+    assert pg.url.rstrip("/") in (origin, origin + "/index.html")
+    watch.check()
+    context.close()

@@ -55,13 +55,14 @@ def run_detectors(table: pd.DataFrame, *, q: float = 0.05, history: bool = True)
     """Pairwise verdicts at the newest commits, and (``history``) change points, shifts, anomalies."""
     found = pairwise_newest(table, q=q)
     shifts: tuple[Shift, ...] = ()
+    what = "pairwise (newest vs previous commit)"
     if history:
         from tools.history_report import build_history
 
         h = build_history(table, None, q=q)
         found += list(h.changes or ()) + [a.replace(mode="anomaly") for a in h.anomalies]
         shifts = h.shifts
-    what = "pairwise (newest vs previous commit)" + (" and history" if history else "")
+        what += " and history" if h.changes is not None else f"; {h.note[:1].lower()}{h.note[1:]}"
     return Detection(tuple(found), shifts, f"detectors run by the dashboard: {what}")
 
 
