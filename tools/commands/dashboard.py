@@ -49,7 +49,7 @@ def add_arguments(parser) -> None:
     )
     g.add_argument("--load-dir", metavar="DIR", default=None, help="load results (default: <output-dir>/load)")
     g.add_argument("--no-link-site", action="store_true", help="leave the asv site's index.html untouched")
-    g.add_argument("--cache-dir", type=Path, default=writer.DEFAULT_CACHE_DIR, help="where npm installs uPlot once (default: %(default)s)")  # fmt: skip
+    g.add_argument("--cache-dir", type=Path, metavar="DIR", default=writer.DEFAULT_CACHE_DIR, help="where npm installs uPlot once (default: %(default)s)")  # fmt: skip
 
 
 def _extras(args, settings, out_dir: Path, table, conf: dict) -> tuple[dashboard_data.Extras, dict]:
