@@ -268,6 +268,14 @@ def test_keyboard_and_labels(page):
     full = pg.evaluate(width)
     pg.keyboard.press("+")
     assert pg.evaluate(width) < full
+    low = "Dash.currentChart.scales.x.min"
+    start = pg.evaluate(low)
+    box = pg.locator("#history-chart .u-over").bounding_box()
+    pg.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    pg.keyboard.down("Shift")
+    pg.mouse.wheel(0, 100)  # shift + wheel pans
+    pg.keyboard.up("Shift")
+    pg.wait_for_function(f"{low} > {start}")
     pg.keyboard.press("ArrowLeft")
     pg.keyboard.press("0")
     assert pg.evaluate(width) == full

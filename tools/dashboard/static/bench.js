@@ -136,7 +136,7 @@
       h("p", { class: "subtitle" }, B.name[b] + (params ? " (" + params + ")" : "") + " — " + B.unit[b] + (B.lower_is_better[b] ? ", lower is better" : ", higher is better")),
       controls, linksRow(model, b, params, lines), lineToggles(lines, state, go, () => chart),
       h("div", { class: "chart-wrap" }, chartBox, tip),
-      h("p", { class: "note" }, "Drag to zoom, mouse wheel or + / - to zoom, arrows to pan, double-click or 0 to reset. Dashed lines: change points (red regressed, green improved); shaded: environment shifts."),
+      h("p", { class: "note" }, "Drag or mouse wheel to zoom, shift + wheel to pan; on the focused chart + / - zoom, arrows pan, 0 resets (double-click too). Dashed lines: change points (red regressed, green improved); shaded: environment shifts."),
       findingsTable(model, lines)));
     const marks = marksOf(model, lines);
     chart = Dash.historyChart(chartBox, model, { lines, marks, unit: B.unit[b], log: state.log === "1", onHover: showTooltip(model, tip, chartBox, lines, B.unit[b]) });

@@ -87,6 +87,11 @@
     u.over.addEventListener("wheel", (e) => {
       e.preventDefault();
       const { min, max } = u.scales.x;
+      if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) { // pan: shift + wheel, or a sideways scroll
+        const d = Math.sign(e.deltaX || e.deltaY) * (max - min) / 10;
+        zoomTo(u, min + d, max + d, ext);
+        return;
+      }
       const at = u.posToVal(e.offsetX, "x");
       const f = e.deltaY < 0 ? 0.8 : 1.25;
       zoomTo(u, at - (at - min) * f, at + (max - at) * f, ext);
