@@ -2,7 +2,7 @@
 # The one-shot benchmark pipeline (the README's main job), from a fresh clone:
 #   venv -> asv machine -> asv run --record-samples -> export CSV -> regression report against
 #   the previous results -> performance report + charts (marking the report's change points and
-#   environment shifts) -> asv publish -> offline site.
+#   environment shifts) -> asv publish -> offline site -> dashboard (in the site's dashboard/).
 #
 # Usage: scripts/run_benchmarks.sh [--quick] [--rounds N] [--extra-rounds N] [--base-lag K] [--skip-existing] [--machine NAME] [RANGE]
 #   RANGE          asv range to measure (default: HEAD^!, the current commit); e.g. main~5..main, NEW
@@ -110,6 +110,15 @@ OUTPUTS+=("$HTML_DIR/index.html (asv site)")
 if [ -f tools/commands/site.py ]; then
     step "offline site (vendored JavaScript)"
     python -m tools site
+fi
+
+# The dashboard goes into the site's dashboard/ folder (asv publish rebuilt the site, so after it),
+# with the regression report's verdicts; the site's navigation bar gets a link to it.
+if [ -f tools/commands/dashboard.py ]; then
+    step "dashboard (beside the asv site)"
+    DASH_ARGS=()
+    [ -n "$REPORT_JSON" ] && DASH_ARGS+=(--report "$REPORT_JSON")
+    tool dashboard "${DASH_ARGS[@]}"
 fi
 
 step "outputs"

@@ -24,8 +24,8 @@ SESSION = "rounds/0a0a0a0a-0b0b0b0b"
 PINNED = {
     "export.csv": "009dc84284f296df8ab9343b39c51e2f408af71aebf5f30222c68532a9504c85",
     "performance_report.md": "c42e2bf08bcbcdf4455b2d0475afc43c50fe160b643e0e49008259eab7315332",
-    "pairwise.json": "4b5a2277decb7c308ec8864e3dd9da344c0b63a7dd7b25d7a4e52f65afd01e4e",
-    "history.json": "d296c47dd251abb21daa87fa94a08c7481d7f5e50f800194ab4572ef6a93b29d",
+    "pairwise.json": "eace6b11b6cae6d485faa55358c6bbbd01f91adaf517f7e006a74c3ebb9d3fc6",
+    "history.json": "b63c7c733f7152663b130d064e0ddff40942b0136c48730baafbd9c1c4a66774",
 }
 
 

@@ -239,7 +239,10 @@ def history_markdown(h: HistoryResult | None, recommend: Recommend) -> list[str]
         for _, r in records[records["verdict"] == "regressed"].iterrows():
             rec = recommend(r, str(r["commit_before"]), str(r["commit_after"]))
             params = f" ({r['params']})" if r["params"] else ""
-            lines.append(f"- `{short_name(r['benchmark'])}`{params}: `{rec['asv_find']}` · [graph]({rec['graph_url']})")
+            links = f"[graph]({rec['graph_url']})" + (
+                f" · [dashboard]({rec['dashboard_url']})" if "dashboard_url" in rec else ""
+            )
+            lines.append(f"- `{short_name(r['benchmark'])}`{params}: `{rec['asv_find']}` · {links}")
         lines.append("")
     return lines + _anomaly_lines(h)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from tools.dashboard.links import dashboard_link
 from tools.detect import finding
 from tools.detect.finding import Finding
 from tools.history_report import HistoryResult, counted, history_extras, history_markdown, history_results
@@ -76,6 +77,13 @@ def recommendations(row: Mapping, ctx: ReportContext, base: str | None = None, h
         "asv_profile_base": asv_profile_command(target, base, pv),
         "asv_profile_head": asv_profile_command(target, head, pv),
         "graph_url": graph_link(ctx.site, bench, str(row.get("machine") or "") or None, names, pv),
+        "dashboard_url": dashboard_link(
+            ctx.site,
+            bench,
+            str(row.get("params") or ""),
+            str(row.get("machine") or ""),
+            str(row.get("environment") or ""),
+        ),
     }
 
 
@@ -369,7 +377,7 @@ def _recommendation_section(data: ReportData) -> list[str]:
             "", "Bisect the range (asv builds and measures the commits in between):", "",
             "```sh", rec["asv_find"], "```", "", "Profile it at both commits and compare:", "",
             "```sh", rec["asv_profile_base"], rec["asv_profile_head"], "```", "",
-            f"Its history in the asv site: [{r['benchmark']}]({rec['graph_url']})", "",
+            f"Its history in the asv site: [{r['benchmark']}]({rec['graph_url']}) · [in the dashboard]({rec['dashboard_url']})", "",
         ]  # fmt: skip
     n_open = int((v["verdict"] == "inconclusive").sum()) if len(v) else 0
     if n_open:

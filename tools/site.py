@@ -193,8 +193,16 @@ def _installed_version(node_modules: Path, package: str) -> str | None:
         return None
 
 
-def ensure_packages(cache_dir: Path, versions: dict[str, str], npm: str | None = None) -> Path:
-    """Install the pinned packages into ``cache_dir/node_modules`` with ``npm ci`` (once).
+def ensure_packages(
+    cache_dir: Path,
+    versions: dict[str, str],
+    npm: str | None = None,
+    assets_dir: Path = ASSETS_DIR,
+    what: str = "the offline site step fetches jQuery, flot, bootstrap, stupidtable and blueimp-md5",
+) -> Path:
+    """Install the packages pinned in ``assets_dir`` (package.json + package-lock.json) into
+    ``cache_dir/node_modules`` with ``npm ci`` (once); ``what`` says who needs them in the error
+    when npm is missing.
 
     Returns the ``node_modules`` path. npm verifies every tarball against the lock file's hash.
     """
@@ -204,13 +212,11 @@ def ensure_packages(cache_dir: Path, versions: dict[str, str], npm: str | None =
     npm = npm or shutil.which("npm")
     if not npm:
         raise ToolError(
-            "npm not found on PATH: the offline site step fetches jQuery, flot, bootstrap, "
-            "stupidtable and blueimp-md5 from the npm registry; install Node.js/npm "
-            f"(or pre-fill {node_modules})"
+            f"npm not found on PATH: {what} from the npm registry; install Node.js/npm (or pre-fill {node_modules})"
         )
     cache_dir.mkdir(parents=True, exist_ok=True)
     for name in ("package.json", "package-lock.json"):
-        shutil.copyfile(ASSETS_DIR / name, cache_dir / name)
+        shutil.copyfile(Path(assets_dir) / name, cache_dir / name)
     cmd = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
     proc = subprocess.run(cmd, cwd=cache_dir, capture_output=True, text=True)
     if proc.returncode != 0:
