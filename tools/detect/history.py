@@ -36,8 +36,10 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,7 +47,7 @@ from asv import step_detect
 from scipy import stats
 
 from tools.detect import anomalies, robust, series, verdict
-from tools.detect.finding import Finding
+from tools.detect.finding import Evidence, Finding
 from tools.detect.series import DEFAULT_FLOOR_PCT, INSTRUCTION_FLOOR_PCT, INSTRUCTION_JITTER
 from tools.detect.verdict import DEFAULT_Q
 from tools.errors import ToolError
@@ -183,6 +185,29 @@ def effective_looks(n: int, window: int = DEFAULT_WINDOW, alpha: float = 1 - HIS
         return 1.0
     if n > SCAN_MAX_COMMITS:
         return effective_looks(SCAN_MAX_COMMITS, window, alpha) * splits / (SCAN_MAX_COMMITS - 1)
+    stored = _looks_table().get((n, window, round(alpha, 12)))
+    return stored if stored is not None else simulate_looks(n, window, alpha)
+
+
+LOOKS_TABLE = Path(__file__).with_name("effective_looks.json")
+
+
+@functools.cache
+def _looks_table() -> dict[tuple[int, int, float], float]:
+    """``effective_looks`` for the default window and level, simulated once for every length up to
+    SCAN_MAX_COMMITS by ``python -m tools.detect.history`` (the same simulation, the same seed):
+    a long history of many series lengths spent a quarter of its analysis simulating."""
+    try:
+        data = json.loads(LOOKS_TABLE.read_text())
+    except (OSError, ValueError):
+        return {}
+    key = (int(data["window"]), round(float(data["alpha"]), 12))
+    return {(int(n), *key): float(v) for n, v in data["looks"].items()}
+
+
+def simulate_looks(n: int, window: int, alpha: float) -> float:
+    """The simulation behind ``effective_looks`` (see there)."""
+    splits = n - 1
     b = np.arange(1, n)
     lo, hi = np.maximum(0, b - window), np.minimum(n, b + window)
     scale = np.sqrt(1.0 / (b - lo) + 1.0 / (hi - b))
@@ -280,38 +305,48 @@ class _Windows:
         self.looks = effective_looks(len(y_all), window, 1 - confidence)  # the candidate could have been any split
         self.memo: dict[tuple[int, int, int], tuple] = {}
 
+    def p_values(self, bounds: list[int]) -> list[float]:
+        """The corrected p of each candidate split (what backward elimination needs, no findings built)."""
+        edges = [0, *bounds, len(self.y_all)]
+        return [self._window(edges[k - 1], b, edges[k + 1])[1][3] for k, b in enumerate(bounds, start=1)]
+
     def test(self, bounds: list[int]) -> list[Finding]:
         edges = [0, *bounds, len(self.y_all)]
         return [self._one(edges[k - 1], b, edges[k + 1]) for k, b in enumerate(bounds, start=1)]
 
-    def _one(self, left: int, b: int, right: int) -> Finding:
+    def _window(self, left: int, b: int, right: int) -> tuple[tuple[int, int], tuple]:
         lo_edge, hi_edge = max(left, b - self.window), min(right, b + self.window)
-        before, after = self.per_round[lo_edge:b], self.per_round[b:hi_edge]
         if (lo_edge, b, hi_edge) not in self.memo:
+            before, after = self.per_round[lo_edge:b], self.per_round[b:hi_edge]
             self.memo[(lo_edge, b, hi_edge)] = _test_window(before, after, self.logs, self.confidence, self.looks)
-        change, ci_lo, ci_hi, p, deff = self.memo[(lo_edge, b, hi_edge)]
+        return (lo_edge, hi_edge), self.memo[(lo_edge, b, hi_edge)]
+
+    def _one(self, left: int, b: int, right: int) -> Finding:
+        (lo_edge, hi_edge), (change, ci_lo, ci_hi, p, deff) = self._window(left, b, right)
+        before, after = self.per_round[lo_edge:b], self.per_round[b:hi_edge]
+        evidence = Evidence(
+            position=int(self.idx[b]), before_position=int(self.idx[b - 1]), design_effect=deff, looks=self.looks,
+            rounds_base=int(sum(map(len, before))), rounds_head=int(sum(map(len, after))),
+        )  # fmt: skip
         return Finding(
             mode="history", basis="window", channel=self.channel, change_pct=change, ci_low_pct=ci_lo,
             ci_high_pct=ci_hi, p_value=p, floor_pct=self.floor, lower_is_better=self.lib, n_base=len(before),
             n_head=len(after), base_value=float(np.median(self.y_all[lo_edge:b])),
             head_value=float(np.median(self.y_all[b:hi_edge])), method=WINDOW_METHOD, confidence=self.confidence,
-            decision_rule=HISTORY_RULE,
-        ).with_evidence(
-            position=int(self.idx[b]), before_position=int(self.idx[b - 1]), design_effect=deff, looks=self.looks,
-            rounds_base=int(sum(map(len, before))), rounds_head=int(sum(map(len, after))),
+            decision_rule=HISTORY_RULE, evidence=evidence,
         )  # fmt: skip
 
 
 def _eliminate(windows: _Windows, bounds: list[int], prune_p: float) -> list[int]:
     """Backward elimination: a spurious candidate would clip its neighbours' windows, so drop the
     weakest (largest p) while it is not significant on its own, and re-test the rest."""
-    res = windows.test(bounds)
-    while res:
-        worst = max(range(len(res)), key=lambda i: res[i].p_value if math.isfinite(res[i].p_value) else 2.0)
-        if math.isfinite(res[worst].p_value) and res[worst].p_value < prune_p:
+    ps = windows.p_values(bounds)
+    while ps:
+        worst = max(range(len(ps)), key=lambda i: ps[i] if math.isfinite(ps[i]) else 2.0)
+        if math.isfinite(ps[worst]) and ps[worst] < prune_p:
             break
         del bounds[worst]
-        res = windows.test(bounds)
+        ps = windows.p_values(bounds)
     return bounds
 
 
@@ -480,3 +515,17 @@ def confirmed(findings: list[Finding], confirm: ConfirmHook) -> list[Finding]:
         for i, flag in zip(members, flags):
             out[i] = out[i].with_evidence(confirmed=None if flag is None else bool(flag))
     return out
+
+
+def write_looks_table(path: Path = LOOKS_TABLE) -> Path:
+    """Simulate ``effective_looks`` for lengths 3..SCAN_MAX_COMMITS at the default window and level."""
+    from tools.io import atomic_write_text
+
+    alpha = 1 - HISTORY_CONFIDENCE
+    looks = {str(n): simulate_looks(n, DEFAULT_WINDOW, alpha) for n in range(3, SCAN_MAX_COMMITS + 1)}
+    text = json.dumps({"window": DEFAULT_WINDOW, "alpha": alpha, "sims": SCAN_SIMS, "seed": SCAN_SEED, "looks": looks})
+    return atomic_write_text(path, text + "\n")
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_looks_table()}")

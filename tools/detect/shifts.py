@@ -187,11 +187,11 @@ def _date_jump(starts: pd.Series, before, after) -> list[str]:
     gap_days = (after - before).total_seconds() / 86400.0
     gaps = starts.sort_index().diff().dt.total_seconds().dropna() / 86400.0
     typical = float(np.median(np.abs(gaps))) if len(gaps) else 0.0
+    if abs(gap_days) <= max(DATE_JUMP_DAYS, DATE_JUMP_FACTOR * typical):
+        return []  # a batch of commits measured in one sitting, in any order, is one machine
     if gap_days < 0:
-        return [f"run out of order: the commit after was measured {-gap_days:.1f} days before the one before"]
-    if gap_days > max(DATE_JUMP_DAYS, DATE_JUMP_FACTOR * typical):
-        return [f"run-date jump of {gap_days:.0f} days against commit order (typical gap {typical:.1f} days)"]
-    return []
+        return [f"run out of order: the commit after was measured {-gap_days:.0f} days before the one before"]
+    return [f"run-date jump of {gap_days:.0f} days against commit order (typical gap {typical:.1f} days)"]
 
 
 def _machine_change(info: pd.DataFrame, machine: str, env: str, before: str, after: str) -> list[str]:
