@@ -24,8 +24,8 @@ SESSION = "rounds/0a0a0a0a-0b0b0b0b"
 PINNED = {
     "export.csv": "009dc84284f296df8ab9343b39c51e2f408af71aebf5f30222c68532a9504c85",
     "performance_report.md": "c42e2bf08bcbcdf4455b2d0475afc43c50fe160b643e0e49008259eab7315332",
-    "pairwise.json": "eace6b11b6cae6d485faa55358c6bbbd01f91adaf517f7e006a74c3ebb9d3fc6",
-    "history.json": "b63c7c733f7152663b130d064e0ddff40942b0136c48730baafbd9c1c4a66774",
+    "pairwise.json": "1c8f61d31586be7f99410fae27f0a5f31df7bdeaa9cf3b9ae0169ad70e498823",
+    "history.json": "372dbe75a03cb407fdabc520a1dbe2a9f3e29dad3daae7f84b6ddc171f167862",
 }
 
 

@@ -139,8 +139,16 @@ def test_stored_results_default_selection(tmp_path, capsys):
     code, out, _ = _run(
         capsys, "--results-dir", str(DATA), "--output-dir", str(tmp_path / "o"), "--fail-on-regression", "--history"
     )
-    assert code == 0  # one round per side: wall time cannot be decided, so nothing "regressed"
+    # One run per side: the last commit is ~3x slower, far beyond one run's noise (no history to
+    # calibrate it here: the wall-time default), so two of its benchmarks are decided regressed.
+    assert code == 1
     md, data, _ = _report(tmp_path / "o")
+    regressed = [r for r in data["results"] if r["verdict"] == "regressed"]
+    assert {r["benchmark"] for r in regressed} == {"toy_benchmarks.Work.time_work", "toy_benchmarks.time_plain"}
+    assert all("runs against the between-process noise of one run" in r["rule"] for r in regressed)
+    assert all(r["noise_source"].startswith("default for wall") for r in regressed)
+    open_ = [r for r in data["results"] if r["verdict"] == "inconclusive" and r["channel"] == "wall" and r["n_base"]]
+    assert open_ and all("would take" in r["rule"] and r["rounds_needed"] > 1 for r in open_)
     assert data["base"]["commit"] == RECORDED_COMMITS[2] and data["head"]["commit"] == RECORDED_COMMITS[3]
     assert data["head"]["date"].startswith("2026-01-04")
     assert sum(data["counts"].values()) == 8 == len([r for r in data["results"] if r["mode"] == "pairwise"])

@@ -24,7 +24,7 @@ import pandas as pd
 
 from tools import rounds_layout
 from tools.config import Settings, add_common_arguments, load_table, settings_from_args, utc_stamp
-from tools.detect import pairwise, robust
+from tools.detect import calibrate, pairwise, robust
 from tools.detect.finding import Finding
 from tools.detect.series import on_series
 from tools.detect.verdict import CONFIDENCE
@@ -162,7 +162,7 @@ def _stored_pairs(table: pd.DataFrame, args, settings: Settings) -> tuple[str, l
     return head, [(m, e, b) for m, e in pairs if (b := previous_commit(table, head, m, e, args.base_lag)) is not None]
 
 
-def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float) -> list[Finding]:
+def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float, noise) -> list[Finding]:
     by_base: dict[str, list[tuple[str, str]]] = {}
     for m, e, b in pairs:
         by_base.setdefault(b, []).append((m, e))
@@ -170,8 +170,27 @@ def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float) -> list[Fin
     for base, series in by_base.items():
         rows = on_series(table, series)
         commits = rows["commit"].astype(str)
-        found += pairwise.compare_suite(rows[commits == base], rows[commits == head], q=q)
+        found += pairwise.compare_suite(rows[commits == base], rows[commits == head], q=q, noise=noise)
     return found
+
+
+def _calibration(settings: Settings, stored: pd.DataFrame | None, head: str) -> tuple[dict, str]:
+    """The between-process noise of one run per series, from the stored history (without the head
+    being judged) and the kept interleaved rounds; and a line saying where it came from."""
+    try:
+        stored = stored if stored is not None else load_table(settings)
+    except ToolError:
+        stored = None
+    history = stored[stored["commit"].astype(str) != head] if stored is not None else None
+    root = settings.root / rounds_layout.ROUNDS_DIR
+    kept = load_sessions(root, settings.machine) if root.is_dir() else None
+    by_rounds, by_history = calibrate.from_rounds(kept), calibrate.from_history(history)
+    noise = calibrate.combine(by_rounds, by_history)
+    text = (
+        f"one run's between-process noise calibrated for {len(noise)} series ({len(by_rounds)} from kept "
+        f"interleaved rounds, {len(by_history)} from the stored history); the others use their channel's default"
+    )
+    return noise, text
 
 
 def _measured_now(args, settings: Settings) -> Comparison:
@@ -245,12 +264,15 @@ def _from_results(args, settings: Settings) -> Comparison:
     )
     mode = f"{source}; rounds per side: {int(n_rounds.get(base, 0))} base, {int(n_rounds.get(head, 0))} head"
     need = robust.min_rounds(CONFIDENCE)
+    noise, source = _calibration(settings, None if args.rounds_dir else table, head)
     if int(n_rounds.min()) < need:
         notes.append(
-            f"Fewer than {need} rounds per side: wall-time verdicts cannot be decided from these results "
-            "(they show as inconclusive); use --rounds 6 to measure base and head interleaved."
+            f"Fewer than {need} rounds per side: wall time, speed-normalised time and metrics are judged "
+            f"against the between-process noise of one run ({source}), so only changes far beyond it are "
+            "decided; the rule of each says what more rounds would take (--budget 10m measures base and head "
+            "interleaved)."
         )
-    findings = _compare_stored(table, head, pairs, args.q)
+    findings = _compare_stored(table, head, pairs, args.q, noise)
     return Comparison(base, head, findings, table, mode, table, notes)
 
 

@@ -22,7 +22,7 @@ DECISION_RULES = ("interval", "estimate")
 # 10+10 rounds "estimate" with a 99.5% interval held A/A false alarms at 0.7% per benchmark
 # (budget 1%) and found +10% in 85% of comparisons, vs 75% for "interval" at 95%.
 DECISION_RULE = "estimate"
-STATISTICAL = ("rank", "window", "sessions")  # bases whose verdict depends on q
+STATISTICAL = ("rank", "window", "sessions", "calibrated")  # bases whose verdict depends on q
 
 
 def _fmt_q(q: float) -> str:
@@ -154,6 +154,30 @@ def evidence_text(f: Finding) -> str:
     return f" ({f.n_base} commits before vs {f.n_head} after{rounds}{extra})"
 
 
+def calibrated_text(f: Finding) -> str:
+    """What a calibrated verdict rests on: the runs, and the noise they were judged against."""
+    e = f.evidence
+    df = "normal" if not math.isfinite(e.noise_df) else f"t({e.noise_df:g})"
+    return (
+        f" ({f.n_base} vs {f.n_head} runs against the between-process noise of one run, sd "
+        f"{e.noise_sd_pct:.1f}%: {e.noise_source}; {df})"
+    )
+
+
+def what_it_takes(mde_pct: float, rounds_needed: float, n_base: int, n_head: int, target_pct: float) -> str:
+    """For an inconclusive verdict: the smallest change these rounds could show, and the rounds a
+    side the target effect would need ('' when unknown)."""
+    if not math.isfinite(mde_pct):
+        return ""
+    size = f"{mde_pct:.3g}%" if mde_pct < 100 else f"×{1 + mde_pct / 100:.3g}"
+    text = f"; MDE {size} at {n_base}/{n_head} rounds"
+    if math.isfinite(rounds_needed) and rounds_needed > max(n_base, n_head):
+        text += f", {target_pct:g}% would take ≈{rounds_needed:,.0f} rounds a side"
+    elif not math.isfinite(rounds_needed):
+        text += f", {target_pct:g}% is below this comparison's floor"
+    return text
+
+
 def judge(f: Finding, q_value: float, *, alpha: float = DEFAULT_Q) -> Finding:
     """``f`` decided with its suite-adjusted ``q_value``. Exact findings were decided when measured
     and keep their verdict; a statistical one without an effect only takes the q-value."""
@@ -175,6 +199,8 @@ def judge(f: Finding, q_value: float, *, alpha: float = DEFAULT_Q) -> Finding:
         n_head=f.n_head if pairwise else None,
         rule=f.decision_rule,
     )
+    if f.basis == "calibrated":
+        return f.replace(q_value=q_value, verdict=verdict, rule=rule + calibrated_text(f))
     return f.replace(q_value=q_value, verdict=verdict, rule=rule if pairwise else rule + evidence_text(f))
 
 
