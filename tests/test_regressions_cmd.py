@@ -153,7 +153,7 @@ def test_stored_results_default_selection(tmp_path, capsys):
     assert data["head"]["date"].startswith("2026-01-04")
     assert sum(data["counts"].values()) == 8 == len([r for r in data["results"] if r["mode"] == "pairwise"])
     assert "Fewer than 6 rounds per side" in md
-    assert f"--base {RECORDED_COMMITS[2][:12]} --head {RECORDED_COMMITS[3][:12]} --rounds 6" in md
+    assert f"--base {RECORDED_COMMITS[2][:12]} --head {RECORDED_COMMITS[3][:12]} --budget 10m" in md
     assert "## Noisy benchmarks" in md and "## Wall time and its witnesses" in md
     assert "History not analysed: at least 8 commits per machine / environment needed" in md
     assert "toymachine / existing-py_python3 (4)" in md

@@ -388,10 +388,11 @@ def _recommendation_section(data: ReportData) -> list[str]:
     n_open = int((v["verdict"] == "inconclusive").sum()) if len(v) else 0
     if n_open:
         lines += [
-            f"{n_open} inconclusive series: measure base and head interleaved over more "
-            "rounds (only those are re-run when still inconclusive):",
+            f"{n_open} inconclusive series (each rule above ends with what it would take): measure base and "
+            "head interleaved within a time budget (deterministic channels once a side, then rounds of the open "
+            "series only, each stopping once decided):",
             "", "```sh",
-            f"python -m tools regressions --base {ctx.base.commit[:12]} --head {ctx.head.commit[:12]} --rounds 6",
+            f"python -m tools regressions --base {ctx.base.commit[:12]} --head {ctx.head.commit[:12]} --budget 10m",
             "```", "",
         ]  # fmt: skip
     return lines

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from tools import rounds_layout
-from tools.config import Settings, add_common_arguments, load_table, settings_from_args, utc_stamp
+from tools.config import Settings, add_common_arguments, load_table, parse_duration, settings_from_args, utc_stamp
 from tools.detect import calibrate, pairwise, robust
 from tools.detect.finding import Finding
 from tools.detect.series import on_series
@@ -76,6 +76,15 @@ def _measure_arguments(parser) -> None:
         metavar="N",
         help="measure base and head now, interleaved, N rounds each (>= 6 for a wall-time "
         "interval; 0 = use stored results, the default)",
+    )
+    g.add_argument(
+        "--budget",
+        type=parse_duration,
+        default=None,
+        metavar="DURATION",
+        help="measure base and head now, sequentially within this time (e.g. 10m): everything once a side, "
+        "then rounds of the noisy series still open until each is decided, cannot be, or the time is up; "
+        "--rounds is then the most rounds a side to plan (default 30)",
     )
     g.add_argument(
         "--extra-rounds",
@@ -174,23 +183,17 @@ def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float, noise) -> l
     return found
 
 
-def _calibration(settings: Settings, stored: pd.DataFrame | None, head: str) -> tuple[dict, str]:
-    """The between-process noise of one run per series, from the stored history (without the head
-    being judged) and the kept interleaved rounds; and a line saying where it came from."""
+def _calibration(
+    settings: Settings, stored: pd.DataFrame | None, head: str, skip_session: tuple[str, str] | None = None
+) -> tuple[dict, str]:
+    """The between-process noise of one run per series (``calibrate.gather``) from the stored
+    history and the kept interleaved rounds of this project."""
     try:
         stored = stored if stored is not None else load_table(settings)
     except ToolError:
         stored = None
-    history = stored[stored["commit"].astype(str) != head] if stored is not None else None
     root = settings.root / rounds_layout.ROUNDS_DIR
-    kept = load_sessions(root, settings.machine) if root.is_dir() else None
-    by_rounds, by_history = calibrate.from_rounds(kept), calibrate.from_history(history)
-    noise = calibrate.combine(by_rounds, by_history)
-    text = (
-        f"one run's between-process noise calibrated for {len(noise)} series ({len(by_rounds)} from kept "
-        f"interleaved rounds, {len(by_history)} from the stored history); the others use their channel's default"
-    )
-    return noise, text
+    return calibrate.gather(stored, root, settings.machine, head, skip_session)
 
 
 def _measured_now(args, settings: Settings) -> Comparison:
@@ -211,6 +214,8 @@ def _measured_now(args, settings: Settings) -> Comparison:
         base, head = resolve(settings.root, args.base), resolve(settings.root, args.head)
     else:
         raise ToolError("--rounds without stored results needs both --base and --head")
+    if args.budget:
+        return _sequential(base, head, args, settings, stored)
     outcome = compare_rounds(
         base, head, rounds=args.rounds, extra_rounds=args.extra_rounds, bench=args.bench, q=args.q,
         run=_rounds_run(args, settings),
@@ -220,6 +225,30 @@ def _measured_now(args, settings: Settings) -> Comparison:
         mode += f", plus {outcome.extra_rounds_run} for inconclusive benchmarks"
     mode += f"; rounds kept in {outcome.pair_dir}"
     return Comparison(base, head, outcome.verdicts, outcome.table, mode, stored)
+
+
+def _sequential(base: str, head: str, args, settings: Settings, stored) -> Comparison:
+    """--budget: base and head measured now, sequentially within the budget."""
+    from tools.detect.rounds import Budget, sequential_rounds
+
+    noise, source = _calibration(settings, stored, head, skip_session=(base, head))
+    outcome = sequential_rounds(
+        base, head, budget=Budget(args.budget, args.rounds or 30), bench=args.bench, q=args.q,
+        run=_rounds_run(args, settings), noise=noise,
+    )  # fmt: skip
+    return Comparison(
+        base, head, outcome.verdicts, outcome.table, sequential_mode(outcome, args.budget), stored, [source]
+    )
+
+
+def sequential_mode(outcome, budget_s: float) -> str:
+    """How a sequential check measured, in one line of the report."""
+    return (
+        f"interleaved now, sequential within a {budget_s / 60:g}-minute budget: {outcome.rounds_run} of at most "
+        f"{outcome.plan.max_rounds} planned rounds a side (ABBA, one process each; deterministic channels once a "
+        f"side, then only the series still open), {outcome.seconds / 60:.1f} min, ended by {outcome.stopped_by}; "
+        f"rounds kept in {outcome.pair_dir}"
+    )
 
 
 def _first_results(head: str, table: pd.DataFrame, mode: str) -> Comparison:
@@ -350,7 +379,9 @@ def run(args) -> int:
         raise ToolError("--rounds and --rounds-dir exclude each other")
     if args.confirm_rounds and not args.history:
         raise ToolError("--confirm-rounds goes with --history")
-    c = _measured_now(args, settings) if args.rounds else _from_results(args, settings)
+    if args.budget and args.rounds_dir:
+        raise ToolError("--budget and --rounds-dir exclude each other")
+    c = _measured_now(args, settings) if (args.rounds or args.budget) else _from_results(args, settings)
     history = None
     if args.history and c.stored is not None:
         history = build_history(c.stored, _kept_rounds(settings, args), q=args.q, confirm=_confirmer(args, settings))

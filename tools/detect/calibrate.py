@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -207,3 +208,29 @@ def rounds_for(sigma: float, floor_pct: float, target_pct: float, crit: float, p
 def t_sf(z: float, df: float) -> float:
     """Upper tail of a t with ``df`` degrees of freedom (normal when infinite)."""
     return float(stats.norm.sf(z) if math.isinf(df) else stats.t.sf(z, df))
+
+
+def gather(
+    stored: pd.DataFrame | None,
+    rounds_root: Path,
+    machine: str | None,
+    head: str,
+    skip_session: tuple[str, str] | None = None,
+) -> tuple[dict[tuple, Noise], str]:
+    """The noise of every series the stored history (without ``head``, the commit being judged) and
+    the kept sessions under ``rounds_root`` (without the session ``skip_session`` about to be
+    measured) can calibrate; and a sentence saying where it came from."""
+    from tools.loader import load_sessions
+    from tools.rounds_layout import session_name
+
+    history = stored[stored["commit"].astype(str) != head] if stored is not None else None
+    kept = load_sessions(rounds_root, machine) if Path(rounds_root).is_dir() else None
+    if kept is not None and skip_session is not None:
+        kept = kept[kept["session"] != session_name(*skip_session)]
+    by_rounds, by_history = from_rounds(kept), from_history(history)
+    text = (
+        f"one run's between-process noise calibrated for {len(combine(by_rounds, by_history))} series "
+        f"({len(by_rounds)} from kept interleaved rounds, {len(by_history)} from the stored history); the others "
+        "use their channel's default until their own rounds can say more"
+    )
+    return combine(by_rounds, by_history), text

@@ -42,6 +42,12 @@ def _beyond(lower_is_better: bool, worse: bool, floor_pct: float) -> str:
     return f"< -floor {floor_pct:.1f}%"
 
 
+def confidence_label(confidence: float) -> str:
+    """'99.5% CI', or for the very strict intervals of early sequential looks 'CI at error 2e-08'."""
+    error = 1.0 - confidence
+    return f"{confidence * 100:g}% CI" if error >= 1e-4 else f"CI at error {error:.1g}"
+
+
 def _too_few(change_pct: float, conf: str, confidence: float, n_base: int | None, n_head: int | None) -> str:
     counts = f" from {n_base} base / {n_head} head rounds" if n_base is not None else ""
     return (
@@ -75,7 +81,7 @@ def decide(
     rule = rule or DECISION_RULE
     if rule not in DECISION_RULES:
         raise ValueError(f"unknown decision rule {rule!r}; expected one of {DECISION_RULES}")
-    conf = f"{confidence * 100:g}% CI"
+    conf = confidence_label(confidence)
     if not (math.isfinite(ci_low_pct) and math.isfinite(ci_high_pct)):
         return "inconclusive", _too_few(change_pct, conf, confidence, n_base, n_head)
     shown = f"HL shift {_pct(change_pct)} [{_pct(ci_low_pct)[:-1]}, {_pct(ci_high_pct)[:-1]}] ({conf})"

@@ -1,0 +1,84 @@
+"""Sequential rounds: judge after every round, stop measuring what is decided or cannot be.
+
+An interleaved check measures base and head round after round. Judging after each round and
+stopping a benchmark as soon as it is *regressed* or *improved* would test it again and again at
+the full level, and false alarms would pile up over the looks. So the error a benchmark may make is
+**spent over its looks** (Lan–DeMets, O'Brien–Fleming-type: ``alpha*(t) = 2 - 2 Phi(z_{1-alpha/2} /
+sqrt t)`` with ``t`` the share of the planned rounds measured): look ``k`` uses the interval at
+``1 - (alpha*(t_k) - alpha*(t_{k-1}))``. The shares add up to ``alpha`` (0.005, the 99.5% of a
+single look), so by the union bound a benchmark's false alarms over all its looks stay within
+``alpha`` whatever stops it; early looks are very strict (only huge changes stop there) and the
+last one is almost the single-look interval.
+
+*Unchanged* (the whole interval within ±floor) is the same interval's equivalence decision and
+stops a benchmark too. A benchmark also stops, **inconclusive**, when its conditional power is
+spent: assuming its current estimate is the truth, the chance that the planned rounds end in any
+decision is below ``FUTILITY`` (10%). Stopping for futility never adds a false alarm (it only
+withholds verdicts), so it needs no correction. The planned rounds ``max_rounds`` are fixed before
+the first look, from time alone (the budget and the measured cost of a round), never from results.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy import stats
+
+from tools.detect import calibrate
+from tools.detect.verdict import CONFIDENCE
+
+FUTILITY = 0.10
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The planned rounds a side and the error to spend over the looks at them."""
+
+    max_rounds: int
+    alpha: float = 1.0 - CONFIDENCE
+    futility: float = FUTILITY
+
+    def spent(self, rounds: int) -> float:
+        """alpha*(t): the error spent by the look after ``rounds`` rounds (O'Brien–Fleming type)."""
+        if rounds <= 0:
+            return 0.0
+        t = min(1.0, rounds / self.max_rounds)
+        z = stats.norm.ppf(1.0 - self.alpha / 2.0)
+        return float(2.0 - 2.0 * stats.norm.cdf(z / math.sqrt(t)))
+
+    def confidence_at(self, rounds: int, previous: int) -> float:
+        """The interval's confidence at the look after ``rounds`` rounds, the previous look having
+        been after ``previous``: one minus the error spent between them."""
+        share = self.spent(rounds) - self.spent(previous)
+        return 1.0 - max(share, 1e-15)
+
+
+def planned_rounds(budget_s: float, elapsed_s: float, round_s: float, *, measured: int, cap: int) -> int:
+    """Rounds a side the budget allows: those measured, plus as many more as fit in what is left at
+    the measured cost of a round (at least ``measured``, at most ``cap``)."""
+    if not math.isfinite(budget_s):
+        return cap
+    more = int(max(0.0, budget_s - elapsed_s) // round_s) if round_s > 0 else cap
+    return max(measured, min(cap, measured + more))
+
+
+def conditional_power(shift: float, n: int, n_max: int, sigma: float, floor_log: float, crit: float) -> float:
+    """Chance that the planned ``n_max`` rounds a side end in a verdict (regressed, improved or
+    unchanged), if the current estimate ``shift`` (log scale, from ``n`` rounds a side) is the truth.
+
+    The final estimate is the mean of the ``n`` rounds' and ``n_max - n`` new rounds' estimates:
+    normal around ``shift`` with sd sqrt(2 sigma^2 (pi/3) (n_max - n)) / n_max; a verdict of change
+    needs it beyond both the floor and ``crit`` standard errors, *unchanged* needs it within the floor
+    less the final half-width."""
+    if n >= n_max or not (math.isfinite(sigma) and sigma > 0):
+        return 0.0
+    se_final = calibrate.shift_se(sigma, n_max, n_max)
+    spread = math.sqrt(2.0 * sigma**2 * (math.pi / 3.0) * (n_max - n)) / n_max
+    beyond = max(floor_log, crit * se_final)
+    change = stats.norm.sf((beyond - shift) / spread) + stats.norm.cdf((-beyond - shift) / spread)
+    room = floor_log - crit * se_final
+    same = 0.0
+    if room > 0:
+        same = stats.norm.cdf((room - shift) / spread) - stats.norm.cdf((-room - shift) / spread)
+    return float(min(1.0, change + same))
