@@ -25,7 +25,7 @@ PINNED = {
     "export.csv": "009dc84284f296df8ab9343b39c51e2f408af71aebf5f30222c68532a9504c85",
     "performance_report.md": "c42e2bf08bcbcdf4455b2d0475afc43c50fe160b643e0e49008259eab7315332",
     "pairwise.json": "1c8f61d31586be7f99410fae27f0a5f31df7bdeaa9cf3b9ae0169ad70e498823",
-    "history.json": "2bc0cc0ea5b8b8e9b712999b35827f45f91bb0e387b066f6bad26681b1554297",
+    "history.json": "d0132be6860b0d5af6e70ebf4620bfa499558a0603836ec93b47a25594c645b4",
 }
 
 

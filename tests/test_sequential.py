@@ -15,6 +15,7 @@ import pytest
 from test_detect_rounds import COLUMNS, ENV, MACHINE, _git
 
 from tools.detect import rounds, sequential
+from tools.detect.calibrate import Noise
 from tools.detect.verdict import CONFIDENCE
 
 
@@ -36,12 +37,12 @@ def repo(tmp_path):
 
 
 BENCHES = {
-    "s_benchmarks.S.time_fast": ("time", "seconds"),  # head 30% slower, 1% noise
+    "s_benchmarks.S.time_fast": ("time", "seconds"),  # head 30% slower, 5% noise
     "s_benchmarks.S.time_same": ("time", "seconds"),  # equal, 0.1% noise
     "s_benchmarks.S.time_wobbly": ("time", "seconds"),  # head 3% slower, 8% noise
     "s_benchmarks.S.track_count_instructions": ("track", "instructions"),  # head +2%, exact
     "s_benchmarks.S.track_hits": ("track", "hit rate"),  # deterministic, equal
-    "s_benchmarks.S.time_flaky": ("time", "seconds"),  # equal, 1% noise, fails in head round 2
+    "s_benchmarks.S.time_flaky": ("time", "seconds"),  # head 15% slower, 5% noise, fails in head round 1
 }
 
 
@@ -51,15 +52,15 @@ class FakeAsv:
 
     def value(self, name: str, commit: str, k: int) -> float | None:
         slow = commit == self.head
-        noise = {"time_fast": 0.01, "time_same": 0.001, "time_wobbly": 0.08, "time_flaky": 0.01}
+        noise = {"time_fast": 0.05, "time_same": 0.001, "time_wobbly": 0.08, "time_flaky": 0.05}
         short = name.rpartition(".")[2]
         if short == "track_count_instructions":
             return 1_000_000.0 * (1.02 if slow else 1.0)
         if short == "track_hits":
             return 0.7
-        if short == "time_flaky" and slow and k == 2:
+        if short == "time_flaky" and slow and k == 1:
             return None
-        factor = {"time_fast": 1.3, "time_wobbly": 1.03}.get(short, 1.0) if slow else 1.0
+        factor = {"time_fast": 1.3, "time_wobbly": 1.03, "time_flaky": 1.15}.get(short, 1.0) if slow else 1.0
         return 1e-4 * factor * math.exp(self.rng.normal(0, noise[short]))
 
     def __call__(self, cmd, cwd, env):
@@ -92,19 +93,38 @@ class FakeAsv:
 
 
 def test_the_error_spent_over_the_looks_adds_up_to_a_single_look():
-    plan = sequential.Plan(8)
-    shares = [1 - plan.confidence_at(n, n - 1) for n in range(1, 9)]
+    obf = sequential.Plan(8, spending="obf")
+    shares = [1 - obf.confidence_at(n, n - 1) for n in range(1, 9)]
     assert sum(shares) == pytest.approx(1 - CONFIDENCE, rel=1e-6)
     assert shares[0] < 1e-10 < shares[3] < shares[-1] and shares == sorted(shares)  # early looks strict
-    assert 1 - plan.confidence_at(8, 7) > 0.4 * (1 - CONFIDENCE)  # the last look keeps much of it
+    assert 1 - obf.confidence_at(8, 7) > 0.4 * (1 - CONFIDENCE)  # the last look keeps much of it
+    linear = sequential.Plan(8)
+    assert [1 - linear.confidence_at(n, n - 1) for n in range(1, 9)] == pytest.approx([(1 - CONFIDENCE) / 8] * 8)
+    assert 1 - linear.confidence_at(3, 1) == pytest.approx(2 * (1 - CONFIDENCE) / 8)  # a skipped look's share
     assert sequential.Plan(1).confidence_at(1, 0) == pytest.approx(CONFIDENCE)
 
 
-def test_planned_rounds_come_from_time_alone():
-    assert sequential.planned_rounds(600, 200, 100, measured=1, cap=30) == 5
-    assert sequential.planned_rounds(600, 650, 100, measured=1, cap=30) == 1
-    assert sequential.planned_rounds(6000, 0, 100, measured=1, cap=30) == 30
-    assert sequential.planned_rounds(math.inf, 0, 100, measured=1, cap=12) == 12
+def test_plans_spend_rounds_only_where_noise_lets_them_help():
+    costs = {"quiet": 1.0, "noisy": 1.0}
+    sigmas = {"quiet": 0.02, "noisy": 0.4}
+    assert sequential.plan_rounds(100, 0, 2, costs, sigmas, cap=30) == (17, ["quiet"])  # 16 more rounds of 6 s
+    assert sequential.plan_rounds(math.inf, 0, 2, costs, sigmas, cap=30) == (30, ["quiet"])
+    assert sequential.plan_rounds(5, 0, 2, costs, sigmas, cap=30) == (1, [])
+    assert sequential.planning_mde_pct(0.12, 3) > sequential.WORTH_MDE_PCT > sequential.planning_mde_pct(0.12, 6)
+
+
+def test_planning_noise_is_the_corpus_median():
+    from tools.detect import calibrate
+    from tools.evaluate.corpus import DEFAULT_CORPUS, load_corpus
+
+    corpus = load_corpus(DEFAULT_CORPUS)
+    for channel in ("wall", "relative"):
+        sigmas = [
+            calibrate.sigma_from_differences(np.diff(np.log(s.process_values())))[0]
+            for s in corpus.series.values()
+            if s.channel == channel
+        ]
+        assert sequential.PLANNING_SIGMA[channel] == pytest.approx(float(np.median(sigmas)), abs=0.006)
 
 
 def test_conditional_power_stops_what_cannot_be_decided():
@@ -116,11 +136,18 @@ def test_conditional_power_stops_what_cannot_be_decided():
     assert cp(0.5, 8, 8, 0.3, floor, crit) == 0.0
 
 
-def _sequential(repo, budget, seed=0):
+def _calibrated():
+    """Kept rounds as a calibration would give them: the fake's noise per timing series."""
+    sd = {"time_fast": 0.05, "time_same": 0.001, "time_wobbly": 0.08, "time_flaky": 0.05}
+    return {(MACHINE, ENV, f"s_benchmarks.S.{k}", ""): Noise(v, 40, "kept rounds: test") for k, v in sd.items()}
+
+
+def _sequential(repo, budget, seed=0, noise=None):
     path, (base, head) = repo
     fake = FakeAsv(head, seed)
     run = rounds.RoundsRun(repo=path, machine=MACHINE, runner=fake, log=lambda m: None)
-    return rounds.sequential_rounds(base, head, budget=budget, run=run), fake, (base, head)
+    noise = _calibrated() if noise is None else noise
+    return rounds.sequential_rounds(base, head, budget=budget, run=run, noise=noise), fake, (base, head)
 
 
 def test_deterministic_channels_once_a_side_then_only_what_is_open(repo):
@@ -132,19 +159,21 @@ def test_deterministic_channels_once_a_side_then_only_what_is_open(repo):
     assert all("track_hits" not in r for r in later[2:])  # identical in rounds 0 and 1: deterministic
     assert v["track_count_instructions"].verdict == "regressed" and v["track_count_instructions"].n_base == 1
     assert v["track_hits"].verdict == "unchanged" and v["track_hits"].basis == "exact"
-    assert v["time_fast"].verdict == "regressed" and "look after" in v["time_fast"].rule
+    assert v["time_fast"].verdict == "regressed" and "look after" in v["time_fast"].rule and v["time_fast"].n_base > 1
     assert v["time_same"].verdict == "unchanged"
-    assert v["time_flaky"].evidence.failed_rounds == "head round 2"  # reported, not dropped
-    assert "failed in head round 2" in v["time_flaky"].evidence.anomaly
+    assert v["time_wobbly"].n_base < 8 and "[stopped after" in v["time_wobbly"].rule  # 8% noise, +3%: futile
+    assert v["time_flaky"].evidence.failed_rounds == "head round 1"  # reported, not dropped
+    assert "failed in head round 1" in v["time_flaky"].evidence.anomaly
+    assert v["time_flaky"].n_head == v["time_flaky"].n_base - 1
     settled_at = {k: f.n_base for k, f in v.items()}
     for k, n in settled_at.items():  # a settled series is not measured again
         assert sum(1 for c, r in fake.runs if c == base and (r is None or k in r)) == n
-    assert out.plan.max_rounds == 8 and out.rounds_run <= 8
+    assert out.planned == 8 and out.worth == 5 and out.rounds_run <= 8  # 4 timing series and the metric
 
 
 def test_a_budget_too_small_for_a_second_round_stops_after_the_first(repo):
     out, fake, _ = _sequential(repo, rounds.Budget(seconds=1e-3))
-    assert len(fake.runs) == 2 and out.rounds_run == 1 and out.plan.max_rounds == 1
+    assert len(fake.runs) == 2 and out.rounds_run == 1 and out.planned == 1
     assert out.stopped_by == "planned rounds"
     inst = next(f for f in out.verdicts if f.benchmark.endswith("instructions"))
     assert inst.verdict == "regressed"

@@ -244,10 +244,11 @@ def _sequential(base: str, head: str, args, settings: Settings, stored) -> Compa
 def sequential_mode(outcome, budget_s: float) -> str:
     """How a sequential check measured, in one line of the report."""
     return (
-        f"interleaved now, sequential within a {budget_s / 60:g}-minute budget: {outcome.rounds_run} of at most "
-        f"{outcome.plan.max_rounds} planned rounds a side (ABBA, one process each; deterministic channels once a "
-        f"side, then only the series still open), {outcome.seconds / 60:.1f} min, ended by {outcome.stopped_by}; "
-        f"rounds kept in {outcome.pair_dir}"
+        f"interleaved now, sequential within a {budget_s / 60:g}-minute budget: {outcome.rounds_run} of "
+        f"{outcome.planned} planned rounds a side (ABBA, one process each) for the {outcome.worth} series whose "
+        "noise lets rounds help, once a side for the rest (deterministic channels included); each round only "
+        f"the series still open; {outcome.seconds / 60:.1f} min, ended by {outcome.stopped_by}; rounds kept in "
+        f"{outcome.pair_dir}"
     )
 
 

@@ -116,6 +116,7 @@ def _calibrated(b, h, common: dict, *, noise: Noise, floor: float, q_value, alph
     used = calibrate.with_session(noise, lb, lh)
     shift, se = robust.hodges_lehmann(lb, lh), calibrate.shift_se(used.sigma, nb, nh)
     crit = calibrate.critical_value(confidence, used.df)
+    reference = calibrate.critical_value(CONFIDENCE, math.inf)  # MDE and rounds: one look at 99.5%, normal
     p = 1.0 if se == 0 else float(2 * calibrate.t_sf(abs(shift) / se, used.df))
     q = p if q_value is None else q_value
     lo, hi = robust.to_pct(shift - crit * se), robust.to_pct(shift + crit * se)
@@ -124,8 +125,8 @@ def _calibrated(b, h, common: dict, *, noise: Noise, floor: float, q_value, alph
         change_pct=robust.to_pct(shift), ci_low_pct=lo, ci_high_pct=hi, p_value=p, q_value=q, method=CALIBRATED_METHOD,
     ).with_evidence(
         noise_sd_pct=used.pct, noise_source=used.source, noise_df=used.df,
-        mde_pct=calibrate.mde_pct(used.sigma, nb, nh, floor, crit),
-        rounds_needed=calibrate.rounds_for(used.sigma, floor, target_pct, crit),
+        mde_pct=calibrate.mde_pct(used.sigma, nb, nh, floor, reference),
+        rounds_needed=calibrate.rounds_for(used.sigma, floor, target_pct, reference),
     )  # fmt: skip
     return verdict.judge(finding, q, alpha=alpha)
 
@@ -218,10 +219,16 @@ def _identity(key: tuple, meta: pd.Series) -> dict:
 @dataclass(frozen=True)
 class _SuiteOptions:
     q: float
-    confidence: float
+    confidence: float | Mapping[tuple, float]
     instruction_jitter: float
     target_pct: float
     noise: Mapping[tuple, Noise] | None
+
+    def confidence_of(self, key: tuple) -> float:
+        """The interval's confidence for this series (a sequential look gives each its own)."""
+        if isinstance(self.confidence, Mapping):
+            return float(self.confidence.get(key, CONFIDENCE))
+        return float(self.confidence)
 
 
 def _values(rows: pd.DataFrame | None) -> np.ndarray:
@@ -260,17 +267,17 @@ def _compare_series(key, meta, rows: tuple, opts: _SuiteOptions) -> Finding:
     b_vals, h_vals = _values(rows[0]), _values(rows[1])
     res = compare(
         b_vals, h_vals, lower_is_better=schema_lower_is_better(btype, unit), channel=channel, alpha=opts.q,
-        confidence=opts.confidence, instruction_jitter=opts.instruction_jitter, target_pct=opts.target_pct,
+        confidence=opts.confidence_of(key), instruction_jitter=opts.instruction_jitter, target_pct=opts.target_pct,
         noise=_noise_for(key, channel, b_vals, h_vals, opts),
     )  # fmt: skip
     label, mde, needed = "", res.evidence.mde_pct, res.evidence.rounds_needed
     if channel != "instructions" and res.basis not in ("calibrated", "exact"):
         label, mde = anomalies.pair_label(
             b_vals, h_vals, series.samples_of(rows[0]), series.samples_of(rows[1]), floor_pct=res.floor_pct,
-            target_pct=opts.target_pct, confidence=opts.confidence, rule=DECISION_RULE,
+            target_pct=opts.target_pct, confidence=CONFIDENCE, rule=DECISION_RULE,
         )  # fmt: skip
         needed = robust.rounds_needed(
-            robust.robust_sigma(b_vals, h_vals), res.floor_pct, opts.target_pct, confidence=opts.confidence,
+            robust.robust_sigma(b_vals, h_vals), res.floor_pct, opts.target_pct, confidence=CONFIDENCE,
             rule=DECISION_RULE,
         )  # fmt: skip
     failed = failed_rounds(rows[2], rows[3])
@@ -294,7 +301,7 @@ def compare_suite(
     head: pd.DataFrame,
     *,
     q: float = DEFAULT_Q,
-    confidence: float = CONFIDENCE,
+    confidence: float | Mapping[tuple, float] = CONFIDENCE,
     instruction_jitter: float = INSTRUCTION_JITTER,
     target_pct: float = anomalies.TARGET_EFFECT_PCT,
     noise: Mapping[tuple, Noise] | None = None,
@@ -306,7 +313,8 @@ def compare_suite(
     statistical comparison of the suite (instruction counts excluded: they are exact).
     ``noise`` ({series key: ``calibrate.Noise``}, e.g. ``calibrate.calibrate(stored, kept)``; {} for
     the channels' defaults) judges series with too few rounds for a rank interval; without it
-    (None) they stay inconclusive.
+    (None) they stay inconclusive. ``confidence``: one for all, or per series key (a sequential
+    look's share of the error; 99.5% for a key it lacks).
     """
     need = SERIES_KEY + ["value", "type", "unit"]
     series.require_columns(base, need, "base rows")

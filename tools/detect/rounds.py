@@ -326,37 +326,47 @@ def _round_seconds(keys, cost: Mapping[tuple, float], overhead: float) -> float:
 
 @dataclass
 class _Looks:
-    """The looks of a sequential check: which series are settled, and why."""
+    """The looks of a sequential check: each series' plan, which are settled, and why."""
 
-    plan: sequential.Plan
+    plans: dict[tuple, sequential.Plan]  # per series: its planned rounds (1: measured once a side)
     noise: Mapping[tuple, Noise]
     q: float
     settled: dict[tuple, Finding] = field(default_factory=dict)
     previous: int = 0
 
+    def plan_of(self, key: tuple) -> sequential.Plan:
+        return self.plans.get(key, sequential.Plan(1))
+
     def look(self, session: _Session, n: int) -> tuple[list[Finding], pd.DataFrame]:
-        """Judge every series after ``n`` rounds a side at this look's confidence; settle the decided
-        and the futile; return the findings (settled ones as they were settled) and the rounds."""
-        confidence = self.plan.confidence_at(n, self.previous)
-        found, table = session.judge(self.q, noise=self.noise, confidence=confidence)
+        """Judge every series after ``n`` rounds a side, each at its plan's share of the error;
+        settle the decided, the futile and those whose plan ends here; return the findings (settled
+        ones as they were settled) and the rounds."""
+        table = session.load()
+        keys = {(r.machine, r.environment, r.benchmark, r.params) for r in _selection(table).itertuples(index=False)}
+        confidence = {k: self.plan_of(k).confidence_at(n, self.previous) for k in keys}
+        found = pairwise.compare_suite(*session.sides(table), q=self.q, noise=self.noise, confidence=confidence)
         base_rows, head_rows = session.sides(table)
         for f in found:
             key = _key(f)
-            if key in self.settled:
-                continue
-            if f.verdict != "inconclusive" or f.basis == "none":
-                self.settled[key] = f.replace(rule=f.rule + self._where(n))
-            elif (why := self._futile(f, base_rows, head_rows, n)) is not None:
-                self.settled[key] = f.replace(rule=f.rule + why)
+            if key not in self.settled:
+                why = self._settles(f, base_rows, head_rows, n)
+                if why is not None:
+                    self.settled[key] = f.replace(rule=f.rule + why)
         self.previous = n
         return [self.settled.get(_key(f), f) for f in found], table
 
-    def _where(self, n: int) -> str:
-        return f" [look after {n} of at most {self.plan.max_rounds} rounds a side]"
+    def _settles(self, f: Finding, base_rows, head_rows, n: int) -> str | None:
+        """Why ``f`` is settled after this look (its suffix), or None while rounds can still help."""
+        plan = self.plan_of(_key(f))
+        if f.verdict != "inconclusive" or f.basis in ("none", "exact", "single-run"):
+            return f" [look after {n} of at most {plan.max_rounds} rounds a side]" if plan.max_rounds > 1 else ""
+        if n >= plan.max_rounds:
+            return _ONCE if plan.max_rounds == 1 else ""
+        return self._futile(f, base_rows, head_rows, n, plan)
 
-    def _futile(self, f: Finding, base_rows, head_rows, n: int) -> str | None:
-        """Why more rounds cannot settle ``f`` within the plan (conditional power), or None."""
-        if not math.isfinite(f.change_pct) or n >= self.plan.max_rounds:
+    def _futile(self, f: Finding, base_rows, head_rows, n: int, plan: sequential.Plan) -> str | None:
+        """Why more rounds cannot settle ``f`` within its plan (conditional power), or None."""
+        if not math.isfinite(f.change_pct):
             return None
         key = _key(f)
         logs = [np.log(_series_values(rows, key)) for rows in (base_rows, head_rows)]
@@ -365,19 +375,25 @@ class _Looks:
         used = calibrate.with_session(calibrate.lookup(self.noise, key) or calibrate.default_noise(f.channel), *logs)
         if math.isinf(used.df):
             return None  # a stated default is no measurement: never a reason to stop
-        last = self.plan.max_rounds
+        last = plan.max_rounds
         df = used.df if used.source.startswith(("kept", "history")) else max(used.df, (2 * (last - 1)) // 3)
-        crit = calibrate.critical_value(self.plan.confidence_at(last, last - 1), df)
+        crit = calibrate.critical_value(plan.confidence_at(last, last - 1), df)
         power = sequential.conditional_power(
-            math.log1p(f.change_pct / 100.0), min(f.n_base, f.n_head), self.plan.max_rounds, used.sigma,
+            math.log1p(f.change_pct / 100.0), min(f.n_base, f.n_head), last, used.sigma,
             math.log1p(f.floor_pct / 100.0), crit,
         )  # fmt: skip
-        if power >= self.plan.futility:
+        if power >= plan.futility:
             return None
         return (
-            f" [stopped after {n} rounds a side: at the planned {self.plan.max_rounds} it would reach a verdict "
+            f" [stopped after {n} rounds a side: at the planned {last} it would reach a verdict "
             f"with {100 * power:.0f}% chance, if its current estimate held]"
         )
+
+
+_ONCE = (
+    " [measured once a side: at the rounds the budget allows its noise leaves an MDE above "
+    f"{sequential.WORTH_MDE_PCT:g}%, so only a change far beyond it is decided]"
+)
 
 
 def _key(f: Finding) -> tuple:
@@ -394,19 +410,37 @@ def _series_values(rows: pd.DataFrame, key: tuple) -> np.ndarray:
     return series.usable(rows[m])["value"].to_numpy(float)
 
 
-def _open(findings: Sequence[Finding], looks: _Looks, session: _Session, table: pd.DataFrame) -> list[Finding]:
-    """Series the next round must measure: not settled, noisy, with a result on both sides."""
-    noisy = {(b, tuple(pv)) for b, pv in noisy_series(table, looks.noise)}
-    return [
-        f
-        for f in pairwise.inconclusive(findings)
-        if _key(f) not in looks.settled and (f.benchmark, tuple(f.param_values or ())) in noisy
-    ]
+def _open(findings: Sequence[Finding], looks: _Looks) -> list[Finding]:
+    """Series the next round must measure: not settled, with a result on both sides."""
+    return [f for f in pairwise.inconclusive(findings) if _key(f) not in looks.settled]
+
+
+def _plans(table: pd.DataFrame, noise: Mapping[tuple, Noise], budget: Budget, elapsed: float, session) -> dict:
+    """Each noisy series' plan after round 0 (``sequential.plan_rounds``): the rounds a side the budget
+    allows for the series worth them, 1 for the others; an uncalibrated metric gets 2, so a second
+    round can show whether it is deterministic."""
+    cost, overhead = _run_costs(session, table)
+    sel = _selection(table).set_index(["machine", "environment", "benchmark", "params"])
+    noisy = noisy_keys(table, noise)
+    sigmas = {}
+    for k in noisy:
+        found = calibrate.lookup(noise, k)
+        channel = str(sel.loc[k, "channel"])
+        sigmas[k] = found.sigma if found is not None else sequential.PLANNING_SIGMA.get(channel, 0.25)
+    n, worth = sequential.plan_rounds(
+        budget.seconds, elapsed, overhead, {k: cost.get(k, 0.0) for k in noisy}, sigmas, cap=budget.max_rounds
+    )
+    plans = {k: sequential.Plan(n) for k in worth}
+    for k in noisy:
+        if k not in plans and n > 1 and sel.loc[k, "channel"] == "metric" and calibrate.lookup(noise, k) is None:
+            plans[k] = sequential.Plan(2)
+    return plans
 
 
 @dataclass
 class SequentialOutcome(RoundsOutcome):
-    plan: sequential.Plan | None = None
+    planned: int = 1  # rounds a side planned for the series worth them
+    worth: int = 0  # series planned for more than one round
     seconds: float = 0.0
     stopped_by: str = ""  # what ended the rounds: 'all settled', 'planned rounds', 'budget'
 
@@ -422,26 +456,21 @@ def sequential_rounds(
     noise: Mapping[tuple, Noise] | None = None,
 ) -> SequentialOutcome:
     """Measure base and head interleaved within ``budget``: round 0 measures everything once a side
-    (deterministic channels only then); the rounds after it measure only the noisy series still
-    open, each round followed by a look (``tools.detect.sequential``) that settles the decided and
-    the futile. The plan (rounds a side) is fixed after round 0 from its measured cost."""
+    (deterministic channels only then); after it the rounds measure only the noisy series worth more
+    rounds and still open, each round followed by a look (``tools.detect.sequential``) that settles
+    the decided and the futile. The plans are fixed after round 0 from its measured cost."""
     run, base_full, head_full = _prepare(run, base, head)
     started, noise = time.monotonic(), dict(noise or {})
     session = _Session(run, base_full, head_full)
     session.measure_sides(0, bench)
-    cost, overhead = _run_costs(session, session.load())
-    per_round = _round_seconds(noisy_keys(session.load(), noise), cost, overhead)
-    plan = sequential.Plan(
-        sequential.planned_rounds(
-            budget.seconds, time.monotonic() - started, per_round, measured=1, cap=budget.max_rounds
-        )
-    )
-    run.log(f"planned {plan.max_rounds} rounds a side (a round of the noisy series ~{per_round:.0f} s)")
-    looks = _Looks(plan, noise, q)
+    plans = _plans(session.load(), noise, budget, time.monotonic() - started, session)
+    planned = max((p.max_rounds for p in plans.values()), default=1)
+    run.log(f"planned {planned} rounds a side for {len(plans)} series; the others measured once a side")
+    looks = _Looks(plans, noise, q)
     verdicts, table = looks.look(session, 1)
     n, stopped_by = 1, "planned rounds"
-    while n < plan.max_rounds:
-        todo = _open(verdicts, looks, session, table)
+    while n < planned:
+        todo = _open(verdicts, looks)
         if not todo:
             stopped_by = "all settled"
             break
@@ -454,9 +483,8 @@ def sequential_rounds(
         n += 1
         verdicts, table = looks.look(session, n)
     shutil.rmtree(session.scratch, ignore_errors=True)
-    return SequentialOutcome(
-        verdicts, table, session.dir, n, 0, plan=plan, seconds=time.monotonic() - started, stopped_by=stopped_by
-    )
+    seconds = time.monotonic() - started
+    return SequentialOutcome(verdicts, table, session.dir, n, 0, planned, len(plans), seconds, stopped_by)
 
 
 def _prepare(run: RoundsRun | None, base: str, head: str) -> tuple[RoundsRun, str, str]:

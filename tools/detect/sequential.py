@@ -3,12 +3,13 @@
 An interleaved check measures base and head round after round. Judging after each round and
 stopping a benchmark as soon as it is *regressed* or *improved* would test it again and again at
 the full level, and false alarms would pile up over the looks. So the error a benchmark may make is
-**spent over its looks** (Lan–DeMets, O'Brien–Fleming-type: ``alpha*(t) = 2 - 2 Phi(z_{1-alpha/2} /
-sqrt t)`` with ``t`` the share of the planned rounds measured): look ``k`` uses the interval at
-``1 - (alpha*(t_k) - alpha*(t_{k-1}))``. The shares add up to ``alpha`` (0.005, the 99.5% of a
-single look), so by the union bound a benchmark's false alarms over all its looks stay within
-``alpha`` whatever stops it; early looks are very strict (only huge changes stop there) and the
-last one is almost the single-look interval.
+**spent over its looks** (Lan–DeMets): with ``t`` the share of the planned rounds measured, look
+``k`` uses the interval at ``1 - (alpha*(t_k) - alpha*(t_{k-1}))``. The shares add up to ``alpha``
+(0.005, the 99.5% of a single look), so by the union bound a benchmark's false alarms over all its
+looks stay within ``alpha`` whatever stops it. The default spends linearly (``alpha t``: with a look
+after every round, Bonferroni over the planned looks), so a budget that ends the rounds before the
+plan leaves little unspent; ``obf`` (O'Brien–Fleming type, ``2 - 2 Phi(z_{1-alpha/2} / sqrt t)``)
+keeps almost everything for the last look.
 
 *Unchanged* (the whole interval within ±floor) is the same interval's equivalence decision and
 stops a benchmark too. A benchmark also stops, **inconclusive**, when its conditional power is
@@ -38,12 +39,18 @@ class Plan:
     max_rounds: int
     alpha: float = 1.0 - CONFIDENCE
     futility: float = FUTILITY
+    spending: str = "linear"  # or "obf"
 
     def spent(self, rounds: int) -> float:
-        """alpha*(t): the error spent by the look after ``rounds`` rounds (O'Brien–Fleming type)."""
+        """alpha*(t): the error spent by the look after ``rounds`` rounds, t = rounds / max_rounds:
+        ``linear`` alpha t (each look an equal share, Bonferroni over the planned looks: a budget that
+        ends the rounds early leaves little unspent), ``obf`` the O'Brien–Fleming type 2 - 2 Phi(z / sqrt t)
+        (almost everything kept for the last look)."""
         if rounds <= 0:
             return 0.0
         t = min(1.0, rounds / self.max_rounds)
+        if self.spending == "linear":
+            return self.alpha * t
         z = stats.norm.ppf(1.0 - self.alpha / 2.0)
         return float(2.0 - 2.0 * stats.norm.cdf(z / math.sqrt(t)))
 
@@ -52,15 +59,6 @@ class Plan:
         been after ``previous``: one minus the error spent between them."""
         share = self.spent(rounds) - self.spent(previous)
         return 1.0 - max(share, 1e-15)
-
-
-def planned_rounds(budget_s: float, elapsed_s: float, round_s: float, *, measured: int, cap: int) -> int:
-    """Rounds a side the budget allows: those measured, plus as many more as fit in what is left at
-    the measured cost of a round (at least ``measured``, at most ``cap``)."""
-    if not math.isfinite(budget_s):
-        return cap
-    more = int(max(0.0, budget_s - elapsed_s) // round_s) if round_s > 0 else cap
-    return max(measured, min(cap, measured + more))
 
 
 def conditional_power(shift: float, n: int, n_max: int, sigma: float, floor_log: float, crit: float) -> float:
@@ -82,3 +80,35 @@ def conditional_power(shift: float, n: int, n_max: int, sigma: float, floor_log:
     if room > 0:
         same = stats.norm.cdf((room - shift) / spread) - stats.norm.cdf((-room - shift) / spread)
     return float(min(1.0, change + same))
+
+
+# Rounds are spent only on series whose noise lets the planned rounds show a change smaller than this
+# (an MDE at 99.5% and 90% power); the others are decided by their first round alone (large changes).
+WORTH_MDE_PCT = 50.0
+# Noise assumed for planning when a series has no calibration: the median over the recorded corpus's
+# workloads (tests/test_sequential.py recomputes them); only for planning, never for a verdict.
+PLANNING_SIGMA = {"wall": 0.25, "relative": 0.06, "metric": 0.25}
+
+
+def planning_mde_pct(sigma: float, rounds: int) -> float:
+    """MDE (%) of ``rounds`` a side at noise ``sigma``: one look at 99.5%, 90% power, normal."""
+    z = float(stats.norm.ppf(1.0 - (1.0 - CONFIDENCE) / 2.0) + stats.norm.ppf(0.90))
+    return 100.0 * math.expm1(z * calibrate.shift_se(sigma, rounds, rounds))
+
+
+def plan_rounds(
+    budget_s: float, elapsed_s: float, overhead_s: float, costs: dict, sigmas: dict, *, cap: int
+) -> tuple[int, list]:
+    """(rounds a side, the series worth them): the most rounds ``n`` (at most ``cap``) such that the
+    series whose MDE at ``n`` rounds is at most ``WORTH_MDE_PCT`` can be measured ``n - 1`` more times
+    (both sides, ``overhead_s`` per asv run) within the budget; ``costs`` and ``sigmas`` per series
+    key. (1, []) when not even a second round fits. From times and calibrations only, never from
+    this comparison's results."""
+    for n in range(cap, 1, -1):
+        worth = [k for k in costs if planning_mde_pct(sigmas[k], n) <= WORTH_MDE_PCT]
+        if not worth:
+            continue
+        round_s = 2.0 * (overhead_s + sum(costs[k] for k in worth))
+        if not math.isfinite(budget_s) or elapsed_s + (n - 1) * round_s <= budget_s:
+            return n, worth
+    return 1, []
