@@ -98,7 +98,7 @@ def test_the_error_spent_over_the_looks_adds_up_to_a_single_look():
     assert sum(shares) == pytest.approx(1 - CONFIDENCE, rel=1e-6)
     assert shares[0] < 1e-10 < shares[3] < shares[-1] and shares == sorted(shares)  # early looks strict
     assert 1 - obf.confidence_at(8, 7) > 0.4 * (1 - CONFIDENCE)  # the last look keeps much of it
-    linear = sequential.Plan(8)
+    linear = sequential.Plan(8, spending="linear")
     assert [1 - linear.confidence_at(n, n - 1) for n in range(1, 9)] == pytest.approx([(1 - CONFIDENCE) / 8] * 8)
     assert 1 - linear.confidence_at(3, 1) == pytest.approx(2 * (1 - CONFIDENCE) / 8)  # a skipped look's share
     assert sequential.Plan(1).confidence_at(1, 0) == pytest.approx(CONFIDENCE)

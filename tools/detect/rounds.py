@@ -366,28 +366,15 @@ class _Looks:
 
     def _futile(self, f: Finding, base_rows, head_rows, n: int, plan: sequential.Plan) -> str | None:
         """Why more rounds cannot settle ``f`` within its plan (conditional power), or None."""
-        if not math.isfinite(f.change_pct):
-            return None
         key = _key(f)
-        logs = [np.log(_series_values(rows, key)) for rows in (base_rows, head_rows)]
-        if any(len(x) == 0 or not np.isfinite(x).all() for x in logs):
+        logs = tuple(np.log(_series_values(rows, key)) for rows in (base_rows, head_rows))
+        if any(not np.isfinite(x).all() for x in logs):
             return None
-        used = calibrate.with_session(calibrate.lookup(self.noise, key) or calibrate.default_noise(f.channel), *logs)
-        if math.isinf(used.df):
-            return None  # a stated default is no measurement: never a reason to stop
-        last = plan.max_rounds
-        df = used.df if used.source.startswith(("kept", "history")) else max(used.df, (2 * (last - 1)) // 3)
-        crit = calibrate.critical_value(plan.confidence_at(last, last - 1), df)
-        power = sequential.conditional_power(
-            math.log1p(f.change_pct / 100.0), min(f.n_base, f.n_head), last, used.sigma,
-            math.log1p(f.floor_pct / 100.0), crit,
-        )  # fmt: skip
-        if power >= plan.futility:
+        noise = calibrate.lookup(self.noise, key) or calibrate.default_noise(f.channel)
+        power = sequential.futility(f.change_pct, f.floor_pct, logs, noise, plan)
+        if power is None or power >= plan.futility:
             return None
-        return (
-            f" [stopped after {n} rounds a side: at the planned {last} it would reach a verdict "
-            f"with {100 * power:.0f}% chance, if its current estimate held]"
-        )
+        return sequential.futility_text(n, plan, power)
 
 
 _ONCE = (

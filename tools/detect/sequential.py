@@ -6,15 +6,17 @@ the full level, and false alarms would pile up over the looks. So the error a be
 **spent over its looks** (Lan–DeMets): with ``t`` the share of the planned rounds measured, look
 ``k`` uses the interval at ``1 - (alpha*(t_k) - alpha*(t_{k-1}))``. The shares add up to ``alpha``
 (0.005, the 99.5% of a single look), so by the union bound a benchmark's false alarms over all its
-looks stay within ``alpha`` whatever stops it. The default spends linearly (``alpha t``: with a look
-after every round, Bonferroni over the planned looks), so a budget that ends the rounds before the
-plan leaves little unspent; ``obf`` (O'Brien–Fleming type, ``2 - 2 Phi(z_{1-alpha/2} / sqrt t)``)
-keeps almost everything for the last look.
+looks stay within ``alpha`` whatever stops it. The default is the O'Brien–Fleming type,
+``alpha*(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt t)``: early looks are very strict (only huge changes
+stop there) and the last keeps most of the error, so the planned rounds lose little power against
+a single look (measured: ``evaluate-detector``, docs/detection.md). ``linear`` (``alpha t``: with a
+look after every round, Bonferroni over the planned looks) leaves less unspent when a budget ends
+the rounds early, at more cost to the last look.
 
 *Unchanged* (the whole interval within ±floor) is the same interval's equivalence decision and
-stops a benchmark too. A benchmark also stops, **inconclusive**, when its conditional power is
-spent: assuming its current estimate is the truth, the chance that the planned rounds end in any
-decision is below ``FUTILITY`` (10%). Stopping for futility never adds a false alarm (it only
+stops a benchmark too. From half its planned rounds on, a benchmark also stops, **inconclusive**,
+when its conditional power is spent: assuming its current estimate is the truth, the chance that
+the planned rounds end in any decision is below ``FUTILITY`` (10%). Stopping for futility never adds a false alarm (it only
 withholds verdicts), so it needs no correction. The planned rounds ``max_rounds`` are fixed before
 the first look, from time alone (the budget and the measured cost of a round), never from results.
 """
@@ -39,7 +41,7 @@ class Plan:
     max_rounds: int
     alpha: float = 1.0 - CONFIDENCE
     futility: float = FUTILITY
-    spending: str = "linear"  # or "obf"
+    spending: str = "obf"  # or "linear"
 
     def spent(self, rounds: int) -> float:
         """alpha*(t): the error spent by the look after ``rounds`` rounds, t = rounds / max_rounds:
@@ -112,3 +114,28 @@ def plan_rounds(
         if not math.isfinite(budget_s) or elapsed_s + (n - 1) * round_s <= budget_s:
             return n, worth
     return 1, []
+
+
+def futility(change_pct: float, floor_pct: float, logs: tuple, noise, plan: Plan) -> float | None:
+    """The conditional power of an open comparison (``logs``: base and head log-values so far) to
+    reach any verdict by its plan's last round, judged at the noise it would be judged by; None before
+    half the planned rounds (an estimate from one or two rounds is too rough to give up on), when that
+    noise is a stated default (no measurement: never a reason to stop) or nothing is left."""
+    n = min(len(x) for x in logs)
+    if not math.isfinite(change_pct) or n >= plan.max_rounds or 2 * n < plan.max_rounds:
+        return None  # only from half the planned rounds on: one or two rounds say too little
+    used = calibrate.with_session(noise, *logs)
+    if math.isinf(used.df):
+        return None
+    last = plan.max_rounds
+    # a calibration keeps its degrees of freedom; the comparison's own spread gains them with rounds
+    df = used.df if used.source.startswith(("kept", "history")) else max(used.df, (2 * (last - 1)) // 3)
+    crit = calibrate.critical_value(plan.confidence_at(last, last - 1), df)
+    return conditional_power(math.log1p(change_pct / 100.0), n, last, used.sigma, math.log1p(floor_pct / 100.0), crit)
+
+
+def futility_text(n: int, plan: Plan, power: float) -> str:
+    return (
+        f" [stopped after {n} rounds a side: at the planned {plan.max_rounds} it would reach a verdict "
+        f"with {100 * power:.0f}% chance, if its current estimate held]"
+    )
