@@ -1,0 +1,78 @@
+"""One benchmark, one or two revisions: run the children, read the results back.
+
+``discover`` asks asv (in a child, with the current benchmark code) which benchmarks exist;
+``profile_target`` runs every step of ``runner`` and ``machine`` for one target within its
+budget and returns a ``ProfileResult``. Revision trees are made by the caller
+(``trees.revision_trees``), so several benchmarks share one extraction.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from tools.errors import ToolError
+from tools.profiling import machine, runner
+from tools.profiling.result import ProfileResult, side_result
+from tools.profiling.targets import Benchmark, Target, catalog_from_json
+
+DISCOVERY_TIMEOUT_S = 120.0
+
+
+def discover(benchmark_dir: Path, library_root: Path) -> dict[str, Benchmark]:
+    """asv's discovery of the benchmarks in ``benchmark_dir`` (``library_root`` importable)."""
+    if not (benchmark_dir / "__init__.py").is_file():
+        raise ToolError(f"{benchmark_dir} is not a benchmark package (no __init__.py)")
+    with tempfile.TemporaryDirectory(prefix="ir-profile-discover-") as tmp:
+        work = Path(tmp)
+        job = {"mode": "discover", "benchmark_dir": str(benchmark_dir), "library_root": str(library_root), "out": tmp}
+        try:
+            runner.run_children(
+                [runner.Child(job, work, work / "discover.log")], runner.Budget(DISCOVERY_TIMEOUT_S), "discovery"
+            )
+        except runner.ProfileFailed as exc:
+            raise ToolError(f"cannot list the benchmarks in {benchmark_dir}: {exc}") from None
+        return catalog_from_json(json.loads((work / "discover.json").read_text(encoding="utf-8")))
+
+
+def profile_target(
+    target: Target,
+    sides: list[runner.Side],
+    benchmark_dir: Path,
+    budget: runner.Budget,
+    *,
+    keep: Path | None = None,
+    time_s: float = runner.TIME_TARGET_S,
+    clock: str = runner.DEFAULT_CLOCK,
+    machine_counts: bool = True,
+) -> ProfileResult:
+    """Profile ``target`` at every side; raises ``runner.ProfileFailed`` when nothing could run.
+
+    The children's raw files live in a temporary folder, removed afterwards (``keep``: made
+    inside that folder and left in place, for debugging)."""
+    work = Path(tempfile.mkdtemp(prefix="ir-profile-", dir=keep))
+    phases: dict[str, float] = {}
+
+    def lap(name: str) -> None:  # wall seconds per step, for the report and the budget figures
+        phases[name] = round(budget.spent() - sum(phases.values()), 2)
+
+    try:
+        runs = runner.new_runs(sides, work)
+        runner.setup_caches(target, runs, benchmark_dir, budget)
+        lap("setup_cache")
+        plan = runner.plan_calls(runner.calibrate(target, runs, benchmark_dir, budget), target.memory, time_s, clock)
+        lap("calibrate")
+        live = [r for r in runs if r.skipped is None]
+        runner.profile_children(target, live, plan, benchmark_dir, budget)
+        lap("profile")
+        if machine_counts:
+            machine.machine_counts(target, [r for r in live if r.skipped is None], plan, benchmark_dir, budget)
+            lap("cachegrind")
+        result = ProfileResult(target, {r.side.role: side_result(r) for r in runs}, plan, phases=phases)
+        result.seconds = budget.spent()
+        return result
+    finally:
+        if keep is None:
+            shutil.rmtree(work, ignore_errors=True)
