@@ -342,12 +342,14 @@ def _gc_off(fn):
         gc.enable()
 
 
-CLOCKS = ("cpu", "wall")
+CLOCKS = ("wall", "cpu")
+ROUND_S = 0.005  # wall seconds per profiled round (a round is at least one call)
+MAX_STOLEN = 0.02  # wall clock: a round counts when preemption took at most 2% of it
 
 
 def _profiler(clock: str):
-    """cProfile on the thread's CPU time (``cpu``: time the process waits for a core is not
-    counted, which on a shared machine is most of the noise) or on its wall clock."""
+    """cProfile on its own wall clock (cheap to read: ~0.1 µs here) or on the thread's CPU
+    time (a system call here, ~1.5 µs per event, which swamps bodies of many small calls)."""
     import cProfile
 
     if clock == "cpu":
@@ -357,49 +359,127 @@ def _profiler(clock: str):
     raise SystemExit(f"unknown clock {clock!r}; expected one of {CLOCKS}")
 
 
-def profile_time(body: Body, seconds: float, most: int, clock: str, labeler: Labeler, out: str) -> int:
-    """cProfile over calls for about ``seconds`` (at least one call, at most ``most``): the
-    profiler's overhead varies 1.2-10x with the calls a body makes, so the budget is in time,
-    not calls. Writes ``time.pstats`` with stable labels; returns the calls made."""
-    prof = _profiler(clock)
-    start = time.perf_counter()
-    done = 0
-    while done < most:
-        elapsed = time.perf_counter() - start
-        if done and elapsed >= seconds:
-            break
-        # batches sized from the pace so far (few clock reads, little overshoot)
-        step = 1 if not done else max(1, min(done, int((seconds - elapsed) / (elapsed / done))))
-        step = min(step, most - done)
-        _gc_off(lambda n=step: body.run(n, (prof.enable, prof.disable)))
-        done += step
-    prof.create_stats()
-    write_pstats(prof.stats, labeler, os.path.join(out, "time.pstats"))
-    return done
+class Rounds:
+    """cProfile in short rounds, each with its own profiler. On the wall clock a round counts
+    only when the process kept its core for the whole round (wall time less the thread's CPU
+    time is at most ``MAX_STOLEN`` of it): on a shared machine the time a process waits for a
+    core lands, in milliseconds at a time, on whichever function was running, and it is most
+    of the noise. When no round is clean (long calls on a busy machine), the least-preempted
+    round counts, and ``clean`` says so."""
+
+    def __init__(self, clock: str):
+        self.clock = clock
+        self.merged: dict = {}
+        self.calls = self.rounds = self.kept = 0
+        self.fallback = None  # (stolen share, calls, stats) of the least-preempted round
+
+    def run(self, body: Body, n: int) -> float:
+        """One round of ``n`` calls; returns its wall seconds."""
+        prof = _profiler(self.clock)
+        w0, c0 = time.perf_counter(), time.thread_time()
+        body.run(n, (prof.enable, prof.disable))
+        wall, cpu = time.perf_counter() - w0, time.thread_time() - c0
+        self.rounds += 1
+        stolen = max(wall - cpu, 0.0) / wall if wall > 0 else 0.0
+        if self.clock == "cpu" or stolen <= MAX_STOLEN:
+            prof.create_stats()
+            self.merged = _merge(self.merged, prof.stats)
+            self.calls += n
+            self.kept += 1
+        elif self.fallback is None or stolen < self.fallback[0]:
+            prof.create_stats()
+            self.fallback = (stolen, n, prof.stats)
+        return wall
+
+    def result(self) -> tuple[dict, int]:
+        if not self.calls and self.fallback is not None:
+            return self.fallback[2], self.fallback[1]
+        return self.merged, self.calls
+
+
+def _merge(into: dict, stats: dict) -> dict:
+    for key, entry in stats.items():
+        into[key] = _add(into[key], entry) if key in into else entry
+    return into
+
+
+def profile_time(body: Body, seconds: float, most: int, clock: str, labeler: Labeler, out: str) -> dict:
+    """cProfile rounds of ~``ROUND_S`` for about ``seconds`` (at least one call, at most
+    ``most`` calls measured). Writes ``time.pstats`` (stable labels, the rounds that count);
+    returns {calls, rounds, kept, clean}."""
+    rounds = Rounds(clock)
+    end = time.perf_counter() + seconds
+    per_call = None
+    gc.collect()
+    gc.disable()  # once for the phase: a collection per round would cost more than the round
+    try:
+        while rounds.calls < most and (rounds.rounds == 0 or time.perf_counter() < end):
+            n = 1 if per_call is None else max(1, min(int(ROUND_S / per_call), most - rounds.calls))
+            per_call = rounds.run(body, n) / n
+    finally:
+        gc.enable()
+    stats, calls = rounds.result()
+    write_pstats(rewrite_stats(stats, labeler), os.path.join(out, "time.pstats"))
+    return {"calls": calls, "rounds": rounds.rounds, "kept": rounds.kept, "clean": rounds.kept > 0}
+
+
+_ADDRESS = None  # compiled lazily: " at 0x7f...>" in the names cProfile gives some builtins
 
 
 def _pstats_key(key: tuple, labeler: Labeler) -> tuple:
+    """Repository-relative file and qualified name; builtins lose the object address in their
+    name (``<built-in method __new__ of type object at 0x7f...>``), which differs per process."""
+    global _ADDRESS
     filename, line, name = key
-    if filename == "~" or not os.path.isabs(filename):
+    if filename == "~":
+        if _ADDRESS is None:
+            import re
+
+            _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+        return (filename, line, _ADDRESS.sub("", name))
+    if not os.path.isabs(filename):
         return key
     return (labeler.path(filename), line, labeler.name(filename, line, name))
 
 
-def write_pstats(stats: dict, labeler: Labeler, path: str) -> None:
-    """pstats' own file format (a marshalled dict) with repository-relative, qualified keys;
-    the profiler's ``disable`` call is dropped."""
-    import marshal
+def _add(a: tuple, b: tuple) -> tuple:
+    """Two pstats entries (cc, nc, tt, ct[, callers]) of what is now one key, added up."""
+    summed = tuple(x + y for x, y in zip(a[:4], b[:4]))
+    if len(a) == 4:
+        return summed
+    callers = dict(a[4])
+    for k, v in b[4].items():
+        callers[k] = _add(callers[k], v) if k in callers else v
+    return (*summed, callers)
+
+
+def rewrite_stats(stats: dict, labeler: Labeler) -> dict:
+    """cProfile's stats with repository-relative, qualified keys (entries that now share a key
+    are added up); the profiler's ``disable`` call is dropped."""
 
     def keep(key):
         return "_lsprof.Profiler" not in key[2]
 
-    rewritten = {}
+    rewritten: dict = {}
     for key, (cc, nc, tt, ct, callers) in stats.items():
-        if keep(key):
-            new_callers = {_pstats_key(k, labeler): v for k, v in callers.items() if keep(k)}
-            rewritten[_pstats_key(key, labeler)] = (cc, nc, tt, ct, new_callers)
+        if not keep(key):
+            continue
+        new_callers: dict = {}
+        for k, v in callers.items():
+            if keep(k):
+                k = _pstats_key(k, labeler)
+                new_callers[k] = _add(new_callers[k], v) if k in new_callers else v
+        entry, new = (cc, nc, tt, ct, new_callers), _pstats_key(key, labeler)
+        rewritten[new] = _add(rewritten[new], entry) if new in rewritten else entry
+    return rewritten
+
+
+def write_pstats(stats: dict, path: str) -> None:
+    """pstats' own file format: the marshalled stats dict (``pstats.Stats(path)`` reads it)."""
+    import marshal
+
     with open(path, "wb") as fh:
-        marshal.dump(rewritten, fh)
+        marshal.dump(stats, fh)
 
 
 def profile_bytecodes(body: Body, n: int, labeler: Labeler, out: str) -> int:
@@ -556,11 +636,13 @@ def mode_profile(job: dict) -> None:
     # Bytecodes first: what runs before them must not depend on timing (the time phase's
     # call count does), or the exact counts would vary with the machine's speed.
     total = profile_bytecodes(body, calls["bytecodes"], labeler, out)
-    time_calls = profile_time(body, float(job["time_s"]), calls["time"], job.get("clock", "cpu"), labeler, out)
+    timing = profile_time(body, float(job["time_s"]), calls["time"], job.get("clock", "wall"), labeler, out)
     if calls.get("memory"):
         profile_memory(body, labeler, out)
-    calls = {**calls, "time": time_calls}
-    _write_json(os.path.join(out, "profile.json"), {"skipped": None, "bytecodes": total, "calls": calls})
+    calls = {**calls, "time": timing.pop("calls")}
+    _write_json(
+        os.path.join(out, "profile.json"), {"skipped": None, "bytecodes": total, "calls": calls, "time": timing}
+    )
 
 
 def mode_count(job: dict) -> None:

@@ -21,6 +21,7 @@ from tools.profiling.targets import Target
 
 VALGRIND_SLOWDOWN = 45.0  # cachegrind vs native for this interpreter, measured 30-40x; with a margin
 TOP_C_FUNCTIONS = 40
+WRITE_RESERVE_S = 3.0  # of the budget, kept for loading the profiles and writing the report
 
 
 def valgrind() -> str | None:
@@ -80,17 +81,18 @@ def machine_counts(target: Target, runs: list[SideRun], plan: Plan, benchmark_di
     """Fill ``run.machine`` at every side, or ``run.machine_skipped`` with the reason."""
     tool = valgrind()
     live = [r for r in runs if r.skipped is None]
+    left = budget.remaining() - WRITE_RESERVE_S  # reading the results and writing the report come after
     reason = None
     if tool is None:
         reason = "valgrind is not installed"
-    elif estimate_s(plan, len(live)) > budget.remaining():
-        reason = f"cachegrind would need ~{estimate_s(plan, len(live)):.0f} s, {max(budget.remaining(), 0):.0f} s of the budget left"
+    elif estimate_s(plan, len(live)) > left:
+        reason = f"cachegrind would need ~{estimate_s(plan, len(live)):.0f} s, {max(left, 0):.0f} s of the budget left"
     if reason:
         for run in live:
             run.machine_skipped = reason
         return
     try:
-        run_children(_children(target, live, plan, benchmark_dir, tool), budget, "cachegrind")
+        run_children(_children(target, live, plan, benchmark_dir, tool), Budget(left), "cachegrind")
     except ProfileFailed as exc:
         for run in live:
             run.machine_skipped = str(exc)

@@ -20,6 +20,7 @@ class SideResult:
     machine: dict | None = None  # cachegrind: {calls, total, functions} per body call
     machine_skipped: str | None = None
     pstats: bytes | None = None  # cProfile's file as written (repository-relative labels)
+    timing: dict = field(default_factory=dict)  # cProfile rounds: {rounds, kept, clean}
 
 
 @dataclass
@@ -49,6 +50,7 @@ def side_result(run: SideRun) -> SideResult:
     if run.skipped or run.profile is None:
         return side
     calls = run.profile["calls"]
+    side.timing = dict(run.profile.get("time") or {})
     side.pstats = (run.out / "time.pstats").read_bytes()  # kept: the children's folder goes
     side.profiles["time"] = load_time(run.out / "time.pstats", calls["time"])
     side.profiles["bytecodes"] = load_bytecodes(run.out / "bytecodes.json")

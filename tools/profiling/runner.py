@@ -30,7 +30,7 @@ CHILD = Path(__file__).with_name("child.py")
 TIME_TARGET_S = 2.0  # wall seconds of body calls under cProfile, per side (both sides at once)
 BYTECODE_TARGET = 2_000_000  # bytecodes traced per side (~0.3-1 s with the tracer)
 MAX_CALLS = 100_000
-DEFAULT_CLOCK = "cpu"
+DEFAULT_CLOCK = "wall"  # cProfile on its own clock, rounds with preemption left out (child.Rounds)
 # cachegrind counts exactly, so a few calls suffice: ~500k bytecodes (~40M instructions, a
 # fraction of the interpreter's start-up under valgrind), at most 20 ms of native body time
 MACHINE_BYTECODES = 500_000
@@ -71,7 +71,7 @@ class Plan:
 
     time_calls: int  # at most; the cProfile phase stops after time_s seconds
     time_s: float
-    clock: str  # cProfile's clock: cpu (thread CPU time) or wall
+    clock: str  # cProfile's clock: wall (preempted rounds left out) or cpu (thread CPU time)
     bytecode_calls: int
     machine_calls: int
     memory: bool
