@@ -239,3 +239,35 @@ def test_report_folder_holds_json_markdown_flame_graphs_and_pstats(tmp_path):
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no staging left
     again = write_profile(result, tmp_path / "out")  # replaced whole
     assert again == folder and (folder / "diff.json").is_file()
+
+
+def test_speed_factor_comes_from_the_functions_whose_work_did_not_change():
+    same, grew = ("lib.py", "same"), ("lib.py", "grew")
+    base_time = _profile("time", {same: FuncStats(8.0, 8.0, 1.0), grew: FuncStats(2.0, 2.0, 1.0)})
+    # the head process runs 10% slower overall, and `grew` does 50% more work on top
+    head_time = _profile("time", {same: FuncStats(8.8, 8.8, 1.0), grew: FuncStats(3.3, 3.3, 1.0)})
+    base_bc = _profile("bytecodes", {same: FuncStats(100, 100), grew: FuncStats(20, 20)})
+    head_bc = _profile("bytecodes", {same: FuncStats(100, 100), grew: FuncStats(30, 30)})
+    factor = diff.speed_factor({"time": base_time, "bytecodes": base_bc}, {"time": head_time, "bytecodes": head_bc})
+    assert factor == pytest.approx(1.1)
+    raw = diff.changes(base_time, head_time, "self")
+    assert [r.function for r in raw] == ["grew", "same"] and raw[1].delta == pytest.approx(0.8)
+    rows = diff.changes(base_time, head_time, "self", factor)
+    assert rows[0].function == "grew" and rows[0].delta_pct == pytest.approx(50.0) and rows[1].delta == pytest.approx(0)
+    assert rows[0].as_json()["speed"] == pytest.approx(1.1) and "speed" not in raw[0].as_json()
+
+
+def test_pstats_keys_lose_builtin_addresses_and_merged_entries_add_up(tmp_path):
+    caller = ("/lib/x.py", 1, "f")
+    a = ("~", 0, "<built-in method __new__ of type object at 0x7f00>")
+    b = ("~", 0, "<built-in method __new__ of type object at 0x7f99>")
+    stats = {
+        caller: (1, 1, 1.0, 4.0, {}),
+        a: (2, 2, 1.0, 1.0, {caller: (2, 2, 1.0, 1.0)}),
+        b: (1, 1, 2.0, 2.0, {caller: (1, 1, 2.0, 2.0)}),
+    }
+    path = tmp_path / "t.pstats"
+    child.write_pstats(child.rewrite_stats(stats, child.Labeler([("/lib", "")])), str(path))
+    merged = profiles.read_pstats(path)
+    key = ("~", 0, "<built-in method __new__ of type object>")
+    assert merged[key] == (3, 3, 3.0, 3.0, {("x.py", 1, "f"): (3, 3, 3.0, 3.0)})

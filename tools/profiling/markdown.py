@@ -7,7 +7,8 @@ from tools.profiling.report import TABLE_ROWS, TITLES, fmt_for
 from tools.render import md_code, md_table
 
 TOTAL_LABELS = {
-    "time": ("wall time per call (cProfile)", "time"),
+    "time": ("time per call (cProfile)", "time"),
+    "time_normalised": ("time per call, head ÷ its speed factor", "time"),
     "bytecodes": ("Python bytecodes per call", "bytecodes"),
     "machine_instructions": ("machine instructions per call (cachegrind)", "bytecodes"),
     "memory": ("memory left allocated by one call", "memory"),
@@ -15,11 +16,14 @@ TOTAL_LABELS = {
 }
 
 READING = """\
-- **Time** is cProfile's: wall-clock, with the profiler's own cost per call included (a body
-  making millions of tiny calls looks 2-5x slower than it is, and calls look dearer than
-  loops). Base and head run at the same time, so machine load hits both; still, differences
-  of a few percent in small functions can be noise. Self = in the function itself,
-  cumulative = with what it calls.
+- **Time** is cProfile's, on its wall clock, in rounds of ~5 ms: a round counts only when the
+  process kept its core throughout (waiting for a core lands on whichever function runs, in
+  milliseconds at a time). Base and head run at the same time; what still moves every
+  function at once (a process on a busier core runs slower) is taken out by the head's
+  speed factor, measured on the functions whose exact bytecode counts and calls did not
+  change. cProfile's own cost per call is included: bodies of many tiny calls look slower than
+  they are, at both revisions alike. Self = in the function itself; cumulative = with what
+  it calls.
 - **Bytecodes** are exact and repeat run to run (fixed hash seed): every executed Python
   bytecode instruction, counted per call stack. Work inside C functions (``sorted``, numpy,
   dict and string operations) is invisible to them: a C call costs the few bytecodes that
@@ -27,10 +31,10 @@ READING = """\
   C code or in memory behaviour.
 - **Machine instructions** are the instruction channel's count (cachegrind, the body's own
   instructions per call, start-up cancelled): exact, and the truth for C-heavy code, but only
-  per C function of the interpreter (Python functions all run inside
+  per C function of the interpreter (every Python function runs inside
   ``_PyEval_EvalFrameDefault``).
 - **Memory** (memory benchmarks only) is what one call left allocated, by allocation site and
-  stack (tracemalloc); the peak during the call is the total only.
+  stack (tracemalloc); the peak during the call is a total only.
 - Flame graphs: width = share of the total; the differential graph is the head's, red where a
   frame's own cost grew, blue where it shrank. Hover for values.
 """
@@ -53,25 +57,24 @@ def _where(row: dict) -> str:
     return f"{row['file']}:{row['line']}" if row.get("line") else row["file"]
 
 
+def _change_cells(r: dict, metric: str) -> list[str]:
+    pct = human_pct(r["delta_pct"]) if r["delta_pct"] is not None else "new" if not r["base"] else "—"
+    return [_signed(r["delta"], metric), pct]
+
+
 def _rows_table(rows: list[dict], metric: str, single: bool) -> str:
     if single:
         headers = ["#", "function", "where", "per call"]
         body = [[i + 1, md_code(r["function"]), _where(r), _num(r["head"], metric)] for i, r in enumerate(rows)]
         return md_table(headers, body, [True, False, False, True])
-    headers = ["#", "function", "where", "base", "head", "change", "change %"]
-    body = [
-        [
-            i + 1,
-            md_code(r["function"]),
-            _where(r),
-            _num(r["base"], metric),
-            _num(r["head"], metric),
-            _signed(r["delta"], metric),
-            human_pct(r["delta_pct"]) if r["delta_pct"] is not None else "new" if not r["base"] else "—",
-        ]
-        for i, r in enumerate(rows)
-    ]
-    return md_table(headers, body, [True, False, False, True, True, True, True])
+    scaled = any("speed" in r for r in rows)  # time: the change is read with head ÷ its speed factor
+    headers = ["#", "function", "where", "base", "head"] + (["head ÷ speed"] if scaled else []) + ["change", "change %"]
+    body = []
+    for i, r in enumerate(rows):
+        cells = [i + 1, md_code(r["function"]), _where(r), _num(r["base"], metric), _num(r["head"], metric)]
+        cells += [_num(r["head"] / r["speed"], metric)] if scaled else []
+        body.append(cells + _change_cells(r, metric))
+    return md_table(headers, body, [True, False, False] + [True] * (len(headers) - 3))
 
 
 def _totals_table(doc: dict, single: bool) -> str:
@@ -127,13 +130,24 @@ def _header(doc: dict) -> list[str]:
         "",
         f"{what}; body profiled: {md_code(doc['profiled'])}; took {doc['seconds']:.0f} s.",
         "",
+        f"- cProfile clock: {doc['clock']} ({'thread CPU time' if doc['clock'] == 'cpu' else 'wall time'})",
     ]
+    factor = doc["totals"].get("time_normalised", {}).get("speed")
+    if factor:
+        lines.append(
+            f"- head process speed factor {factor:.3f} (time of the functions whose work did not change, head ÷ base); "
+            "time changes are read with head ÷ that factor"
+        )
     for role, side in sides.items():
         if side["skipped"]:
             lines.append(f"- {role} not profiled: {side['skipped']}")
         if side["machine_skipped"]:
             lines.append(f"- machine instructions at {role} not counted: {side['machine_skipped']}")
         lines.append(f"- calls measured at {role}: " + ", ".join(f"{k} {v:,}" for k, v in side["calls"].items()))
+        rounds = side.get("time_rounds") or {}
+        if rounds.get("rounds"):
+            note = "" if rounds.get("clean") else " (none whole: the least-preempted round is used)"
+            lines.append(f"  - cProfile rounds kept at {role}: {rounds['kept']:,} of {rounds['rounds']:,}{note}")
     return lines
 
 

@@ -18,7 +18,7 @@ from tools.profiling.result import METRICS, ProfileResult, SideResult
 TABLE_ROWS = 25  # rows per table in diff.md
 JSON_ROWS = 200  # rows per table in diff.json
 TITLES = {
-    "time": "Wall time per call (cProfile)",
+    "time": "Time per call (cProfile)",
     "bytecodes": "Python bytecodes per call (deterministic)",
     "memory": "Memory left allocated by one call (tracemalloc)",
 }
@@ -49,12 +49,20 @@ def _change_json(c: diff.Change, single: bool) -> dict:
     return row
 
 
+def speed(result: ProfileResult) -> float:
+    """The head process's speed factor for time (1.0 unless both revisions were profiled)."""
+    if not result.compared:
+        return 1.0
+    return diff.speed_factor(result.sides["base"].profiles, result.sides["head"].profiles)
+
+
 def _tables(result: ProfileResult, metric: str) -> dict[str, list[diff.Change]]:
     if result.compared:
         base, head = (result.sides[r].profiles.get(metric) for r in ("base", "head"))
         if base is None or head is None:
             return {}
-        tables = {kind: diff.changes(base, head, kind) for kind in ("self", "cumulative")}
+        factor = speed(result) if metric == "time" else 1.0
+        tables = {kind: diff.changes(base, head, kind, factor) for kind in ("self", "cumulative")}
         if metric == "memory":
             tables["sites"] = diff.site_changes(base, head)
         return tables
@@ -80,7 +88,12 @@ def _totals(result: ProfileResult) -> dict:
     peaks = {r: result.sides[r].profiles["memory"].extra["peak"] for r in roles if "memory" in result.sides[r].profiles}
     if peaks:
         out["memory_peak"] = peaks
-    return {k: _with_delta(v) for k, v in out.items()}
+    out = {k: _with_delta(v) for k, v in out.items()}
+    factor = speed(result)
+    if "time" in out and factor != 1.0:  # the time change with the head process's speed factor taken out
+        out["time_normalised"] = _with_delta({"base": out["time"]["base"], "head": out["time"]["head"] / factor})
+        out["time_normalised"]["speed"] = factor
+    return out
 
 
 def _with_delta(values: dict) -> dict:
@@ -120,6 +133,7 @@ def _side_json(side: SideResult) -> dict:
         "commit": side.commit,
         "skipped": side.skipped,
         "machine_skipped": side.machine_skipped,
+        "time_rounds": side.timing,
         "calls": {m: p.calls for m, p in side.profiles.items()}
         | ({"machine": side.machine["calls"]} if side.machine else {}),
     }
