@@ -26,8 +26,13 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--case", action="append", default=None, help="only this component (repeatable), e.g. 'registry filter'"
     )
-    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="cProfile's clock (default: cpu)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="cProfile's clock (default: wall)")
     parser.add_argument("--no-aa", action="store_true", help="skip the A/A profile of every case")
+    parser.add_argument("--repeat", type=int, default=1, help="run every case this many times (default: 1)")
+    parser.add_argument(
+        "--seconds", type=float, default=2.0, help="seconds of cProfile sampling per revision (default: 2)"
+    )
+    parser.add_argument("--no-cachegrind", action="store_true", help="skip the machine-instruction counts (faster)")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per profile (default: %(default)s)")
     parser.add_argument(
         "--out", metavar="DIR", type=Path, default=None, help=f"where the results go (default: {DEFAULT_OUT})"
@@ -64,12 +69,13 @@ def _cases(names):
 
 def run(args) -> int:
     from tools.io import atomic_write_text
-    from tools.profiling.api import load_project
+    from tools.profiling.api import Options, load_project
     from tools.profiling.evaluate import evaluate, markdown, summary
 
     sizes, cases = _sizes(args.sizes), _cases(args.case)
     project = load_project(args.config)
-    trials = evaluate(project, args.base, cases, sizes, clock=args.clock, budget_s=args.budget, aa=not args.no_aa)
+    options = Options(budget_s=args.budget, clock=args.clock, time_s=args.seconds, machine=not args.no_cachegrind)
+    trials = evaluate(project, args.base, cases, sizes, options=options, aa=not args.no_aa, repeat=max(args.repeat, 1))
     given = sys.argv[1:] if sys.argv[1:2] == [NAME] else [NAME]
     command = "python -m tools " + " ".join(shlex.quote(a) for a in given)
     out = args.out or DEFAULT_OUT
@@ -77,8 +83,7 @@ def run(args) -> int:
     atomic_write_text(out / "evaluation.json", json.dumps(doc, indent=1) + "\n")
     atomic_write_text(out / "evaluation.md", markdown(trials, command, args.clock) + "\n")
     s = doc["summary"]
-    print(
-        f"injected function first: time {s['time_first']}/{s['injections']}, bytecodes {s['bytecodes_first']}/{s['injections']}"
-    )
+    first = f"time {s['time_first']}/{s['injections']}, bytecodes {s['bytecodes_first']}/{s['injections']}"
+    print(f"injected function first: {first}")
     print(f"wrote {out / 'evaluation.md'} and evaluation.json")
     return 0

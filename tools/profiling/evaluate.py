@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tools.profiling import diff, inject, pipeline, runner, trees
-from tools.profiling.api import Project
+from tools.profiling.api import Options, Project
 from tools.profiling.result import ProfileResult
 from tools.profiling.targets import resolve_target
 
@@ -75,11 +75,16 @@ class Trial:
     benchmark: str
     size: float | None  # None: A/A
     iterations: int
-    time_rank: int | None  # 1 = ranked first in the self table; None = absent
+    calls: float  # calls of the function per body call
+    time_rank: int | None  # 1 = ranked first in the self table (speed-normalised, as reported); None = absent
+    time_rank_raw: int | None  # the same without the speed factor
+    speed: float  # the head process's speed factor
     bytecode_rank: int | None
-    time_change_pct: float | None  # measured change of the body's total
+    time_change_pct: float | None  # measured change of the body's total (profiled time)
+    time_change_normalised_pct: float | None  # the same with head ÷ its speed factor
     bytecode_change_pct: float | None
     machine_change_pct: float | None
+    function_bytecode_delta: float | None  # the injected function's own bytecodes added per body call
     top_time: str
     top_bytecodes: str
     exact_equal: bool | None  # A/A only: bytecode and machine totals identical
@@ -124,28 +129,51 @@ def _pct(result: ProfileResult, get: Callable) -> float | None:
     return (h / b - 1) * 100 if b else None
 
 
-def _profile(project: Project, target, commits: dict, clock: str, budget_s: float, machine: bool = True):
-    with trees.revision_trees(project.repo, list(commits.values())) as tmap:
+@dataclass(frozen=True)
+class Setting:
+    """What every profile of one evaluation shares."""
+
+    work: Project  # the throwaway clone
+    base: str
+    options: Options
+    iteration_s: float  # CPU seconds of one injected loop iteration
+
+
+def _profile(setting: Setting, target, commits: dict, machine: bool = True) -> ProfileResult:
+    options = setting.options
+    with trees.revision_trees(setting.work.repo, list(commits.values())) as tmap:
         sides = [runner.Side(role, c, tmap[c]) for role, c in commits.items()]
-        budget = runner.Budget(budget_s)
         return pipeline.profile_target(
-            target, sides, project.benchmark_dir, budget, clock=clock, machine_counts=machine
+            target,
+            sides,
+            setting.work.benchmark_dir,
+            runner.Budget(options.budget_s),
+            time_s=options.time_s,
+            clock=options.clock,
+            machine_counts=machine and options.machine,
         )
 
 
-def body_cost(project: Project, target, case: Case, base: str, clock: str, budget_s: float) -> tuple[float, float]:
-    """(native seconds per body call, calls of the case's function per body call) at base."""
-    result = _profile(project, target, {"head": base}, clock, budget_s, machine=False)
+def body_cost(setting: Setting, target, case: Case) -> tuple[float, float]:
+    """(CPU seconds per body call, calls of the case's function per body call) at base."""
+    result = _profile(setting, target, {"head": setting.base}, machine=False)
     stats = result.sides["head"].profiles["time"].table.get((case.file, case.function))
     if stats is None or not stats.calls:
         raise RuntimeError(f"{case.benchmark}({case.params}) never calls {case.function}")
     return result.plan.call_s, stats.calls
 
 
-def judge(case: Case, size: float | None, k: int, result: ProfileResult) -> Trial:
+def _own_delta(rows: list[diff.Change], case: Case) -> float | None:
+    return next((r.delta for r in rows if (r.file, r.function) == (case.file, case.function)), None)
+
+
+def judge(case: Case, size: float | None, k: int, calls: float, result: ProfileResult) -> Trial:
     """Where the injected function ranks, and how much the body's totals moved."""
     base, head = result.sides["base"], result.sides["head"]
+    factor = diff.speed_factor(base.profiles, head.profiles)
     rows = {m: diff.changes(base.profiles[m], head.profiles[m], "self") for m in ("time", "bytecodes")}
+    raw_time_rank = _rank(rows["time"], case)
+    rows["time"] = diff.changes(base.profiles["time"], head.profiles["time"], "self", factor)
     machine = _pct(result, lambda s: s.machine["total"])
     exact = None
     if size is None:
@@ -157,11 +185,16 @@ def judge(case: Case, size: float | None, k: int, result: ProfileResult) -> Tria
         benchmark=f"{case.benchmark}({case.params})",
         size=size,
         iterations=k,
+        calls=calls,
         time_rank=_rank(rows["time"], case),
+        time_rank_raw=raw_time_rank,
+        speed=round(factor, 4),
         bytecode_rank=_rank(rows["bytecodes"], case),
         time_change_pct=_pct(result, lambda s: s.profiles["time"].total),
+        time_change_normalised_pct=_pct(result, lambda s: s.profiles["time"].total / (factor if s is head else 1.0)),
         bytecode_change_pct=_pct(result, lambda s: s.profiles["bytecodes"].total),
         machine_change_pct=machine,
+        function_bytecode_delta=_own_delta(rows["bytecodes"], case),
         top_time=rows["time"][0].function if rows["time"] else "",
         top_bytecodes=rows["bytecodes"][0].function if rows["bytecodes"] and rows["bytecodes"][0].delta > 0 else "",
         exact_equal=exact,
@@ -179,46 +212,50 @@ def _clone(repo: Path, dest: Path) -> Path:
     return dest
 
 
+def case_trials(setting: Setting, target, case: Case, sizes, aa: bool, progress: Callable[[str], None]) -> list[Trial]:
+    """The A/A profile and one injected profile per size, for one case."""
+    body_s, calls = body_cost(setting, target, case)
+    progress(
+        f"{case.component}: {case.function} in {target.display}: {body_s * 1e6:.1f} µs CPU per body call, {calls:g} calls"
+    )
+    trials = []
+    heads = [(None, 0, setting.base)] if aa else []
+    for size in sizes:
+        k = inject.iterations_for(size, body_s, calls, setting.iteration_s)
+        heads.append((size, k, injected_commit(setting.work.repo, setting.base, case, k)))
+    for size, k, head in heads:
+        result = _profile(setting, target, {"base": setting.base, "head": head})
+        trials.append(judge(case, size, k, calls, result))
+        progress(f"  {'A/A' if size is None else f'+{size:.0%}'}: {trials[-1]}")
+    return trials
+
+
 def evaluate(
     project: Project,
     base_rev: str,
     cases=CASES,
     sizes=SIZES,
     *,
-    clock: str = runner.DEFAULT_CLOCK,
-    budget_s: float = 60.0,
+    options: Options | None = None,
     aa: bool = True,
+    repeat: int = 1,
     progress: Callable[[str], None] = print,
 ) -> list[Trial]:
-    """Every case at every size (and A/A), in a throwaway clone; see the module docstring."""
+    """Every case at every size (and A/A), ``repeat`` times, in a throwaway clone; see the
+    module docstring."""
     base = trees.resolve_commit(project.repo, base_rev)
     tmp = Path(tempfile.mkdtemp(prefix="ir-evaluate-profiler-"))
     try:
         clone = _clone(project.repo, tmp / "clone")
         _git(clone, "checkout", "-q", "--detach", base)
         bench_dir = clone / project.benchmark_dir.relative_to(project.repo)
-        work = Project(clone, bench_dir)
+        setting = Setting(Project(clone, bench_dir), base, options or Options(), inject.iteration_seconds())
         catalog = pipeline.discover(bench_dir, clone)
-        iteration_s = inject.iteration_seconds()
         trials = []
-        for case in cases:
-            target = resolve_target(catalog, case.benchmark, case.params)
-            body_s, calls = body_cost(work, target, case, base, clock, budget_s)
-            progress(
-                f"{case.component}: {case.function} in {target.display}: {body_s * 1e6:.1f} µs per body call, {calls:g} calls"
-            )
-            if aa:
-                trials.append(
-                    judge(case, None, 0, _profile(work, target, {"base": base, "head": base}, clock, budget_s))
-                )
-                progress(f"  A/A: {trials[-1]}")
-            for size in sizes:
-                k = inject.iterations_for(size, body_s, calls, iteration_s)
-                head = injected_commit(clone, base, case, k)
-                trials.append(
-                    judge(case, size, k, _profile(work, target, {"base": base, "head": head}, clock, budget_s))
-                )
-                progress(f"  +{size:.0%}: {trials[-1]}")
+        for _ in range(repeat):
+            for case in cases:
+                target = resolve_target(catalog, case.benchmark, case.params)
+                trials += case_trials(setting, target, case, sizes, aa, progress)
         return trials
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -239,6 +276,7 @@ def summary(trials: list[Trial]) -> dict:
     return {
         "injections": len(injected),
         "time_first": sum(t.time_rank == 1 for t in injected),
+        "time_first_raw": sum(t.time_rank_raw == 1 for t in injected),
         "bytecodes_first": sum(t.bytecode_rank == 1 for t in injected),
         "aa_runs": len(aa),
         "aa_exact_equal": sum(bool(t.exact_equal) for t in aa),
@@ -251,8 +289,8 @@ def markdown(trials: list[Trial], command: str, clock: str) -> str:
     from tools.render import md_code, md_table
 
     s = summary(trials)
-    headers = ["component", "function", "benchmark", "injected", "loop k", "time rank", "bytecode rank"]
-    headers += ["time Δ (profiled)", "bytecodes Δ", "machine instr. Δ", "top time row", "s"]
+    headers = ["component", "function", "benchmark", "injected", "loop k", "time rank", "(raw)", "bytecode rank"]
+    headers += ["speed", "time Δ", "bytecodes Δ", "machine instr. Δ", "top time row", "s"]
     rows = [
         [
             t.component,
@@ -261,8 +299,10 @@ def markdown(trials: list[Trial], command: str, clock: str) -> str:
             "A/A" if t.size is None else f"+{t.size:.0%}",
             t.iterations or "—",
             _rank_text(t.time_rank) if t.size is not None else "—",
+            _rank_text(t.time_rank_raw) if t.size is not None else "—",
             _rank_text(t.bytecode_rank) if t.size is not None else ("identical" if t.exact_equal else "DIFFER"),
-            _pct_text(t.time_change_pct),
+            f"{t.speed:.3f}",
+            _pct_text(t.time_change_normalised_pct),
             _pct_text(t.bytecode_change_pct),
             _pct_text(t.machine_change_pct),
             md_code(t.top_time) if t.top_time else "—",
@@ -273,11 +313,12 @@ def markdown(trials: list[Trial], command: str, clock: str) -> str:
     lines = [
         f"Command: {md_code(command)} (cProfile clock: {clock}).",
         "",
-        f"- injected function ranked first by time: **{s['time_first']}/{s['injections']}**; "
+        f"- injected function ranked first by time: **{s['time_first']}/{s['injections']}** "
+        f"(without the speed factor: {s['time_first_raw']}/{s['injections']}); "
         f"by bytecodes: **{s['bytecodes_first']}/{s['injections']}**",
         f"- A/A runs with identical bytecode and machine-instruction totals: {s['aa_exact_equal']}/{s['aa_runs']}",
         f"- slowest profile: {s['max_seconds']:.0f} s",
         "",
-        md_table(headers, rows, [False] * 4 + [True] * 6 + [False, True]),
+        md_table(headers, rows, [False] * 4 + [True] * 8 + [False, True]),
     ]
     return "\n".join(lines)
