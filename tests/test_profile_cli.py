@@ -19,6 +19,10 @@ def helper(n):
     for i in range(n):
         total += i
     return total
+
+
+def fill(n):
+    return [str(i) * 3 for i in range(n)]
 """
 
 BASE = (
@@ -65,6 +69,10 @@ class Work:
 
 def time_plain():
     toypkg.helper(100)
+
+
+def peakmem_fill():
+    return toypkg.fill(20000)
 """
 
 
@@ -96,10 +104,8 @@ def test_bad_benchmark_or_params_is_one_line_exit_2_and_nothing_written(capsys, 
     assert code == 2 and stdout == ""
     assert err.startswith(f"error: {expected}") and err.count("\n") == 1
     if "unknown benchmark" in expected:
-        assert (
-            "toy_benchmarks.Work.time_work, toy_benchmarks.Work.track_work_instructions, toy_benchmarks.time_plain"
-            in err
-        )
+        names = ["Work.time_work", "Work.track_work_instructions", "peakmem_fill", "time_plain"]
+        assert "valid: " + ", ".join(f"toy_benchmarks.{n}" for n in names) + "\n" in err
     assert not out.exists()
 
 
@@ -135,7 +141,7 @@ def test_differential_profile_ranks_the_slowed_function_first(capsys, toy, tmp_p
     code, stdout, err = cli(capsys, toy, out, *args)
     assert code == 0, err
     folder = out / "toy_benchmarks.Work.time_work--n=300"
-    assert f"wrote {folder}" in stdout and "top bytecodes: work (toypkg/__init__.py:" in stdout
+    assert f"wrote {folder}" in stdout and "top bytecodes: work (toypkg/__init__.py:13)" in stdout
     doc = json.loads((folder / "diff.json").read_text())
     assert doc["mode"] == "diff" and doc["sides"]["base"]["commit"] == base and doc["sides"]["head"]["commit"] == head
     for metric in ("time", "bytecodes"):
@@ -189,6 +195,24 @@ def test_profile_flagged_profiles_each_workload_once_and_respects_the_cap(toy, t
     assert outcomes[("toy_benchmarks.Work.track_work_instructions", "n=300")] is first
     top = {t.metric: t for t in first.top}
     assert top["bytecodes"].function == "work" and top["bytecodes"].file == "toypkg/__init__.py"
-    assert top["bytecodes"].delta_pct > 50 and top["bytecodes"].line == 9
+    assert top["bytecodes"].delta_pct > 50 and top["bytecodes"].line == 13
     assert "only the first 1" in outcomes[("toy_benchmarks.time_plain", "")].reason
     assert "unknown benchmark" in outcomes[("toy_benchmarks.Gone.time_x", "")].reason
+
+
+@pytest.mark.slow
+def test_a_memory_benchmark_gets_its_allocation_sites(capsys, toy, tmp_path):
+    out = tmp_path / "out"
+    code, stdout, err = cli(
+        capsys, toy, out, "toy_benchmarks.peakmem_fill", "--head", toy[1], "--no-cachegrind", "--seconds", "0.3"
+    )
+    assert code == 0, err
+    folder = out / "toy_benchmarks.peakmem_fill"
+    doc = json.loads((folder / "diff.json").read_text())
+    memory = doc["functions"]["memory"]
+    assert memory["unit"] == "bytes" and doc["totals"]["memory_peak"]["head"] > 1_000_000
+    site = memory["sites"][0]
+    assert (site["file"], site["function"], site["line"]) == ("toypkg/__init__.py", "fill.<locals>.<listcomp>", 10)
+    assert site["head"] > 1_000_000 and doc["top"]["memory"]["function"] == "fill.<locals>.<listcomp>"
+    assert "## Memory left allocated by one call (tracemalloc) — sites" in (folder / "diff.md").read_text()
+    assert (folder / "flame-memory-head.svg").is_file()

@@ -21,7 +21,7 @@ CATALOG = targets.catalog_from_json(
     [
         {"name": "m.Work.time_work", "type": "time", "params": [["200", "2000"], ["'a'", "'b'"]], "param_names": ["n", "kind"]},
         {"name": "m.Work.track_work_instructions", "type": "track", "params": [["200", "2000"], ["'a'", "'b'"]], "param_names": ["n", "kind"]},
-        {"name": "m.Foot.peakmem_fill", "type": "peakmem", "params": [], "param_names": []},
+        {"name": "m.Foot.peakmem_fill", "type": "peakmemory", "params": [], "param_names": []},
         {"name": "m.Foot.track_fill_rss_growth", "type": "track", "params": [], "param_names": []},
         {"name": "m.time_plain", "type": "time", "params": [], "param_names": [], "setup_cache": True},
     ]

@@ -24,7 +24,7 @@ from tools.errors import ToolError
 from tools.schema import twin_of
 
 RESOURCE_TWINS = ("cpu_time", "rss_growth", "io_read_bytes", "io_write_bytes")
-MEMORY_TYPES = ("peakmem", "memory")  # asv types of peakmem_* and mem_* benchmarks
+MEMORY_TYPES = ("peakmemory", "memory")  # asv types of peakmem_* and mem_* benchmarks
 LIST_ALL_UP_TO = 40  # an unknown name lists every valid one up to this many, else close matches
 
 
