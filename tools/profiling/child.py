@@ -359,19 +359,23 @@ def _profiler(clock: str):
     raise SystemExit(f"unknown clock {clock!r}; expected one of {CLOCKS}")
 
 
+MIN_CLEAN_ROUNDS = 10  # fewer whole rounds than this: every round counts, rescaled
+
+
 class Rounds:
     """cProfile in short rounds, each with its own profiler. On the wall clock a round counts
     only when the process kept its core for the whole round (wall time less the thread's CPU
     time is at most ``MAX_STOLEN`` of it): on a shared machine the time a process waits for a
     core lands, in milliseconds at a time, on whichever function was running, and it is most
-    of the noise. When no round is clean (long calls on a busy machine), the least-preempted
-    round counts, and ``clean`` says so."""
+    of the noise. With fewer than ``MIN_CLEAN_ROUNDS`` such rounds (long calls on a busy
+    machine) every round counts, its times scaled by its CPU / wall time: the waiting is then
+    taken out on average, not function by function, and ``clean`` says so."""
 
     def __init__(self, clock: str):
         self.clock = clock
-        self.merged: dict = {}
-        self.calls = self.rounds = self.kept = 0
-        self.fallback = None  # (stolen share, calls, stats) of the least-preempted round
+        self.clean: dict = {}
+        self.scaled: dict = {}  # every round, times scaled by CPU / wall
+        self.clean_calls = self.all_calls = self.rounds = self.kept = 0
 
     def run(self, body: Body, n: int) -> float:
         """One round of ``n`` calls; returns its wall seconds."""
@@ -379,22 +383,38 @@ class Rounds:
         w0, c0 = time.perf_counter(), time.thread_time()
         body.run(n, (prof.enable, prof.disable))
         wall, cpu = time.perf_counter() - w0, time.thread_time() - c0
+        prof.create_stats()
         self.rounds += 1
-        stolen = max(wall - cpu, 0.0) / wall if wall > 0 else 0.0
-        if self.clock == "cpu" or stolen <= MAX_STOLEN:
-            prof.create_stats()
-            self.merged = _merge(self.merged, prof.stats)
-            self.calls += n
+        ratio = min(cpu / wall, 1.0) if wall > 0 and self.clock == "wall" else 1.0
+        self.scaled = _merge(self.scaled, _scaled(prof.stats, ratio))
+        self.all_calls += n
+        if ratio >= 1.0 - MAX_STOLEN:
+            self.clean = _merge(self.clean, prof.stats)
+            self.clean_calls += n
             self.kept += 1
-        elif self.fallback is None or stolen < self.fallback[0]:
-            prof.create_stats()
-            self.fallback = (stolen, n, prof.stats)
         return wall
 
-    def result(self) -> tuple[dict, int]:
-        if not self.calls and self.fallback is not None:
-            return self.fallback[2], self.fallback[1]
-        return self.merged, self.calls
+    def result(self) -> tuple[dict, int, bool]:
+        """(stats, calls, whether only whole rounds count)."""
+        if self.kept >= MIN_CLEAN_ROUNDS or self.clock == "cpu":
+            return self.clean, self.clean_calls, True
+        return self.scaled, self.all_calls, False
+
+
+def _scaled(stats: dict, ratio: float) -> dict:
+    """cProfile stats with every time multiplied by ``ratio`` (counts unchanged)."""
+    if ratio == 1.0:
+        return stats
+    out = {}
+    for key, (cc, nc, tt, ct, callers) in stats.items():
+        out[key] = (
+            cc,
+            nc,
+            tt * ratio,
+            ct * ratio,
+            {k: (c, n, t * ratio, u * ratio) for k, (c, n, t, u) in callers.items()},
+        )
+    return out
 
 
 def _merge(into: dict, stats: dict) -> dict:
@@ -413,14 +433,14 @@ def profile_time(body: Body, seconds: float, most: int, clock: str, labeler: Lab
     gc.collect()
     gc.disable()  # once for the phase: a collection per round would cost more than the round
     try:
-        while rounds.calls < most and (rounds.rounds == 0 or time.perf_counter() < end):
-            n = 1 if per_call is None else max(1, min(int(ROUND_S / per_call), most - rounds.calls))
+        while rounds.all_calls < most and (rounds.rounds == 0 or time.perf_counter() < end):
+            n = 1 if per_call is None else max(1, min(int(ROUND_S / per_call), most - rounds.all_calls))
             per_call = rounds.run(body, n) / n
     finally:
         gc.enable()
-    stats, calls = rounds.result()
+    stats, calls, clean = rounds.result()
     write_pstats(rewrite_stats(stats, labeler), os.path.join(out, "time.pstats"))
-    return {"calls": calls, "rounds": rounds.rounds, "kept": rounds.kept, "clean": rounds.kept > 0}
+    return {"calls": calls, "rounds": rounds.rounds, "kept": rounds.kept, "clean": clean}
 
 
 _ADDRESS = None  # compiled lazily: " at 0x7f...>" in the names cProfile gives some builtins

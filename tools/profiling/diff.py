@@ -17,7 +17,7 @@ measured head value stays in the tables beside the normalised change.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from tools.profiling.profiles import Func, FuncStats, Profile
 
@@ -32,6 +32,7 @@ class Change:
     base: float
     head: float  # as measured
     speed: float = 1.0  # the head process's speed factor (time only): changes use head / speed
+    same_work: bool | None = None  # time only: same calls and own bytecodes at both revisions
 
     @property
     def head_normalised(self) -> float:
@@ -47,8 +48,9 @@ class Change:
 
     def as_json(self) -> dict:
         row = {**asdict(self), "delta": self.delta, "delta_pct": self.delta_pct}
-        if self.speed == 1.0:
-            del row["speed"]
+        for key, default in (("speed", 1.0), ("same_work", None)):
+            if row[key] == default:
+                del row[key]
         return row
 
 
@@ -69,6 +71,12 @@ def changes(base: Profile, head: Profile, kind: str, speed: float = 1.0) -> list
         h = getattr(head.table.get(func, zero), kind)
         out.append(Change(func[0], func[1], _line(func, base, head), b, h, speed))
     return sorted(out, key=lambda c: (-c.delta, c.file, c.function))
+
+
+def mark_same_work(rows: list[Change], same: set[Func]) -> list[Change]:
+    """Time rows flagged with whether the function did the same work at both revisions: a
+    time change there is C-level work, memory behaviour or noise, not more Python work."""
+    return [replace(r, same_work=(r.file, r.function) in same) for r in rows]
 
 
 def _same(a: float | None, b: float | None) -> bool:

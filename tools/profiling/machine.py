@@ -36,6 +36,11 @@ def estimate_s(plan: Plan, sides: int) -> float:
     return one * max(1.0, 2 * sides / 2)
 
 
+def would_run(plan: Plan, sides: int, seconds_left: float) -> bool:
+    """Whether the cachegrind step should fit in ``seconds_left`` (valgrind installed, estimate)."""
+    return valgrind() is not None and estimate_s(plan, sides) <= seconds_left - WRITE_RESERVE_S
+
+
 def parse_cachegrind(path: Path) -> tuple[int, dict[str, int]]:
     """(total, {C function: instructions}) of a cachegrind output file (``--cache-sim=no``)."""
     counts: dict[str, int] = defaultdict(int)

@@ -68,13 +68,17 @@ def _rows_table(rows: list[dict], metric: str, single: bool) -> str:
         body = [[i + 1, md_code(r["function"]), _where(r), _num(r["head"], metric)] for i, r in enumerate(rows)]
         return md_table(headers, body, [True, False, False, True])
     scaled = any("speed" in r for r in rows)  # time: the change is read with head ÷ its speed factor
-    headers = ["#", "function", "where", "base", "head"] + (["head ÷ speed"] if scaled else []) + ["change", "change %"]
+    work = any("same_work" in r for r in rows)  # time: did the function do the same work?
+    headers = ["#", "function", "where", "base", "head"] + (["head ÷ speed"] if scaled else [])
+    headers += ["change", "change %"] + (["work"] if work else [])
     body = []
     for i, r in enumerate(rows):
         cells = [i + 1, md_code(r["function"]), _where(r), _num(r["base"], metric), _num(r["head"], metric)]
         cells += [_num(r["head"] / r["speed"], metric)] if scaled else []
-        body.append(cells + _change_cells(r, metric))
-    return md_table(headers, body, [True, False, False] + [True] * (len(headers) - 3))
+        cells += _change_cells(r, metric)
+        cells += [{True: "same", False: "changed"}.get(r.get("same_work"), "")] if work else []
+        body.append(cells)
+    return md_table(headers, body, [True, False, False] + [True] * (len(headers) - 3 - work) + [False] * work)
 
 
 def _totals_table(doc: dict, single: bool) -> str:
@@ -111,8 +115,10 @@ def _top_lines(doc: dict) -> list[str]:
             )
         else:
             pct = f", {human_pct(row['delta_pct'])}" if row["delta_pct"] is not None else ", new"
+            same = " — same calls and bytecodes at both revisions: C-level work, memory or noise"
             lines.append(
                 f"- {TITLES[metric]}: {md_code(row['function'])}{where} {_signed(row['delta'], metric)}{pct} (self)"
+                + (same if row.get("same_work") else "")
             )
     return lines or ["- no function's own cost grew"]
 
@@ -146,7 +152,7 @@ def _header(doc: dict) -> list[str]:
         lines.append(f"- calls measured at {role}: " + ", ".join(f"{k} {v:,}" for k, v in side["calls"].items()))
         rounds = side.get("time_rounds") or {}
         if rounds.get("rounds"):
-            note = "" if rounds.get("clean") else " (none whole: the least-preempted round is used)"
+            note = "" if rounds.get("clean") else "; too few: every round counts, scaled by its CPU / wall time"
             lines.append(f"  - cProfile rounds kept at {role}: {rounds['kept']:,} of {rounds['rounds']:,}{note}")
     return lines
 

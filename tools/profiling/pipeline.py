@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from tools.errors import ToolError
@@ -19,6 +20,8 @@ from tools.profiling.result import ProfileResult, side_result
 from tools.profiling.targets import Benchmark, Target, catalog_from_json
 
 DISCOVERY_TIMEOUT_S = 120.0
+PROFILE_STEP_S = 5.0  # the profile step beyond its cProfile seconds: start-up, setup, bytecodes (typical)
+LONGER_TIME = 2.5  # cProfile seconds multiplier when cachegrind will not run anyway
 
 
 def discover(benchmark_dir: Path, library_root: Path) -> dict[str, Benchmark]:
@@ -63,8 +66,10 @@ def profile_target(
         runner.setup_caches(target, runs, benchmark_dir, budget)
         lap("setup_cache")
         plan = runner.plan_calls(runner.calibrate(target, runs, benchmark_dir, budget), target.memory, time_s, clock)
-        lap("calibrate")
         live = [r for r in runs if r.skipped is None]
+        if machine_counts and not machine.would_run(plan, len(live), budget.remaining() - PROFILE_STEP_S - time_s):
+            plan = replace(plan, time_s=time_s * LONGER_TIME)  # cachegrind will not fit: its time goes to cProfile
+        lap("calibrate")
         runner.profile_children(target, live, plan, benchmark_dir, budget)
         lap("profile")
         if machine_counts:

@@ -63,6 +63,10 @@ def _tables(result: ProfileResult, metric: str) -> dict[str, list[diff.Change]]:
             return {}
         factor = speed(result) if metric == "time" else 1.0
         tables = {kind: diff.changes(base, head, kind, factor) for kind in ("self", "cumulative")}
+        if metric == "time" and all("bytecodes" in result.sides[r].profiles for r in ("base", "head")):
+            b_bc, h_bc = (result.sides[r].profiles["bytecodes"] for r in ("base", "head"))
+            same = set(diff.unchanged_functions(base, head, b_bc, h_bc))
+            tables = {kind: diff.mark_same_work(rows, same) for kind, rows in tables.items()}
         if metric == "memory":
             tables["sites"] = diff.site_changes(base, head)
         return tables
