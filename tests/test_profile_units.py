@@ -218,7 +218,7 @@ def _side(role, work):
 
 def test_report_folder_holds_json_markdown_flame_graphs_and_pstats(tmp_path):
     target = targets.resolve_target(CATALOG, "m.Work.time_work", "200, 'a'")
-    plan = Plan(10, 2.0, "cpu", 10, 5, False, 0.1, 1e-3)
+    plan = Plan(2.0, 1e-3, "cpu", 10, 5, False, 0.1, 1e-3)
     result = ProfileResult(target, {"base": _side("base", 2.0), "head": _side("head", 3.0)}, plan, seconds=12.3)
     folder = write_profile(result, tmp_path / "out")
     assert folder.name == "m.Work.time_work--n=200,kind=a"
@@ -271,3 +271,17 @@ def test_pstats_keys_lose_builtin_addresses_and_merged_entries_add_up(tmp_path):
     merged = profiles.read_pstats(path)
     key = ("~", 0, "<built-in method __new__ of type object>")
     assert merged[key] == (3, 3, 3.0, 3.0, {("x.py", 1, "f"): (3, 3, 3.0, 3.0)})
+
+
+def test_call_counts_come_from_the_calibration():
+    from dataclasses import replace
+
+    from tools.profiling import runner
+
+    cal = {"call_s": 1e-3, "setup_s": 0.5, "bytecodes_per_call": 10_000, "wall_s": 1.0, "measure_s": 0.2}
+    plan = runner.plan_calls(cal, memory=False)
+    # bytecodes: 2M target -> 200 calls, halved while the traced time would pass 2x the cProfile seconds
+    assert (plan.bytecode_calls, plan.machine_calls, plan.time_calls) == (100, 12, 2000)
+    assert plan.ready_s == pytest.approx(0.8) and replace(plan, time_s=5.0).time_calls == 5000
+    fresh = runner.plan_calls({**cal, "fresh_setup": True}, memory=True)
+    assert fresh.time_calls == 3 and fresh.memory  # 2 s / (1 ms call + 0.5 s setup)

@@ -36,6 +36,7 @@ DEFAULT_CLOCK = "wall"  # cProfile on its own clock, rounds with preemption left
 MACHINE_BYTECODES = 500_000
 MACHINE_NATIVE_S = 0.02
 TRACE_SLOWDOWN = 40.0  # the bytecode tracer's measured slowdown is 20-30x; with a margin
+# (the bytecode phase aims at about 2x the cProfile seconds at most, but counts one call at least)
 
 
 class ProfileFailed(Exception):
@@ -69,14 +70,19 @@ class Side:
 class Plan:
     """Body calls per measurement, the same at every side."""
 
-    time_calls: int  # at most; the cProfile phase stops after time_s seconds
-    time_s: float
+    time_s: float  # seconds of cProfile rounds
+    per_call_s: float  # native seconds per call, its setup included when each call needs a fresh one
     clock: str  # cProfile's clock: wall (preempted rounds left out) or cpu (thread CPU time)
     bytecode_calls: int
     machine_calls: int
     memory: bool
     ready_s: float  # start-up + setup + warm-up of one child, native
     call_s: float
+
+    @property
+    def time_calls(self) -> int:
+        """At most this many cProfile calls (the rounds stop after ``time_s`` seconds anyway)."""
+        return _clamp(self.time_s / self.per_call_s)
 
 
 @dataclass
@@ -212,14 +218,14 @@ def plan_calls(cal: dict, memory: bool, time_target_s: float = TIME_TARGET_S, cl
     per_call = call_s + (float(cal["setup_s"]) if cal.get("fresh_setup") else 0.0)
     bytecodes = max(int(cal.get("bytecodes_per_call") or 0), 1)
     bytecode_calls = _clamp(math.ceil(BYTECODE_TARGET / bytecodes), high=5_000)
-    while bytecode_calls > 1 and bytecode_calls * call_s * TRACE_SLOWDOWN > 10 * time_target_s:
-        bytecode_calls //= 2  # a body mostly in C: few bytecodes, long calls
+    while bytecode_calls > 1 and bytecode_calls * call_s * TRACE_SLOWDOWN > 2 * time_target_s:
+        bytecode_calls //= 2  # long calls: the count is exact with fewer of them
     machine_calls = _clamp(math.ceil(MACHINE_BYTECODES / bytecodes), high=1_000)
     while machine_calls > 1 and machine_calls * call_s > MACHINE_NATIVE_S:
         machine_calls //= 2
     return Plan(
-        time_calls=_clamp(time_target_s / per_call),
         time_s=time_target_s,
+        per_call_s=per_call,
         clock=clock,
         bytecode_calls=bytecode_calls,
         machine_calls=machine_calls,
