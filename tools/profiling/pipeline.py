@@ -20,8 +20,7 @@ from tools.profiling.result import ProfileResult, side_result
 from tools.profiling.targets import Benchmark, Target, catalog_from_json
 
 DISCOVERY_TIMEOUT_S = 120.0
-PROFILE_STEP_S = 5.0  # the profile step beyond its cProfile seconds: start-up, setup, bytecodes (typical)
-LONGER_TIME = 2.5  # cProfile seconds multiplier when cachegrind will not run anyway
+LONGER_TIME = 2.5  # at most this many times the cProfile seconds when cachegrind will not run anyway
 
 
 def discover(benchmark_dir: Path, library_root: Path) -> dict[str, Benchmark]:
@@ -67,8 +66,7 @@ def profile_target(
         lap("setup_cache")
         plan = runner.plan_calls(runner.calibrate(target, runs, benchmark_dir, budget), target.memory, time_s, clock)
         live = [r for r in runs if r.skipped is None]
-        if machine_counts and not machine.would_run(plan, len(live), budget.remaining() - PROFILE_STEP_S - time_s):
-            plan = replace(plan, time_s=time_s * LONGER_TIME)  # cachegrind will not fit: its time goes to cProfile
+        plan = _longer_time(plan, len(live), budget, machine_counts)
         lap("calibrate")
         runner.profile_children(target, live, plan, benchmark_dir, budget)
         lap("profile")
@@ -81,3 +79,13 @@ def profile_target(
     finally:
         if keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _longer_time(plan: runner.Plan, sides: int, budget: runner.Budget, machine_counts: bool) -> runner.Plan:
+    """When cachegrind was asked for but will not fit, its budget goes to cProfile: up to
+    ``LONGER_TIME`` times the seconds, as far as the rest of the profile step leaves room."""
+    other = runner.profile_other_s(plan)
+    if not machine_counts or machine.would_run(plan, sides, budget.remaining() - other - plan.time_s):
+        return plan
+    room = budget.remaining() - other - machine.WRITE_RESERVE_S
+    return replace(plan, time_s=min(max(room, plan.time_s), plan.time_s * LONGER_TIME))

@@ -235,6 +235,13 @@ def plan_calls(cal: dict, memory: bool, time_target_s: float = TIME_TARGET_S, cl
     )
 
 
+def profile_other_s(plan: Plan) -> float:
+    """Seconds the profile step should take besides its cProfile rounds: start-up and setup,
+    the traced bytecode calls, a tracemalloc call; doubled, for a busy machine."""
+    traced = plan.bytecode_calls * plan.call_s * TRACE_SLOWDOWN / 2  # the tracer's typical slowdown
+    return 2 * (plan.ready_s + traced + (3 * plan.call_s if plan.memory else 0.0))
+
+
 def profile_children(target: Target, runs: list[SideRun], plan: Plan, benchmark_dir: Path, budget: Budget) -> None:
     """The profile child at every side, all at once."""
     calls = {"time": plan.time_calls, "bytecodes": plan.bytecode_calls, "memory": int(plan.memory)}
