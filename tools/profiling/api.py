@@ -113,10 +113,12 @@ def run_profile(
     out_dir: Path,
     options: Options = Options(),
     tree_map: Mapping[str, Path] | None = None,
+    budget: runner.Budget | None = None,
 ) -> ProfileOutcome:
     """Profile ``target`` at ``commits`` ({'base': hash, 'head': hash}, either may be absent)
-    and write its files; raises ``runner.ProfileFailed`` when nothing could be profiled."""
-    budget = runner.Budget(options.budget_s)
+    and write its files; raises ``runner.ProfileFailed`` when nothing could be profiled.
+    ``budget``: one already running (default: ``options.budget_s`` from now)."""
+    budget = budget or runner.Budget(options.budget_s)
 
     def with_trees(tmap: Mapping[str, Path]) -> ProfileOutcome:
         sides = [runner.Side(role, c, tmap[c]) for role, c in commits.items()]
@@ -148,14 +150,16 @@ def profile_benchmark(
     options: Options = Options(),
 ) -> ProfileOutcome:
     """Command-line use: ToolError (exit 2) for an unknown benchmark, revision or params, before
-    anything is written; ToolError exit 1 when the profile itself fails."""
+    anything is written; ToolError exit 1 when the profile itself fails. The budget covers
+    discovery and the revisions' extraction too."""
+    budget = runner.Budget(options.budget_s)
     project = load_project(config)
     commits = {"base": trees.resolve_commit(project.repo, base)} if base else {}
     commits["head"] = trees.resolve_commit(project.repo, head)
     catalog = pipeline.discover(project.benchmark_dir, project.repo)
     target = resolve_target(catalog, benchmark, params)
     try:
-        return run_profile(project, target, commits, Path(out_dir), options)
+        return run_profile(project, target, commits, Path(out_dir), options, budget=budget)
     except runner.ProfileFailed as exc:
         raise ToolError(f"profiling {target.display} failed: {exc}", exit_code=1) from None
 
