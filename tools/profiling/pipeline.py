@@ -60,6 +60,7 @@ def profile_target(
     def lap(name: str) -> None:  # wall seconds per step, for the report and the budget figures
         phases[name] = round(budget.spent() - sum(phases.values()), 2)
 
+    lap("before")  # what the budget spent before: discovery and extraction, for the command
     try:
         runs = runner.new_runs(sides, work)
         runner.setup_caches(target, runs, benchmark_dir, budget)
