@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tools.profiling import flamegraph
 from tools.profiling.markdown import render_md
-from tools.profiling.report import TITLES, fmt_for, folder_name, report_json
+from tools.profiling.report import TITLES, fmt_for, folder_name, report_json, speed
 from tools.profiling.result import METRICS, ProfileResult
 
 
@@ -51,18 +51,22 @@ def flame_graphs(result: ProfileResult) -> dict[str, dict[str, str]]:
             index.setdefault(metric, {})[role] = name
         if result.compared:
             name = f"flame-{metric}-diff.svg"
-            base, head = profiles["base"], profiles["head"]
-            sub = f"head {fmt(head.total)} vs base {fmt(base.total)} per call; red: own cost grew, blue: shrank"
-            files[name] = flamegraph.diff_svg(
-                base.stacks,
-                head.stacks,
-                title=_title(result, metric, "base → head"),
-                subtitle=sub,
-                fmt=fmt,
-                lines=lines,
-            )
+            files[name] = _diff_graph(result, metric, profiles["base"], profiles["head"], lines)
             index[metric]["diff"] = name
     return {"files": files, "index": index}
+
+
+def _diff_graph(result: ProfileResult, metric: str, base, head, lines: dict) -> str:
+    """The differential flame graph; for time the head is divided by its speed factor, as in
+    the tables, so a process that ran slower overall does not colour every frame red."""
+    fmt = fmt_for(metric)
+    factor = speed(result) if metric == "time" else 1.0
+    stacks = {k: v / factor for k, v in head.stacks.items()} if factor != 1.0 else head.stacks
+    sub = f"head {fmt(head.total / factor)} vs base {fmt(base.total)} per call; red: own cost grew, blue: shrank"
+    if factor != 1.0:
+        sub += f"; head ÷ its speed factor {factor:.3f}"
+    title = _title(result, metric, "base → head")
+    return flamegraph.diff_svg(base.stacks, stacks, title=title, subtitle=sub, fmt=fmt, lines=lines)
 
 
 def write_profile(result: ProfileResult, out_dir: Path) -> Path:
