@@ -19,7 +19,9 @@ from pathlib import Path
 from tools.profiling.runner import Budget, Child, Plan, ProfileFailed, SideRun, job_for, run_children
 from tools.profiling.targets import Target
 
-VALGRIND_SLOWDOWN = 30.0  # wall per cachegrind child vs native, measured 28-35x here at load 6-9 (a child past the budget is killed)
+# wall seconds per cachegrind child vs native, measured 28-35x here at load 6-9 (a child that
+# runs past the budget is killed, so an optimistic estimate costs time, never the budget)
+VALGRIND_SLOWDOWN = 30.0
 TOP_C_FUNCTIONS = 40
 WRITE_RESERVE_S = 3.0  # of the budget, kept for loading the profiles and writing the report
 
