@@ -37,29 +37,12 @@ def outputs(tmp_path_factory) -> dict[str, Path]:
     mp.chdir(work)
     mp.setenv("SOURCE_DATE_EPOCH", EPOCH)
     common = ["--results-dir", "results", "--no-cache"]
+    regressions = ["regressions", *common, "--site-url", "site", "--profile-cap", "0"]  # no repository to profile
     try:
         assert main(["export", *common, "--all", "--output", "out/export.csv"]) == 0
         assert main(["report", *common, "--output-dir", "out", "--no-charts"]) == 0
-        assert (
-            main(["regressions", *common, "--rounds-dir", SESSION, "--site-url", "site", "--output", "out/pairwise"])
-            == 0
-        )
-        assert (
-            main(
-                [
-                    "regressions",
-                    *common,
-                    "--history",
-                    "--history-rounds-dir",
-                    "rounds",
-                    "--site-url",
-                    "site",
-                    "--output",
-                    "out/history",
-                ]
-            )
-            == 0
-        )
+        assert main([*regressions, "--rounds-dir", SESSION, "--output", "out/pairwise"]) == 0
+        assert main([*regressions, "--history", "--history-rounds-dir", "rounds", "--output", "out/history"]) == 0
     finally:
         mp.undo()
     return {

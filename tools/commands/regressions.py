@@ -32,6 +32,7 @@ from tools.errors import ToolError
 from tools.history_report import MIN_COMMITS, build_history
 from tools.io import atomic_write_text
 from tools.loader import load_results, load_sessions
+from tools.profile_links import DEFAULT_CAP, profile_regressions
 from tools.regression_report import ReportContext, Side, regression_report
 from tools.render import html_page
 from tools.revisions import head_series, newest_commit, previous_commit, resolve_revision
@@ -45,6 +46,7 @@ def add_arguments(parser) -> None:
     _commit_arguments(parser)
     _measure_arguments(parser)
     _history_arguments(parser)
+    _profile_arguments(parser)
     _output_arguments(parser)
 
 
@@ -122,6 +124,14 @@ def _history_arguments(parser) -> None:
         "interleaved, N rounds a side, and say whether it held (0 = not re-run, the default; a "
         "regression issue is opened for a history change point only once confirmed)",
     )
+
+
+def _profile_arguments(parser) -> None:
+    what = (
+        f"profile the regressions at their two commits (tools/profiling): at most N workloads a run, "
+        f"each within 60 s, linked from the report (default {DEFAULT_CAP}; 0 = none)"
+    )
+    parser.add_argument("--profile-cap", type=int, default=DEFAULT_CAP, metavar="N", help=what)
 
 
 def _output_arguments(parser) -> None:
@@ -292,19 +302,34 @@ def _param_names(table: pd.DataFrame) -> dict[str, list[str]]:
     return {name: list(meta.get("param_names") or []) for name, meta in (table.attrs.get("benchmarks") or {}).items()}
 
 
+def _profiles(c: Comparison, history, args, settings: Settings, reports: Path) -> dict:
+    """Profiles of the regressions blamed on a commit (none with --profile-cap 0)."""
+    if args.profile_cap <= 0:
+        return {}
+    changes = list(history.changes or ()) if history is not None else []
+    if not any(f.verdict == "regressed" for f in [*c.findings, *changes]):
+        return {}
+    out = settings.output_dir / "profiles"
+    links = profile_regressions(
+        c.findings, changes, c.base, c.head, out, reports, cap=args.profile_cap, config=settings.config_path
+    )
+    print(f"profiled {sum(1 for v in links.values() if not v.reason)} regression(s) into {out}")
+    return links
+
+
 def _write_report(c: Comparison, history, args, settings: Settings) -> dict:
     stamp = utc_stamp()
     on_head = head_series(c.table, c.head)
+    stem = Path(args.output) if args.output else settings.reports_dir / f"regression_report_{stamp}"
     ctx = ReportContext(
         base=_side(c.table, c.base) if c.base else None, head=_side(c.table, c.head),
         generated=f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC", mode=c.mode,
         site=args.site_url or _local_site(settings, args), param_names=_param_names(c.table),
         machines=sorted({str(f.machine) for f in c.findings} or {m for m, _ in on_head}),
         environments=sorted({str(f.environment) for f in c.findings} or {e for _, e in on_head}),
-        notes=c.notes,
+        notes=c.notes, profiles=_profiles(c, history, args, settings, stem.parent),
     )  # fmt: skip
     md, data = regression_report(c.findings, ctx, history)
-    stem = Path(args.output) if args.output else settings.reports_dir / f"regression_report_{stamp}"
     title = f"Regression report {(c.base or '')[:8]}..{c.head[:8]}"
     paths = [
         atomic_write_text(stem.with_name(stem.name + ".json"), json.dumps(data, indent=2, allow_nan=False) + "\n"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from tools.profiling.channel import instructions
 from tools.profiling.runner import Budget, Child, Plan, ProfileFailed, SideRun, job_for, run_children
 from tools.profiling.targets import Target
 
@@ -27,9 +28,7 @@ WRITE_RESERVE_S = 3.0  # of the budget, kept for loading the profiles and writin
 
 
 def valgrind() -> str | None:
-    from benchmarks.framework.instructions import valgrind_path
-
-    return valgrind_path()
+    return instructions().valgrind_path()
 
 
 def estimate_s(plan: Plan, sides: int) -> float:
@@ -71,8 +70,7 @@ def per_call(a: tuple[int, dict], b: tuple[int, dict], calls: int) -> dict:
 
 
 def _children(target: Target, runs: list[SideRun], plan: Plan, benchmark_dir: Path, tool: str) -> list[Child]:
-    from benchmarks.framework.instructions import cachegrind_prefix
-
+    cachegrind_prefix = instructions().cachegrind_prefix
     children = []
     for run in runs:
         for tag, body in (("a", 0), ("b", 1)):

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.profiling.channel import instructions
 from tools.profiling.targets import Target
 
 CHILD = Path(__file__).with_name("child.py")
@@ -117,9 +118,7 @@ def label_prefixes(tree: Path, benchmark_dir: Path) -> list[list[str]]:
 
 
 def _child_env() -> dict[str, str]:
-    from benchmarks.framework.instructions import child_env
-
-    return child_env()
+    return instructions().child_env()
 
 
 def _tail(path: Path, lines: int = 12) -> str:
