@@ -31,6 +31,7 @@ This package holds no benchmarks itself (asv imports it during discovery and fin
 from .adapter import asv_benchmark, param_grid
 from .config import Benchmarkable, BenchmarkConfig, BenchmarkType
 from .instructions import InstructionCountError, count_instructions
+from .metrics import declared_unit, metric
 from .relative import measure_relative, relative_time
 from .resources import ResourceMonitor, ResourceUsage, measure_resources
 
@@ -43,8 +44,10 @@ __all__ = [
     "ResourceUsage",
     "asv_benchmark",
     "count_instructions",
+    "declared_unit",
     "measure_relative",
     "measure_resources",
+    "metric",
     "param_grid",
     "relative_time",
 ]
