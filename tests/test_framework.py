@@ -445,11 +445,11 @@ def test_measure_operations_reports_per_operation(tmp_path):
         with open(path, "rb") as fh:
             return fh.read()
 
-    per_op = measure_operations(read, min_time=0.02)
-    assert per_op.operations >= 3
+    per_op = measure_operations(read, 5)
+    assert per_op.operations == 5
     assert 64 * 1024 <= per_op.io_read_bytes < 64 * 1024 + 4096  # one file's bytes per call, not the loop's
     assert per_op.io_write_bytes == 0
-    quiet = measure_operations(lambda: sum(range(1000)), min_time=0.02)
+    quiet = measure_operations(lambda: sum(range(1000)), 2_000)
     assert quiet.io_read_bytes == 0 and quiet.io_write_bytes == 0  # the probes do not count
     assert quiet.cpu_user + quiet.cpu_system > 0
     assert quiet.ctx_switches_voluntary < 1
@@ -457,7 +457,7 @@ def test_measure_operations_reports_per_operation(tmp_path):
 
 
 def test_measure_operations_sees_the_peak_of_a_transient_allocation():
-    per_op = measure_operations(lambda: bytearray(b"\x01" * (40 * MB)), min_time=0.01, min_calls=1, max_calls=2)
+    per_op = measure_operations(lambda: bytearray(b"\x01" * (40 * MB)), 2, warm_up=0)
     if per_op.peak_rss is not None:  # Linux: VmHWM reset through /proc/self/clear_refs
         assert per_op.peak_rss >= 30 * MB
 
@@ -475,7 +475,7 @@ def test_resource_channel_generates_one_track_per_metric_with_units():
     def _missing():
         raise NotImplementedError("not at this commit")
 
-    cls = _channel("irchannel_a", sum_1000=_sum, missing=_missing)
+    cls = _channel("irchannel_a", sum_1000=(_sum, 500), missing=(_missing, 1))
     assert cls.params == [["sum_1000", "missing"]] and cls.param_names == ["workload"]
     assert cls.rounds == 1
     assert {n: getattr(cls, n).unit for n in vars(cls) if n.startswith("track_")} == {
@@ -491,6 +491,7 @@ def test_resource_channel_generates_one_track_per_metric_with_units():
         bench.setup(measured, "missing")  # asv records a skip
     versions = {getattr(cls, f"track_{m}").version for m in channel_mod.METRICS}
     assert len(versions) == 1 and "_sum" in cls.track_cpu_user.pretty_source
+    assert measured["sum_1000"]["operations"] == 500
 
 
 def test_resource_channel_keys_its_cache_by_module_and_refuses_a_second_one():
@@ -499,7 +500,7 @@ def test_resource_channel_keys_its_cache_by_module_and_refuses_a_second_one():
     def _op():
         return lambda: None
 
-    a, b = _channel("irpkg.irchannel_b", op=_op), _channel("irpkg.irchannel_c", op=_op)
+    a, b = _channel("irpkg.irchannel_b", op=(_op, 1)), _channel("irpkg.irchannel_c", op=(_op, 1))
     for mod in ("irpkg.irchannel_b", "irpkg.irchannel_c"):
         sys.modules.setdefault(mod, type(sys)(mod))
     try:
@@ -508,11 +509,13 @@ def test_resource_channel_keys_its_cache_by_module_and_refuses_a_second_one():
         for mod in ("irpkg.irchannel_b", "irpkg.irchannel_c"):
             del sys.modules[mod]
     with pytest.raises(TypeError, match="already has a resource channel"):
-        _channel("irpkg.irchannel_b", op=_op)
+        _channel("irpkg.irchannel_b", op=(_op, 1))
     with pytest.raises(TypeError, match="workloads"):
         _channel("irchannel_d")
+    with pytest.raises(TypeError, match="calls >= 1"):
+        _channel("irchannel_f", op=_op)
     with pytest.raises(TypeError, match="clashes"):
-        resource_channel(type("R", (), {"__module__": "irchannel_e", "workloads": {"op": _op}, "setup": _op}))
+        resource_channel(type("R", (), {"__module__": "irchannel_e", "workloads": {"op": (_op, 1)}, "setup": _op}))
 
 
 # ---- instruction counts under valgrind ------------------------------------------------------

@@ -4,11 +4,13 @@ A component module names its representative workloads in a class and decorates i
 
     @resource_channel
     class Resources:
-        workloads = {"route_cost_optimized": _route_cost_optimized}  # name -> builder
+        workloads = {"route_cost_optimized": (_route_cost_optimized, 1_000)}  # name -> (builder, calls)
 
 A builder takes no argument, builds its workload (``require(...)`` may raise NotImplementedError
-at an older commit) and returns the operation, a zero-argument callable. The decorator adds, for
-each workload (the asv parameter ``workload``), seven ``track_*`` methods with their units:
+at an older commit) and returns the operation, a zero-argument callable; ``calls`` is how many
+calls are measured (pick ~0.1 s of them: the CPU split is sampled at the kernel's tick, and a
+fixed count makes every run do the same work). The decorator adds, for each workload (the asv
+parameter ``workload``), seven ``track_*`` methods with their units:
 
     track_cpu_user, track_cpu_system          seconds of CPU per operation (getrusage)
     track_peak_rss                            bytes: highest RSS while the operations ran, above
@@ -18,10 +20,9 @@ each workload (the asv parameter ``workload``), seven ``track_*`` methods with t
     track_ctx_switches_involuntary            waited / the scheduler preempted it
 
 Cost: asv's ``setup_cache`` runs once per asv run and measures every workload of the class
-(``measure_operations``: warm-up calls, then ``resource_time`` seconds of calls, 0.1 s by
-default); each ``track_*`` process only reads its number from the cache, ~40 ms here. A result
-is one measurement (``rounds = 1``); the interleaved runner's rounds are separate asv runs, each
-measuring afresh.
+(``measure_operations``: 1% warm-up calls, then ``calls``); each ``track_*`` process only reads
+its number from the cache, ~40 ms here. A result is one measurement (``rounds = 1``); the
+interleaved runner's rounds are separate asv runs, each measuring afresh.
 
 asv keys a ``setup_cache`` by its function's module and first line. The generated one lives
 here, so only its module tells two classes apart: one resource channel per module.
@@ -37,7 +38,6 @@ from .instructions import CHILD_VAR, _skip
 from .resources import measure_operations
 
 RESOURCE_VERSION = "1"  # bump when what a metric means changes: part of every track's asv version
-DEFAULT_TIME = 0.1  # seconds of calls per workload
 TIMEOUT = 300.0  # setup_cache builds every workload of the class
 # metric -> (asv unit, what it is): the names the tools know (tools/schema.py RESOURCE_METRICS)
 METRICS: dict[str, tuple[str, str]] = {
@@ -52,36 +52,41 @@ METRICS: dict[str, tuple[str, str]] = {
 _MODULES: set[str] = set()
 
 
-def measure_workloads(workloads: Mapping[str, Callable[[], Callable[[], Any]]], min_time: float) -> dict:
+Workloads = Mapping[str, tuple[Callable[[], Callable[[], Any]], int]]
+
+
+def measure_workloads(workloads: Workloads) -> dict:
     """{workload: {metric: value}} or {workload: {"skipped": reason}} when its builder raised
     NotImplementedError (a component the commit lacks). Each workload is dropped before the next
     is built, so it does not weigh on the next one's peak."""
     out: dict[str, dict] = {}
-    for name, build in workloads.items():
+    for name, (build, calls) in workloads.items():
         try:
             op = build()
         except NotImplementedError as exc:
             out[name] = {"skipped": str(exc) or "not available at this commit"}
             continue
-        out[name] = measure_operations(op, min_time=min_time).as_dict()
+        out[name] = measure_operations(op, calls).as_dict()
         del op
     return out
 
 
-def _version(cls: type, workloads: Mapping[str, Callable]) -> str:
+def _version(cls: type, workloads: Workloads) -> str:
     import hashlib
 
     from .relative import source_text
 
     parts = [RESOURCE_VERSION, source_text(measure_operations), source_text(measure_workloads)]
-    parts += [f"{name}\n{source_text(build)}" for name, build in workloads.items()]
+    parts += [f"{name} x {calls}\n{source_text(build)}" for name, (build, calls) in workloads.items()]
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
-def _shown(workloads: Mapping[str, Callable]) -> str:
+def _shown(workloads: Workloads) -> str:
     from .relative import source_text
 
-    return "\n".join(f"# workload {name!r}\n{source_text(build)}" for name, build in workloads.items())
+    return "\n".join(
+        f"# workload {name!r}, {calls} calls\n{source_text(build)}" for name, (build, calls) in workloads.items()
+    )
 
 
 def _track(metric: str, unit: str, doc: str) -> Callable:
@@ -96,13 +101,20 @@ def _track(metric: str, unit: str, doc: str) -> Callable:
     return track
 
 
-def _check(cls: type) -> Mapping[str, Callable]:
+def _well_formed(name: object, entry: object) -> bool:
+    if not isinstance(name, str) or not name.isidentifier() or not isinstance(entry, tuple) or len(entry) != 2:
+        return False
+    build, calls = entry
+    return callable(build) and isinstance(calls, int) and not isinstance(calls, bool) and calls >= 1
+
+
+def _check(cls: type) -> Workloads:
     workloads = getattr(cls, "workloads", None)
     if not isinstance(workloads, Mapping) or not workloads:
-        raise TypeError(f"{cls.__qualname__}: a resource channel needs workloads = {{name: builder}}")
-    for name, build in workloads.items():
-        if not isinstance(name, str) or not name.isidentifier() or not callable(build):
-            raise TypeError(f"{cls.__qualname__}: workload {name!r} needs an identifier name and a builder")
+        raise TypeError(f"{cls.__qualname__}: a resource channel needs workloads = {{name: (builder, calls)}}")
+    for name, entry in workloads.items():
+        if not _well_formed(name, entry):
+            raise TypeError(f"{cls.__qualname__}: workload {name!r} needs an identifier name and (builder, calls >= 1)")
     if cls.__module__ in _MODULES:
         raise TypeError(f"{cls.__qualname__}: {cls.__module__} already has a resource channel (asv keys "
                         "setup_cache by module and line: one channel per module)")
@@ -116,10 +128,9 @@ def resource_channel(cls: type) -> type:
     """Class decorator: the resource channel of ``cls.workloads`` (see the module docstring)."""
     workloads = _check(cls)
     _MODULES.add(cls.__module__)
-    min_time = float(getattr(cls, "resource_time", DEFAULT_TIME))
 
     def setup_cache(self):
-        return measure_workloads(workloads, min_time)
+        return measure_workloads(workloads)
 
     def setup(self, measured, workload):
         skipped = measured.get(workload, {}).get("skipped")
@@ -146,4 +157,4 @@ def resource_channel(cls: type) -> type:
     return cls
 
 
-__all__ = ["DEFAULT_TIME", "METRICS", "RESOURCE_VERSION", "measure_workloads", "resource_channel"]
+__all__ = ["METRICS", "RESOURCE_VERSION", "measure_workloads", "resource_channel"]

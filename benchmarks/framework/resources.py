@@ -18,8 +18,8 @@ from the operating system before and after the operation:
 - Context switches from psutil's ``num_ctx_switches``: voluntary (the process waited: I/O, a
   lock, a sleep) and involuntary (the scheduler took the CPU away: the machine's load).
 
-``measure_operations`` runs an operation many times inside one monitor and reports the usage per
-operation: the resource channel (``resource_channel.resource_channel``) is built on it.
+``measure_operations`` runs an operation a fixed number of times inside one monitor and reports
+the usage per operation: the resource channel (``resource_channel.resource_channel``) is built on it.
 """
 
 from __future__ import annotations
@@ -188,8 +188,6 @@ def measure_resources(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tupl
 
 # ---------------------------------------------------------------- per operation
 
-CALIBRATION_TIME = 0.01  # seconds of calls that fix how many calls the measurement makes
-
 
 @dataclass(frozen=True)
 class OperationUsage:
@@ -208,29 +206,20 @@ class OperationUsage:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
 
-def _calls_for(op: Callable[[], Any], min_time: float, min_calls: int, max_calls: int) -> int:
-    """How many calls of ``op`` fill ``min_time`` seconds (timed on warm-up calls; at least one)."""
-    calls, start = 0, time.perf_counter()
-    while True:
-        op()
-        calls += 1
-        took = time.perf_counter() - start
-        if took >= CALIBRATION_TIME or calls >= max_calls:
-            break
-    per_call = took / calls
-    wanted = int(min_time / per_call) + 1 if per_call > 0 else max_calls
-    return max(min_calls, min(max_calls, wanted))
+def measure_operations(op: Callable[[], Any], calls: int, *, warm_up: int | None = None) -> OperationUsage:
+    """Call ``op`` ``calls`` times inside one ``ResourceMonitor`` and return the usage per call.
 
-
-def measure_operations(
-    op: Callable[[], Any], *, min_time: float = 0.1, min_calls: int = 3, max_calls: int = 1_000_000
-) -> OperationUsage:
-    """Call ``op`` enough times to fill ``min_time`` seconds (after warm-up calls that fix the
-    count) inside one ``ResourceMonitor``; return the usage per call. The garbage collector runs
-    as it would in use (its work is the operation's cost), after one full collection first."""
+    A fixed count, not a time budget: every run does the same work, so a workload whose state
+    grows with each call (appends) reaches the same peak on a fast and a slow machine. ``warm_up``
+    calls (default 1% of ``calls``, at least one) run first, then one full garbage collection;
+    during the calls the collector runs as it would in use (its work is part of the cost).
+    """
     import gc
 
-    calls = _calls_for(op, min_time, min_calls, max_calls)
+    if not isinstance(calls, int) or calls < 1:
+        raise ValueError(f"calls must be an integer >= 1, got {calls!r}")
+    for _ in range(max(1, calls // 100) if warm_up is None else warm_up):
+        op()
     gc.collect()
     with ResourceMonitor() as mon:
         for _ in range(calls):
