@@ -24,8 +24,8 @@ SESSION = "rounds/0a0a0a0a-0b0b0b0b"
 PINNED = {
     "export.csv": "b3c7634157c023c96901774584cdd2038848f71f2b50ac8db3de0f7e1c005a6d",
     "performance_report.md": "c42e2bf08bcbcdf4455b2d0475afc43c50fe160b643e0e49008259eab7315332",
-    "pairwise.json": "4b5a2277decb7c308ec8864e3dd9da344c0b63a7dd7b25d7a4e52f65afd01e4e",
-    "history.json": "d296c47dd251abb21daa87fa94a08c7481d7f5e50f800194ab4572ef6a93b29d",
+    "pairwise.json": "d7408c978999e9005d4c20c8f8d68c1ffd6a538527fef9f3f22865913b2a3251",
+    "history.json": "ea43daeb7799b4e885bd5da1a721db376c1d541d705f94a4bbc0cc49f75952ba",
 }
 
 

@@ -324,3 +324,69 @@ def test_summary_charts_count_a_drop_of_a_higher_is_better_metric_as_more_cost()
     )  # fmt: skip
     cost = relative_cost(points)["relative_cost"].to_numpy()
     assert cost == pytest.approx([1.0, 1 / 0.9])
+
+
+# ---- floors that fit each resource metric --------------------------------------------------------
+
+
+def test_floors_are_chosen_by_metric_with_the_unit_as_guard():
+    from tools.detect.series import DEFAULT_FLOOR_PCT, Floor, floor_of
+
+    assert floor_of("track", "bytes", "m_benchmarks.Resources.track_io_read_bytes") == Floor(2.0, 64)
+    assert floor_of("track", "bytes", "m_benchmarks.Resources.track_peak_rss") == Floor(5.0, 65_536)
+    assert floor_of("track", "bytes", "m_benchmarks.F.track_add_100k_messages_rss_growth") == Floor(5.0, 65_536)
+    assert floor_of("track", "switches/op", "m_benchmarks.Resources.track_ctx_switches_involuntary").pct == 50.0
+    assert floor_of("track", "seconds", "m_benchmarks.Resources.track_cpu_system") == Floor(10.0, 1e-6)
+    assert floor_of("track", "hit rate", "m_benchmarks.Q.track_peak_rss") == Floor(DEFAULT_FLOOR_PCT)  # unit guard
+    assert floor_of("time", "seconds", "m_benchmarks.C.time_x") == Floor(DEFAULT_FLOOR_PCT)
+    assert floor_of("track", "instructions", "m_benchmarks.C.track_x_instructions").pct == 0.5
+    assert Floor(5.0, 65_536).pct_at(0) == 100.0  # below the absolute part: relative to it
+    assert Floor(5.0, 65_536).pct_at(10 * 65_536) == pytest.approx(10.0)
+    assert Floor(5.0, 65_536).pct_at(100 * 65_536) == 5.0
+
+
+def _resource_rows(name: str, unit: str, base: list[float], head: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def rows(commit, values):
+        return pd.DataFrame(
+            {
+                "machine": MACHINE, "environment": ENV, "benchmark": f"c_benchmarks.Resources.{name}",
+                "params": "workload='op'", "commit": commit, "round": range(len(values)), "value": values,
+                "type": "track", "unit": unit,
+            }
+        )  # fmt: skip
+
+    return rows(BASE, base), rows(HEAD, head)
+
+
+@pytest.mark.parametrize(
+    "name, unit, base, head, expected",
+    [
+        # exact zeros: no I/O before or after is unchanged, a new 4 kB read per operation is regressed
+        ("track_io_read_bytes", "bytes", [0.0] * 8, [0.0] * 8, "unchanged"),
+        ("track_io_read_bytes", "bytes", [0.0] * 8, [4096.0] * 8, "regressed"),
+        # page noise of a peak near zero stays within the 64 kB absolute floor
+        ("track_peak_rss", "bytes", [0, 12288, 0, 16384, 36864, 12288, 0, 8192],
+         [4096, 0, 12288, 0, 8192, 0, 16384, 0], "unchanged"),
+        # a workload that starts waiting on every operation
+        ("track_ctx_switches_voluntary", "switches/op", [0.0] * 8, [1.0] * 8, "regressed"),
+        # preemptions vary with the machine's load, not the code: tiny per op is unchanged
+        ("track_ctx_switches_involuntary", "switches/op", [0.0016, 0.0017, 0.0017, 0.0019, 0.002, 0.0015, 0.0018, 0.0016],
+         [0.0023, 0.0018, 0.0023, 0.0039, 0.0019, 0.0023, 0.002, 0.0021], "unchanged"),
+        # system CPU of CPU-bound code: sporadic sub-microsecond blips around 0
+        ("track_cpu_system", "seconds", [3e-7, 0, 0, 0, 2.4e-8, 0, 0, 1e-7], [0, 5.8e-9, 0, 0, 1.8e-8, 0, 2e-7, 0],
+         "unchanged"),
+    ],
+)  # fmt: skip
+def test_resource_metrics_near_zero_are_judged_against_their_absolute_floor(name, unit, base, head, expected):
+    b, h = _resource_rows(name, unit, base, head)
+    (found,) = pairwise.compare_suite(b, h)
+    assert found.verdict == expected, found.rule
+
+
+def test_history_finds_an_operation_that_starts_reading():
+    table = _history_table("bytes", 1.0).assign(benchmark="c_benchmarks.Resources.track_io_read_bytes")
+    table["value"] = np.where(np.arange(len(table)) >= 10, 4096.0, 0.0)
+    found = history.history_suite(table)
+    assert [f.verdict for f in found] == ["regressed"]
+    flat = table.assign(value=0.0)
+    assert history.history_suite(flat) == []
