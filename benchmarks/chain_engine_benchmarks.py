@@ -24,7 +24,7 @@ from benchmarks.fixtures import (
     make_chain_registries,
     require,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time, resource_channel
 
 
 class _Budget:
@@ -153,3 +153,25 @@ class ExecutionRate:
                 return runs * self.n_steps / elapsed
 
     track_steps_per_second.unit = "steps/s"
+
+
+def _execute(shape: str, n_steps: int = 500):
+    engine = make_chain_engine(shape)
+    plan = engine.compile(make_chain(shape, n_steps))
+    return lambda: engine.execute(plan, CHAIN_INPUTS)
+
+
+def _execute_linear_500():
+    return _execute("linear")
+
+
+def _execute_parallel_500():
+    return _execute("parallel")  # 50 groups of 10 asyncio branches
+
+
+@resource_channel
+class Resources:
+    """CPU, peak RSS, I/O and context switches per execute() of a compiled 500-step plan:
+    linear, and parallel groups whose model calls are asynchronous."""
+
+    workloads = {"execute_linear_500": (_execute_linear_500, 10), "execute_parallel_500": (_execute_parallel_500, 6)}

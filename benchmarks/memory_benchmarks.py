@@ -16,7 +16,7 @@ from benchmarks.fixtures import (
     memory_range,
     require,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time, resource_channel
 
 SIZES = [1_000, 100_000, 1_000_000]
 GET_ALL_SIZES = [1_000, 10_000, 100_000]  # get-all is O(n) Message builds: 1M would take seconds
@@ -182,6 +182,37 @@ class _AddFootprint:
 
 
 AddFootprint = asv_benchmark(_AddFootprint)
+
+
+def _time_range_100_of_10k():
+    manager, cid, stamps = make_memory(10_000)
+    start, end = memory_range(stamps, MEMORY_RANGE_K)
+    return lambda: manager.get_messages_in_range(cid, start, end)
+
+
+def _add_message():
+    MemoryManager = require("intellirouter.memory", "MemoryManager")
+    manager = MemoryManager()
+    cid = manager.create_conversation("c", window_size=50)
+    roles, contents, stamps = memory_columns(4_096, salt="resources")
+    rows = list(zip(roles, contents))
+    state = {"i": 0}
+
+    def add():
+        i = state["i"]
+        state["i"] = i + 1
+        role, content = rows[i & 4095]
+        manager.add_message(cid, role, content, timestamp=MEMORY_T0 + i)
+
+    return add
+
+
+@resource_channel
+class Resources:
+    """CPU, peak RSS, I/O and context switches per operation: a time-range read of 100 entries
+    from a 10,000-entry conversation, and add_message to a growing one."""
+
+    workloads = {"time_range_100_of_10k": (_time_range_100_of_10k, 3_000), "add_message": (_add_message, 50_000)}
 
 
 def _measure_realistic() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 
 from benchmarks.fixtures import SELECTIVITY_PROVIDERS, require, rng, shared_models, shared_registry
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time, resource_channel
 
 FILTER_SIZE = 10_000
 
@@ -147,3 +147,27 @@ class StatusChange(_Budget):
     def time_update_status(self):
         self.flip ^= 1
         self.registry.update_status(self.model_id, self.states[self.flip])
+
+
+RESOURCE_SIZE = 1_000  # the resource channel's registry: built once per asv run, in setup_cache
+
+
+def _find_models_10pct():
+    ModelFilter = require("intellirouter.registry", "ModelFilter")
+    registry = shared_registry(RESOURCE_SIZE)
+    model_filter = ModelFilter(provider=SELECTIVITY_PROVIDERS["10%"])
+    return lambda: registry.find_models(model_filter)
+
+
+def _get_100_by_id():
+    get = shared_registry(RESOURCE_SIZE).get
+    batch = _shuffled_ids(RESOURCE_SIZE)[:100]
+    return lambda: [get(model_id) for model_id in batch]
+
+
+@resource_channel
+class Resources:
+    """CPU, peak RSS, I/O and context switches per operation of the registry's hot paths on
+    1,000 models: find_models by provider (10%), and 100 lookups by id."""
+
+    workloads = {"find_models_10pct": (_find_models_10pct, 15_000), "get_100_by_id": (_get_100_by_id, 10_000)}

@@ -17,7 +17,7 @@ from benchmarks.fixtures import (
     rag_source_texts,
     require,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time, resource_channel
 
 SIZES = [100, 10_000, 100_000]
 
@@ -168,6 +168,28 @@ class RetrievalQuality:
         return hits / len(self.cases)
 
     track_top3_hit_rate.unit = "hit rate"
+
+
+def _retrieve_context_2k():
+    manager = make_rag(2_000)
+    query = rag_query()
+    return lambda: manager.retrieve_context(query, max_chunks=8, per_source_cap=2)
+
+
+def _add_source():
+    RAGManager = require("intellirouter.rag", "RAGManager")
+    manager = RAGManager(chunk_size=500, chunk_overlap=50)
+    ((_, text),) = rag_source_texts(20, size=500, overlap=50, salt="add-source", per_source=20)
+    names = iter(range(1 << 62))
+    return lambda: manager.add_text(f"src-{next(names)}", text)
+
+
+@resource_channel
+class Resources:
+    """CPU, peak RSS, I/O and context switches per operation: retrieve_context on 2,000 chunks,
+    and add_text of a 20-chunk source to a growing manager."""
+
+    workloads = {"retrieve_context_2k": (_retrieve_context_2k, 400), "add_source": (_add_source, 100)}
 
 
 def _measure_realistic() -> None:

@@ -21,7 +21,7 @@ from benchmarks.fixtures import (
     shared_registry,
     shared_router,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time, resource_channel
 
 SIZES = [10, 1_000, 10_000]
 EDGE_SIZES = [10, 10_000]  # where a sweep adds little beyond its two ends
@@ -162,3 +162,25 @@ class CostStrategyMetrics:
         return cost / tokens * 1000.0
 
     track_cost_per_1k_tokens.unit = "USD/1k tokens"
+
+
+def _route_with(strategy: str):
+    router = shared_router(1_000, strategy)
+    request = make_routing_requests(1)[0]
+    return lambda: router.route(request)
+
+
+def _route_cost_optimized():
+    return _route_with("cost_optimized")
+
+
+def _route_content_based():
+    return _route_with("content_based")
+
+
+@resource_channel
+class Resources:
+    """CPU, peak RSS, I/O and context switches per route() over 1,000 models with the two
+    scanning strategies (cost and content)."""
+
+    workloads = {"route_cost_optimized": (_route_cost_optimized, 1_000), "route_content_based": (_route_content_based, 1_000)}
