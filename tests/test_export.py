@@ -35,6 +35,7 @@ EXPECTED = [
     "ci_low",
     "ci_high",
     "samples",
+    "better",
 ]
 
 

@@ -22,8 +22,8 @@ EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
 SESSION = "rounds/0a0a0a0a-0b0b0b0b"
 
 PINNED = {
-    "export.csv": "b3c7634157c023c96901774584cdd2038848f71f2b50ac8db3de0f7e1c005a6d",
-    "performance_report.md": "c42e2bf08bcbcdf4455b2d0475afc43c50fe160b643e0e49008259eab7315332",
+    "export.csv": "a8c0ab6e683e772d2e5fb4238ad634b566b1017ee0500e997944da928745c3a3",
+    "performance_report.md": "08222bef1b6e12db418b7ec360f27e504fedb8f7c358ddc8aaa50de4d77764e9",
     "pairwise.json": "d7408c978999e9005d4c20c8f8d68c1ffd6a538527fef9f3f22865913b2a3251",
     "history.json": "ea43daeb7799b4e885bd5da1a721db376c1d541d705f94a4bbc0cc49f75952ba",
 }

@@ -390,3 +390,67 @@ def test_history_finds_an_operation_that_starts_reading():
     assert [f.verdict for f in found] == ["regressed"]
     flat = table.assign(value=0.0)
     assert history.history_suite(flat) == []
+
+
+# ---- shown where people read: the CSV and the performance report -------------------------------
+
+
+def _loaded(tmp_path: Path, benchmarks: dict, values: dict[str, float]) -> pd.DataFrame:
+    from tools.loader import load_results
+
+    both = {name: {BASE: v, HEAD: v} for name, v in values.items()}
+    return load_results([_write_round(tmp_path, 0, benchmarks, both)], warn=lambda _: None)
+
+
+def test_the_csv_says_which_way_is_better(tmp_path, discovered):
+    from tools.commands.export import CSV_COLUMNS, export_frame
+
+    frame = export_frame(_loaded(tmp_path, discovered, dict.fromkeys(discovered, 0.9)))
+    better = dict(zip(frame["benchmark"].str.rsplit(".", n=1).str[-1], frame["better"]))
+    assert better == {"track_accuracy": "higher", "track_recall_at_5": "higher", "track_widgets": "lower"}
+    assert set(frame["unit"]) == {"accuracy ↑", "recall@5 ↑", "widgets"}  # BenchmarkConfig.unit reached the CSV
+    assert "better" in CSV_COLUMNS
+
+
+def _resource_benchmarks() -> dict:
+    from benchmarks.framework.resource_channel import METRICS
+
+    params = [["'find'", "'get'"]]
+    return {
+        f"r_benchmarks.Resources.track_{m}": {
+            "name": f"r_benchmarks.Resources.track_{m}", "type": "track", "unit": unit, "params": params,
+            "param_names": ["workload"], "version": "1",
+        }
+        for m, (unit, _) in METRICS.items()
+    }  # fmt: skip
+
+
+def test_the_performance_report_shows_the_resource_channel_per_workload(tmp_path):
+    from tools.performance_report import performance_report_md
+
+    benchmarks = _resource_benchmarks()
+    assert [n.rsplit("track_", 1)[-1] for n in benchmarks] == list(schema.RESOURCE_METRICS)
+    round_dir = tmp_path / "round-0"
+    mdir = round_dir / MACHINE
+    mdir.mkdir(parents=True)
+    (round_dir / "benchmarks.json").write_text(json.dumps({**benchmarks, "version": 2}), encoding="utf-8")
+    (mdir / "machine.json").write_text(json.dumps({"machine": MACHINE, "version": 1}))
+    values = {"cpu_user": [6e-6, 8e-6], "peak_rss": [0, 3.5e6], "io_read_bytes": [0, 0]}
+    results = {
+        name: [values.get(name.rsplit("track_", 1)[-1], [0.001, 0.002]), meta["params"], "1", 1_767_225_600_000, 0.1]
+        for name, meta in benchmarks.items()
+    }  # fmt: skip
+    data = {
+        "commit_hash": HEAD, "env_name": ENV, "date": 1_767_225_600_000, "params": {"machine": MACHINE},
+        "python": "3.11", "requirements": {}, "env_vars": {}, "result_columns": ["result", "params", "version",
+        "started_at", "duration"], "results": results, "durations": {}, "version": 2,
+    }  # fmt: skip
+    (mdir / f"{HEAD[:8]}-{ENV}.json").write_text(json.dumps(data))
+    from tools.loader import load_results
+
+    md = performance_report_md(load_results([round_dir], warn=lambda _: None), {}, "now", {})
+    assert (
+        "| machine / env | workload | CPU user | CPU system | peak RSS | read | written | waits | preemptions |" in md
+    )
+    assert f"| {MACHINE} / {ENV} | get | 8.00 µs |" in md
+    assert "3.50 MB" in md

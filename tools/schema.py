@@ -76,6 +76,26 @@ def twin_of(benchmark: str, kind: str) -> str | None:
     return f"{cls}.{method}{m['params'] or ''}"
 
 
+# The resource channel's metrics (benchmarks/framework/resource_channel.py), in report order:
+# ``mod.Resources.track_<metric>`` with the workload as its one parameter.
+RESOURCE_METRICS = (
+    "cpu_user",
+    "cpu_system",
+    "peak_rss",
+    "io_read_bytes",
+    "io_write_bytes",
+    "ctx_switches_voluntary",
+    "ctx_switches_involuntary",
+)
+_RESOURCE = re.compile(r"^(?P<cls>.*)\.track_(?P<metric>" + "|".join(RESOURCE_METRICS) + r")$")
+
+
+def resource_metric_of(benchmark: str) -> str | None:
+    """``mod.Resources.track_peak_rss`` -> ``peak_rss``; None for anything else."""
+    m = _RESOURCE.match(str(benchmark))
+    return m["metric"] if m else None
+
+
 def component_of(benchmark: str) -> str:
     """``router_benchmarks.RouteStrategy.time_route`` -> ``router``."""
     module = benchmark.split(".", 1)[0]
