@@ -11,12 +11,14 @@ from __future__ import annotations
 from benchmarks.fixtures import (
     MEMORY_RANGE_K,
     MEMORY_T0,
+    MEMORY_WINDOW,
     make_memory,
+    memory_back_references,
     memory_columns,
     memory_range,
     require,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time, resource_channel
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, metric, relative_time, resource_channel
 
 SIZES = [1_000, 100_000, 1_000_000]
 GET_ALL_SIZES = [1_000, 10_000, 100_000]  # get-all is O(n) Message builds: 1M would take seconds
@@ -182,6 +184,31 @@ class _AddFootprint:
 
 
 AddFootprint = asv_benchmark(_AddFootprint)
+
+
+class ContextHitRate:
+    """Memory hit rate: the share of 400 seeded back-references (a turn referring to what was said
+    d turns earlier, ``fixtures.memory_back_references``) whose referenced message is still in
+    the context a prompt sees, ``get_context`` with a 50-message window, over 2,000 turns."""
+
+    def setup(self):
+        self.MemoryManager = require("intellirouter.memory", "MemoryManager")
+        if not hasattr(self.MemoryManager, "get_context"):
+            raise NotImplementedError("MemoryManager lacks get_context at this commit")
+        self.refs = memory_back_references()
+
+    @metric("hit rate", higher_is_better=True)
+    def track_context_hit_rate(self):
+        manager = self.MemoryManager()
+        cid = manager.create_conversation("c", window_size=MEMORY_WINDOW)
+        refs, hits, k = self.refs, 0, 0
+        for turn in range(refs[-1][0] + 1):
+            manager.add_message(cid, "user" if turn % 2 == 0 else "assistant", f"turn {turn}", timestamp=MEMORY_T0 + turn)
+            while k < len(refs) and refs[k][0] == turn:
+                held = {m.timestamp for m in manager.get_context(cid)}
+                hits += (MEMORY_T0 + refs[k][1]) in held
+                k += 1
+        return hits / len(refs)
 
 
 def _time_range_100_of_10k():

@@ -5,7 +5,8 @@ the routable models with their indexes). Filtering is O(c) in the candidates a r
 filter leaves (a provider filter starts from its index bucket; a preferred model that
 qualifies is O(1)). Each strategy then makes one O(c) pass (plain round-robin, and
 load-balanced while a model is idle, are O(1)).
-A custom metric tracks what the cost strategy saves: the price per 1k tokens it picks.
+A custom metric tracks what the cost strategy saves: the price per 1k tokens it picks; another,
+declared higher-is-better, how often the cost and latency strategies pick a known-best model.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from benchmarks.fixtures import (
     make_router,
     make_routing_requests,
     require,
+    routing_objective,
+    routing_quality_cases,
     shared_registry,
     shared_router,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time, resource_channel
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, metric, relative_time, resource_channel
 
 SIZES = [10, 1_000, 10_000]
 EDGE_SIZES = [10, 10_000]  # where a sweep adds little beyond its two ends
@@ -162,6 +165,28 @@ class CostStrategyMetrics:
         return cost / tokens * 1000.0
 
     track_cost_per_1k_tokens.unit = "USD/1k tokens"
+
+
+class RoutingQuality:
+    """Routing decision quality: the share of 300 seeded requests (mixed answer lengths, tools,
+    streaming, a language filter) routed to a known-best model, the cheapest (cost_optimized) or
+    fastest known (latency_optimized) of the models that can serve the request, found by brute
+    force over 1,000 seeded models (``fixtures.routing_quality_cases``). 1.0: every pick optimal."""
+
+    params = [["cost_optimized", "latency_optimized"]]
+    param_names = ["strategy"]
+
+    def setup(self, strategy):
+        registry = make_registry(1_000, "route-quality")
+        self.router = make_router(registry, strategy)
+        self.cases = routing_quality_cases(registry, strategy, 300)
+
+    @metric("accuracy", higher_is_better=True)
+    def track_known_best_share(self, strategy):
+        route, hits = self.router.route, 0
+        for request, input_tokens, output_tokens, best in self.cases:
+            hits += routing_objective(route(request).model, strategy, input_tokens, output_tokens) == best
+        return hits / len(self.cases)
 
 
 def _route_with(strategy: str):

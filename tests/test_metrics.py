@@ -454,3 +454,55 @@ def test_the_performance_report_shows_the_resource_channel_per_workload(tmp_path
     )
     assert f"| {MACHINE} / {ENV} | get | 8.00 µs |" in md
     assert "3.50 MB" in md
+
+
+# ---- the router's application metrics ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def suite_units() -> dict[str, str]:
+    """Every benchmark of the real suite with its recorded unit, as asv discovers them."""
+    from asv_runner.discovery import list_benchmarks
+
+    out = io.StringIO()
+    list_benchmarks(str(ROOT / "benchmarks"), out)
+    return {b["name"]: b["unit"] for b in json.loads(out.getvalue())}
+
+
+@pytest.mark.parametrize(
+    "name, unit",
+    [
+        ("router_benchmarks.RoutingQuality.track_known_best_share", "accuracy ↑"),
+        ("memory_benchmarks.ContextHitRate.track_context_hit_rate", "hit rate ↑"),
+        ("rag_manager_benchmarks.RetrievalRecall.track_recall_at_5", "recall@5 ↑"),
+    ],
+)
+def test_application_metrics_are_declared_higher_is_better(suite_units, name, unit):
+    assert suite_units[name] == unit
+    assert schema.better("track", unit) == "higher"
+
+
+def test_every_resource_track_of_the_suite_has_its_unit(suite_units):
+    from benchmarks.framework.resource_channel import METRICS
+
+    resources = {n: u for n, u in suite_units.items() if schema.resource_metric_of(n)}
+    assert {n.split(".")[0] for n in resources} == {
+        "model_registry_benchmarks", "router_benchmarks", "chain_engine_benchmarks", "memory_benchmarks",
+        "rag_manager_benchmarks",
+    }  # fmt: skip
+    assert all(u == METRICS[schema.resource_metric_of(n)][0] for n, u in resources.items())
+
+
+def test_the_known_best_assignment_tells_a_good_router_from_a_blind_one():
+    from benchmarks.fixtures import make_registry, make_router, routing_objective, routing_quality_cases
+
+    registry = make_registry(300, "route-quality-test")
+    cases = routing_quality_cases(registry, "cost_optimized", 60)
+
+    def share(router) -> float:
+        hits = [routing_objective(router.route(r).model, "cost_optimized", i, o) == best for r, i, o, best in cases]
+        return sum(hits) / len(hits)
+
+    assert len(cases) > 40
+    assert share(make_router(registry, "cost_optimized")) == 1.0
+    assert share(make_router(registry, "round_robin")) < 0.2  # picks without looking at the price
