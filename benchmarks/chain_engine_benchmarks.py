@@ -127,6 +127,33 @@ class ExecuteChain(_Budget):
         self.engine.execute(self.plan, CHAIN_INPUTS)
 
 
+class _ExecuteLinear50:
+    """execute() of a compiled 50-step linear plan with the deterministic local model: scheduling,
+    template rendering and model calls, small enough to carry the instruction-count channel."""
+
+    config = BenchmarkConfig(
+        name="execute_linear_50",
+        description="execute() of a compiled 50-step linear chain",
+        benchmark_type=BenchmarkType.LATENCY,
+        sample_size=5,
+        warm_up_time=0.02,
+        measurement_time=0.3,
+        count_instructions=True,
+        relative_time=True,
+    )
+    rounds = 1
+    instruction_iterations = 20  # ~1 ms an execution
+
+    def setup(self):
+        self.engine = make_chain_engine("linear")
+        self.plan = self.engine.compile(make_chain("linear", 50))
+
+    def run_iteration(self):
+        self.engine.execute(self.plan, CHAIN_INPUTS)
+
+
+ExecuteLinear50 = asv_benchmark(_ExecuteLinear50)
+
 
 class ExecutionRate:
     """Steps executed per second on the 5,000-step chains (parallel branches counted):

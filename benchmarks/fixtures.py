@@ -455,6 +455,20 @@ def memory_range(timestamps: list, k: int = MEMORY_RANGE_K) -> tuple[float, floa
     return timestamps[i], end
 
 
+def small_memory(n: int = 10_000):
+    """(manager, conversation id, timestamps): ``n`` entries built without numpy (the instruction
+    child runs this under valgrind, where importing numpy alone costs seconds)."""
+    MemoryManager = require("intellirouter.memory", "MemoryManager")
+    manager = MemoryManager()
+    cid = manager.create_conversation("small", window_size=MEMORY_WINDOW)
+    if not hasattr(manager, "import_columns"):
+        raise NotImplementedError("intellirouter.memory lacks bulk import at this commit")
+    stamps = [MEMORY_T0 + 0.5 * i for i in range(n)]
+    manager.import_columns(cid, ["user", "assistant"] * (n // 2) + ["user"] * (n % 2),
+                           [f"message {i % 97} " * (1 + i % 7) for i in range(n)], stamps)
+    return manager, cid, stamps
+
+
 def memory_back_references(turns: int = 2_000, probes: int = 400, salt: str = "memory-refs") -> list[tuple[int, int]]:
     """(turn, referenced turn) pairs, sorted by turn: at ``turn`` the user refers back to what was
     said ``d`` turns earlier, ``d`` drawn from a seeded long-tailed distribution (median 34
@@ -544,6 +558,24 @@ def make_rag(n_chunks: int, salt: str = "rag-corpus"):
     if hasattr(manager, "build_index"):
         manager.build_index()  # so a timed query measures retrieval, not the lazy rebuild
     return manager
+
+
+def small_rag(n_chunks: int = 1_000, salt: str = "rag-small"):
+    """A RAGManager of ``n_chunks`` chunks of seeded pseudo-words, indexed, built without numpy
+    (for the instruction child), and a query of a common, a mid and a rare word."""
+    RAGManager = require("intellirouter.rag", "RAGManager")
+    vocab = rag_vocabulary()
+    r = rng(f"{salt}:{n_chunks}")
+    manager = RAGManager(chunk_size=RAG_CHUNK_SIZE, chunk_overlap=RAG_CHUNK_OVERLAP)
+    step, per_source = RAG_CHUNK_SIZE - RAG_CHUNK_OVERLAP, 10
+    weights = [1.0 / (k + 1) for k in range(len(vocab))]
+    for i in range(n_chunks // per_source):
+        length = per_source * step + RAG_CHUNK_OVERLAP
+        words = r.choices(vocab, weights, k=length // 5)
+        manager.add_text(f"doc-{i:04d}", " ".join(words)[:length].ljust(length, "."))
+    if hasattr(manager, "build_index"):
+        manager.build_index()
+    return manager, " ".join([vocab[2], vocab[150], vocab[900]])
 
 
 def make_fuse_chunks(n_chunks: int, salt: str = "rag-fuse") -> list:

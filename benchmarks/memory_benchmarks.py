@@ -17,6 +17,7 @@ from benchmarks.fixtures import (
     memory_columns,
     memory_range,
     require,
+    small_memory,
 )
 from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, metric, relative_time, resource_channel
 
@@ -155,6 +156,38 @@ class TimeRangeRetrieval(_Conversations):
 
     def time_time_range_empty(self, n_entries):
         self.manager.get_messages_in_range(self.cid, *self.empty)
+
+
+class _RetrievalSmall:
+    """The window read (get_last_n(50)) and a 100-entry time range on a 10,000-entry conversation
+    built without numpy: the retrieval paths on the instruction-count channel."""
+
+    config = BenchmarkConfig(
+        name="read_10k",
+        description="get_last_n(50) / get_messages_in_range of 100 entries, 10,000 entries",
+        benchmark_type=BenchmarkType.LATENCY,
+        params={"read": ["last_50", "time_range_100"]},
+        sample_size=5,
+        measurement_time=0.3,
+        count_instructions=True,
+        relative_time=True,
+    )
+    rounds = 1
+    instruction_iterations = 200  # ~20-30 µs a read
+
+    def setup(self, read):
+        manager, cid, stamps = small_memory(10_000)
+        if read == "last_50":
+            self.read = lambda: manager.get_last_n(cid, 50)
+        else:
+            start, end = memory_range(stamps, MEMORY_RANGE_K)
+            self.read = lambda: manager.get_messages_in_range(cid, start, end)
+
+    def run_iteration(self):
+        self.read()
+
+
+RetrievalSmall = asv_benchmark(_RetrievalSmall)
 
 
 class _AddFootprint:

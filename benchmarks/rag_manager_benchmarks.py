@@ -18,6 +18,7 @@ from benchmarks.fixtures import (
     rag_query,
     rag_source_texts,
     require,
+    small_rag,
 )
 from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time, resource_channel
 
@@ -154,6 +155,34 @@ class _FuseSmall:
 
 
 FuseSmall = asv_benchmark(_FuseSmall)
+
+
+class _RetrieveSmall:
+    """retrieve_context (BM25, ranking, dedup, caps) on 1,000 chunks built without numpy: the
+    retrieval path on the instruction-count channel."""
+
+    config = BenchmarkConfig(
+        name="retrieve_context_1k",
+        description="retrieve_context of a 3-term query, top 8, 2 per source, 1,000 chunks",
+        benchmark_type=BenchmarkType.LATENCY,
+        sample_size=5,
+        measurement_time=0.3,
+        count_instructions=True,
+        relative_time=True,
+    )
+    rounds = 1
+    instruction_iterations = 50
+
+    def setup(self):
+        self.manager, self.query = small_rag(1_000)
+        if not self.manager.retrieve_context(self.query, 8, 2):
+            raise RuntimeError("benchmark query matches nothing; the workload is broken")
+
+    def run_iteration(self):
+        self.manager.retrieve_context(self.query, max_chunks=8, per_source_cap=2)
+
+
+RetrieveSmall = asv_benchmark(_RetrieveSmall)
 
 
 class RetrievalQuality:

@@ -140,6 +140,33 @@ class _RoundRobinRoute:
 RoundRobinRoute = asv_benchmark(_RoundRobinRoute)
 
 
+class _CostOptimizedRoute:
+    """route() with the cost strategy over 1,000 models: one scan of every candidate, deterministic,
+    so it carries the instruction-count channel for the scanning strategies."""
+
+    config = BenchmarkConfig(
+        name="route_cost_optimized",
+        description="route() with cost_optimized over 1,000 models",
+        benchmark_type=BenchmarkType.LATENCY,
+        sample_size=5,
+        measurement_time=0.3,
+        count_instructions=True,
+        relative_time=True,
+    )
+    rounds = 1
+    instruction_iterations = 100  # ~90 µs a route
+
+    def setup(self):
+        self.router = make_router(make_registry(1_000), "cost_optimized")
+        self.request = make_routing_requests(1)[0]
+
+    def run_iteration(self):
+        self.router.route(self.request)
+
+
+CostOptimizedRoute = asv_benchmark(_CostOptimizedRoute)
+
+
 class CostStrategyMetrics:
     """What the cost strategy buys: the blended price of the models it picks.
 

@@ -506,3 +506,16 @@ def test_the_known_best_assignment_tells_a_good_router_from_a_blind_one():
     assert len(cases) > 40
     assert share(make_router(registry, "cost_optimized")) == 1.0
     assert share(make_router(registry, "round_robin")) < 0.2  # picks without looking at the price
+
+
+# ---- the deterministic channel covers every component's hot paths ---------------------------------
+
+
+def test_every_component_has_at_least_two_hot_paths_decided_exactly(suite_units):
+    twins = [n for n, u in suite_units.items() if u == "instructions"]
+    per_component = {}
+    for name in twins:
+        per_component.setdefault(schema.component_of(name), []).append(name)
+        assert schema.twin_of(name, "time") in suite_units  # a twin of a timed series, read beside it
+    assert set(per_component) == {"model_registry", "router", "chain_engine", "memory", "rag_manager"}
+    assert all(len(names) >= 2 for names in per_component.values()), per_component
