@@ -519,3 +519,24 @@ def test_every_component_has_at_least_two_hot_paths_decided_exactly(suite_units)
         assert schema.twin_of(name, "time") in suite_units  # a twin of a timed series, read beside it
     assert set(per_component) == {"model_registry", "router", "chain_engine", "memory", "rag_manager"}
     assert all(len(names) >= 2 for names in per_component.values()), per_component
+
+
+def test_summary_charts_leave_the_resource_channel_out():
+    from tools.charts import relative_cost
+
+    def series(benchmark, unit, values):
+        return pd.DataFrame(
+            {
+                "component": "q", "machine": MACHINE, "environment": ENV, "benchmark": benchmark, "params": "",
+                "type": "track", "unit": unit, "commit": ["a", "b"], "value": values,
+                "commit_date": pd.to_datetime([1_767_225_600, 1_767_312_000], unit="s", utc=True),
+            }
+        )  # fmt: skip
+
+    points = pd.concat(
+        [
+            series("q_benchmarks.Q.time_q", "seconds", [1.0, 1.1]),
+            series("q_benchmarks.Resources.track_ctx_switches_involuntary", "switches/op", [0.002, 0.01]),
+        ]
+    )
+    assert relative_cost(points)["relative_cost"].to_numpy() == pytest.approx([1.0, 1.1])
