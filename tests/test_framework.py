@@ -509,7 +509,8 @@ def test_resource_channel_keys_its_cache_by_module_and_refuses_a_second_one():
         for mod in ("irpkg.irchannel_b", "irpkg.irchannel_c"):
             del sys.modules[mod]
     with pytest.raises(TypeError, match="already has a resource channel"):
-        _channel("irpkg.irchannel_b", op=(_op, 1))
+        resource_channel(type("Other", (), {"__module__": "irpkg.irchannel_b", "workloads": {"op": (_op, 1)}}))
+    assert _channel("irpkg.irchannel_b", op=(_op, 1)).params == [["op"]]  # the same class again (a re-import)
     with pytest.raises(TypeError, match="workloads"):
         _channel("irchannel_d")
     with pytest.raises(TypeError, match="calls >= 1"):

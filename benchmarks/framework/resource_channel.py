@@ -49,7 +49,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "ctx_switches_voluntary": ("switches/op", "voluntary context switches per operation (waits)"),
     "ctx_switches_involuntary": ("switches/op", "involuntary context switches per operation (preemptions)"),
 }
-_MODULES: set[str] = set()
+_CHANNELS: dict[str, str] = {}  # module -> the qualified name of its channel class
 
 
 Workloads = Mapping[str, tuple[Callable[[], Callable[[], Any]], int]]
@@ -115,7 +115,7 @@ def _check(cls: type) -> Workloads:
     for name, entry in workloads.items():
         if not _well_formed(name, entry):
             raise TypeError(f"{cls.__qualname__}: workload {name!r} needs an identifier name and (builder, calls >= 1)")
-    if cls.__module__ in _MODULES:
+    if _CHANNELS.get(cls.__module__, cls.__qualname__) != cls.__qualname__:  # a re-import may redo the same one
         raise TypeError(f"{cls.__qualname__}: {cls.__module__} already has a resource channel (asv keys "
                         "setup_cache by module and line: one channel per module)")
     clash = [a for a in ("setup", "setup_cache", *(f"track_{m}" for m in METRICS)) if a in vars(cls)]
@@ -127,7 +127,7 @@ def _check(cls: type) -> Workloads:
 def resource_channel(cls: type) -> type:
     """Class decorator: the resource channel of ``cls.workloads`` (see the module docstring)."""
     workloads = _check(cls)
-    _MODULES.add(cls.__module__)
+    _CHANNELS[cls.__module__] = cls.__qualname__
 
     def setup_cache(self):
         return measure_workloads(workloads)
