@@ -22,10 +22,10 @@ EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
 SESSION = "rounds/0a0a0a0a-0b0b0b0b"
 
 PINNED = {
-    "export.csv": "009dc84284f296df8ab9343b39c51e2f408af71aebf5f30222c68532a9504c85",
-    "performance_report.md": "c42e2bf08bcbcdf4455b2d0475afc43c50fe160b643e0e49008259eab7315332",
-    "pairwise.json": "eace6b11b6cae6d485faa55358c6bbbd01f91adaf517f7e006a74c3ebb9d3fc6",
-    "history.json": "b63c7c733f7152663b130d064e0ddff40942b0136c48730baafbd9c1c4a66774",
+    "export.csv": "df36f63fb4c8f2eef0ef24eb0c8e4faabc5e4227e556dd5a6ae37a76b16d08c3",
+    "performance_report.md": "08222bef1b6e12db418b7ec360f27e504fedb8f7c358ddc8aaa50de4d77764e9",
+    "pairwise.json": "8016df9f59e2a6d4736cddd8b594296ef7d2f7d08d6b28dcbae0b2c9d809d86e",
+    "history.json": "b16a83e05b94889857383dca8e2d77947bd2755741db0f13cdb17f23f84ac9d6",
 }
 
 

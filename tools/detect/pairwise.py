@@ -13,7 +13,10 @@ Statistics, per series (benchmark x params), from ``tools.detect.robust``:
   rounds per side at 99.5% (4 at 95%).
 * **p-value**: two-sided Mann–Whitney U on the log-values; q-values by Benjamini–Hochberg across
   the suite (``compare_suite``).
-* **floor**: the smallest change worth a verdict, 2% (``series.DEFAULT_FLOOR_PCT``).
+* **floor**: the smallest change worth a verdict, 2% (``series.DEFAULT_FLOOR_PCT``); resource
+  metrics have their own, with an absolute part in their unit (``series.floor_of``): a base below
+  it is judged on the raw scale relative to it, so an operation that reads 0 bytes is
+  *unchanged* at 0 and *regressed* when it starts reading.
 
 Verdict: ``tools.detect.verdict.decide`` (significant and beyond the floor). Direction comes from
 ``tools.schema.lower_is_better`` (ops/s going down is a regression).
@@ -76,25 +79,30 @@ def _exact(b: np.ndarray, h: np.ndarray, common: dict, *, floor_pct: float, what
     )  # fmt: skip
 
 
-def _statistical(b: np.ndarray, h: np.ndarray, common: dict, *, floor: float, q_value, alpha, rule) -> Finding:
-    """HL shift, Moses interval and Mann–Whitney p, on log-values when every value is positive."""
-    nb, nh, confidence = len(b), len(h), common["confidence"]
-    sides = dict(n_base=nb, n_head=nh, floor_pct=floor, decision_rule=rule or DECISION_RULE)
-    if (b > 0).all() and (h > 0).all():
+def _statistical(b: np.ndarray, h: np.ndarray, common: dict, *, floor: series.Floor, q_value, alpha, rule) -> Finding:
+    """HL shift, Moses interval and Mann–Whitney p, on log-values when every value is positive and
+    the base is not below the floor's absolute part."""
+    nb, nh, confidence, base = len(b), len(h), common["confidence"], common["base_value"]
+    floor_pct = floor.pct_at(base)
+    sides = dict(n_base=nb, n_head=nh, floor_pct=floor_pct, decision_rule=rule or DECISION_RULE)
+    if (b > 0).all() and (h > 0).all() and abs(base) >= floor.absolute:
         lb, lh = np.log(b), np.log(h)
         lo, hi = robust.shift_interval(lb, lh, confidence)
         change, ci_lo, ci_hi = robust.to_pct(robust.hodges_lehmann(lb, lh)), robust.to_pct(lo), robust.to_pct(hi)
         p, method = robust.mann_whitney_p(lb, lh), RANK_METHOD
     else:
-        # Zero or negative values (e.g. rss growth): shift on the raw scale, relative to |base median|.
-        ref, p, method = abs(common["base_value"]), robust.mann_whitney_p(b, h), RAW_METHOD
-        if ref == 0:
+        # Zero or negative values (e.g. rss growth), or a base below the absolute floor (an operation
+        # that reads 0 bytes): shift on the raw scale, relative to |base median| or that floor.
+        ref, p, method = series.reference(base, floor.absolute), robust.mann_whitney_p(b, h), RAW_METHOD
+        if ref == 0 or np.ptp(np.concatenate([b, h])) == 0:
             return _zero_base(b, h, common, sides, p, q_value, method)
+        if ref > abs(base):
+            method += f", relative to the absolute floor {floor.absolute:g} (the base is below it)"
         lo, hi = robust.shift_interval(b, h, confidence)
         change, ci_lo, ci_hi = 100 * robust.hodges_lehmann(b, h) / ref, 100 * lo / ref, 100 * hi / ref
     q = p if q_value is None else q_value
     decided, text = verdict.decide(
-        change, ci_lo, ci_hi, q, floor, lower_is_better=common["lower_is_better"], alpha=alpha,
+        change, ci_lo, ci_hi, q, floor_pct, lower_is_better=common["lower_is_better"], alpha=alpha,
         confidence=confidence, n_base=nb, n_head=nh, rule=rule,
     )  # fmt: skip
     return Finding(
@@ -104,12 +112,12 @@ def _statistical(b: np.ndarray, h: np.ndarray, common: dict, *, floor: float, q_
 
 
 def _zero_base(b, h, common: dict, sides: dict, p: float, q_value, method: str) -> Finding:
-    """A base median of 0 has no relative change: unchanged when both sides are all 0."""
+    """Identical values on both sides are unchanged; otherwise a base median of 0 has no relative change."""
     if np.ptp(np.concatenate([b, h])) == 0:
         return Finding(
             **common, **sides, basis="rank", verdict="unchanged", change_pct=0.0, ci_low_pct=0.0, ci_high_pct=0.0,
-            p_value=1.0, q_value=1.0 if q_value is None else q_value, rule="identical values (all 0) on both sides",
-            method=method,
+            p_value=1.0, q_value=1.0 if q_value is None else q_value,
+            rule=f"identical values (all {float(b[0]):g}) on both sides", method=method,
         )  # fmt: skip
     return Finding(
         **common, **sides, basis="rank", verdict="inconclusive", p_value=p, q_value=p if q_value is None else q_value,
@@ -123,6 +131,7 @@ def compare(
     *,
     lower_is_better: bool = True,
     floor_pct: float | None = None,
+    floor_abs: float = 0.0,
     channel: str = "wall",
     q_value: float | None = None,
     alpha: float = DEFAULT_Q,
@@ -134,6 +143,7 @@ def compare(
 
     ``q_value`` is the suite-adjusted p-value when known (``compare_suite`` passes it); alone,
     a single comparison uses its own p-value. NaN/inf values (failed rounds) are ignored.
+    ``floor_abs`` is the floor's absolute part in the unit (``series.Floor``; resource metrics).
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}; expected one of {CHANNELS}")
@@ -158,7 +168,7 @@ def compare(
     if channel == "memory" and positive and robust.mann_whitney_critical(nb, nh, confidence) is None:
         floor = max(floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT, series.MEMORY_SINGLE_RUN_FLOOR_PCT)
         return _exact(b, h, common, floor_pct=floor, what="memory")
-    floor = floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT
+    floor = series.Floor(floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT, floor_abs)
     return _statistical(b, h, common, floor=floor, q_value=q_value, alpha=alpha, rule=rule)
 
 
@@ -177,18 +187,20 @@ def _identity(key: tuple, meta: pd.Series) -> dict:
 
 def _compare_series(key, meta, b_rows, h_rows, *, q, confidence, instruction_jitter, target_pct) -> Finding:
     btype, unit = str(meta["type"]), str(meta["unit"])
-    channel = series.channel_of(btype, unit)
+    channel, floor = series.channel_of(btype, unit), series.floor_of(btype, unit, key[2])
     b_vals = b_rows["value"].to_numpy(float) if b_rows is not None else np.array([])
     h_vals = h_rows["value"].to_numpy(float) if h_rows is not None else np.array([])
     res = compare(
         b_vals, h_vals, lower_is_better=schema_lower_is_better(btype, unit), channel=channel, alpha=q,
-        confidence=confidence, instruction_jitter=instruction_jitter,
+        confidence=confidence, instruction_jitter=instruction_jitter, floor_pct=floor.pct, floor_abs=floor.absolute,
     )  # fmt: skip
     label, mde = "", math.nan
     if channel != "instructions":
+        # "too noisy" keeps its margin over the floor where a metric's floor is above the default
+        target = max(target_pct, res.floor_pct + target_pct - DEFAULT_FLOOR_PCT)
         label, mde = anomalies.pair_label(
             b_vals, h_vals, series.samples_of(b_rows), series.samples_of(h_rows), floor_pct=res.floor_pct,
-            target_pct=target_pct, confidence=confidence, rule=DECISION_RULE,
+            target_pct=target, confidence=confidence, rule=DECISION_RULE,
         )  # fmt: skip
     return res.replace(**_identity(key, meta)).with_evidence(anomaly=label, mde_pct=mde)
 
