@@ -191,3 +191,41 @@ def test_foreign_results_of_13_environments(tmp_path):
     assert differs["python"] == ("3.6", "3.8") and "numpy" in differs
     assert not any(d["differs"] for d in data["differences"] if d["what"] in ("machine", "cpu", "cores", "ram", "os"))
     assert len(data["results"]) > 30 and data["counts"]["inconclusive"] == len(data["results"])  # one run a side
+
+
+def _project(tmp_path: Path, session: Path) -> Path:
+    """A folder with asv.conf.json whose results are one round of the session and whose
+    .asv/rounds keeps the whole session."""
+    shutil.copytree(session / "round-0", tmp_path / "proj" / "results")
+    shutil.copytree(session, tmp_path / "proj" / ".asv" / "rounds" / session.name)
+    conf = {"version": 1, "project": "p", "repo": ".", "results_dir": "results", "html_dir": "html"}
+    (tmp_path / "proj" / "asv.conf.json").write_text(json.dumps(conf))
+    return tmp_path / "proj"
+
+
+def _report(proj: Path, capsys) -> str:
+    args = ["report", "--config", str(proj / "asv.conf.json"), "--no-charts", "--no-cache"]
+    assert main([*args, "--output-dir", str(proj / "out")]) == 0
+    capsys.readouterr()
+    return next((proj / "out" / "reports").glob("performance_report_*.md")).read_text()
+
+
+def test_performance_report_compares_the_configurations_of_the_newest_commit(tmp_path, session, capsys):
+    proj = _project(tmp_path, session)
+    md = _report(proj, capsys)
+    section = md[md.index("## Configurations") :].split("\n## ", 1)[0]
+    assert "interleaved session(s) kept for it" in section  # 6 rounds a side: wall time decided
+    row = next(line for line in section.splitlines() if line.startswith(f"| vm / {NP1}"))
+    assert "numpy 2.3.5 → 1.26.4" in row and "| 1 / 0 / 3 / 0 |" in row and "Score.time_score" in row
+    assert "python 3.11 → 3.12" in next(line for line in section.splitlines() if line.startswith(f"| vm / {PY12}"))
+    shutil.rmtree(proj / ".asv")  # without kept rounds: the stored results, one round each
+    shutil.rmtree(proj / "out")
+    assert "its stored results (one round each" in _report(proj, capsys)
+
+
+def test_one_configuration_has_no_configurations_section(tmp_path, session, capsys):
+    proj = _project(tmp_path, session)
+    for env in (NP1, PY12):
+        for path in (proj / "results" / "vm").glob(f"*-{env}.json"):
+            path.unlink()
+    assert "## Configurations" not in _report(proj, capsys)

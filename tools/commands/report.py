@@ -22,6 +22,29 @@ def add_arguments(parser) -> None:
     add_marks_argument(parser)
 
 
+def configurations_section(rows, table, settings) -> list[str]:
+    """The section comparing every configuration (machine x environment) of the newest reported
+    commit with the reference one: from the interleaved rounds kept for that commit when it has
+    some (wall-time verdicts need them), else from its stored results."""
+    from tools.comparison import compare_configurations, configurations, reference_order
+    from tools.comparison_report import configurations_markdown
+    from tools.loader import load_sessions
+    from tools.rounds_layout import ROUNDS_DIR
+    from tools.schema import SERIES_KEY
+
+    newest = rows.sort_values("commit_date", kind="stable").iloc[-1]["commit"]
+    at = rows[rows["commit"].astype(str) == str(newest)]
+    if len(configurations(at)) < 2:
+        return []
+    kept = load_sessions(settings.root / ROUNDS_DIR, settings.machine)
+    kept = kept[kept["commit"].astype(str) == str(newest)] if kept is not None else None
+    source = "its stored results (one round each: wall time stays inconclusive)"
+    if kept is not None and len(kept) and kept.groupby(SERIES_KEY, observed=True)["round"].size().max() > 1:
+        at, source = kept, f"the {kept['session'].nunique()} interleaved session(s) kept for it in {ROUNDS_DIR}"
+    summaries = compare_configurations(at, settings.results_dirs, history=table)
+    return configurations_markdown(summaries, reference_order(at, settings.results_dirs, table)[0], source)
+
+
 def run(args) -> int:
     from tools.commands.export import select_commits
     from tools.detect.anomalies import anomaly_suite
@@ -51,7 +74,8 @@ def run(args) -> int:
     for d in settings.results_dirs:
         machines.update(load_machines(d))
     found = anomaly_suite(table) if table["commit"].nunique() > 1 else []
-    md = performance_report_md(rows, machines, f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC", refs, found)
+    configs = configurations_section(rows, table, settings)
+    md = performance_report_md(rows, machines, f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC", refs, found, configs)
     md_path = atomic_write_text(reports / f"performance_report_{stamp}.md", md)
     html_path = atomic_write_text(
         reports / f"performance_report_{stamp}.html", html_page("Performance report", md, images)
