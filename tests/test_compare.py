@@ -94,18 +94,19 @@ def test_parse_selector_rejects(text):
 
 @pytest.mark.parametrize(
     "recorded, pattern, ok",
-    [("2.3.5", "2.x", True), ("2.3.5", "2.*", True), ("2.3.5", "2", False), ("1.26.4", "2.x", False),
-     ("2.3.5", "2.3.5", True), ("", None, False), ("1.26.4", None, True), ("12.0", "1.x", False)],
+    [("2.3.5", "2.x", True), ("2.3.5", "2.*", True), ("2.3.5", "2", True), ("1.26.4", "2.x", False),
+     ("2.3.5", "2.3.5", True), ("2.3.5", "2.3", True), ("2.3.50", "2.3.5", False), ("", None, False),
+     ("1.26.4", None, True), ("12.0", "1.x", False), ("1.0", "*", False)],
 )  # fmt: skip
 def test_version_matches(recorded, pattern, ok):
     assert sides.version_matches(recorded, pattern) is ok
 
 
 def test_rekey_writes_one_label_into_the_compared_columns():
-    rows = pd.DataFrame({"machine": ["a", "a"], "environment": ["e1", "e1"], "benchmark": ["x", "y"]})
-    out = sides.rekey(rows, {"environment": "e1 → e2"})
-    assert list(out["environment"]) == ["e1 → e2"] * 2 and list(out["machine"]) == ["a", "a"]
-    assert list(rows["environment"]) == ["e1", "e1"]  # pure: the input is unchanged
+    rows = pd.DataFrame({"machine": ["a", "a", "a"], "environment": ["e1", "e1", "e3"], "benchmark": ["x", "y", "x"]})
+    out = sides.rekey(rows, {"environment": {"e1": "e1 → e2", "e3": "e3 → e4"}})
+    assert list(out["environment"]) == ["e1 → e2", "e1 → e2", "e3 → e4"] and list(out["machine"]) == ["a"] * 3
+    assert list(rows["environment"]) == ["e1", "e1", "e3"]  # pure: the input is unchanged
 
 
 def test_environments_compared_by_dependency(tmp_path, session):
@@ -132,6 +133,16 @@ def test_python_versions_and_commits(tmp_path, session):
     assert {r["environment"] for r in data["results"]} == set(FACTS)
 
 
+def test_environments_pair_on_what_the_selectors_do_not_name(tmp_path, session):
+    """python=3.11 holds two numpy configurations: the one with python 3.12's numpy pairs with it;
+    dep=numpy==2.x holds Python 3.11 and 3.12: the one with numpy 1.26's Python pairs with it."""
+    data = _compare(tmp_path, "python=3.11", "python=3.12", "--rounds-dir", str(session))
+    assert {r["environment"] for r in data["results"]} == {f"{NP2} → {PY12}"}
+    assert data["a"]["environment"] == NP2 and data["counts"]["unchanged"] == 4
+    data = _compare(tmp_path, "dep=numpy==2", "dep=numpy==1.26.4", "--rounds-dir", str(session))
+    assert {r["environment"] for r in data["results"]} == {f"{NP2} → {NP1}"} and data["counts"]["regressed"] == 1
+
+
 def test_machines_compared_name_what_differs(tmp_path):
     rnd = random.Random(2)
     root = tmp_path / "results"
@@ -148,7 +159,8 @@ def test_machines_compared_name_what_differs(tmp_path):
 @pytest.mark.parametrize(
     "a, b, message",
     [
-        ("python=3.11", "python=3.12", "holds 2 environments"),
+        ("python=3", "python=3.12", "differ only in what the selectors name"),
+        ("env=numpy", "python=3.12", "differ only in what the selectors name"),
         ("python=3.9", "python=3.12", "no environment matches"),
         ("machine=nope", "python=3.12", "no results for machine 'nope'"),
         ("python=3.12", "env=virtualenv-py3.12", "select the same results"),

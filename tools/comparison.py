@@ -45,11 +45,13 @@ def _keys(rows: pd.DataFrame) -> set[tuple]:
     return set(rows[SERIES_KEY].astype(str).itertuples(index=False, name=None))
 
 
-def pair_rows(a: sides.Side, b: sides.Side, compared: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, list, list]:
+def pair_rows(
+    a: sides.Side, b: sides.Side, compared: Sequence[str], env_pairs: Sequence[tuple[str, str]] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame, list, list]:
     """Both sides re-keyed to shared series keys, cut to the series present on both; and the
     series only one side has."""
-    labels = {d: sides.pair_label(a, b, d) for d in compared if d in ("machine", "environment")}
-    ra, rb = sides.rekey(a.rows, labels), sides.rekey(b.rows, labels)
+    la, lb = sides.pair_labels(a, b, compared, env_pairs)
+    ra, rb = sides.rekey(a.rows, la), sides.rekey(b.rows, lb)
     ka, kb = _keys(ra), _keys(rb)
     both = ka & kb
 
@@ -72,8 +74,8 @@ def compare_sides(
     """Side A against side B (B plays head: a "regressed" series is worse on B)."""
     pairs = table[["machine", "environment"]].astype(str).drop_duplicates().itertuples(index=False, name=None)
     facts = provenance.environment_facts(results_dirs, list(pairs))
-    side_a, side_b, compared = sides.resolve_sides(table, a, b, facts, repo)
-    rows_a, rows_b, only_a, only_b = pair_rows(side_a, side_b, compared)
+    side_a, side_b, compared, env_pairs = sides.resolve_sides(table, a, b, facts, repo)
+    rows_a, rows_b, only_a, only_b = pair_rows(side_a, side_b, compared, env_pairs)
     findings = pairwise.compare_suite(rows_a, rows_b, q=q) if len(rows_a) and len(rows_b) else []
     diffs = differences(_side_facts(results_dirs, side_a), _side_facts(results_dirs, side_b))
     return Comparison(side_a, side_b, compared, findings, only_a, only_b, diffs)
@@ -209,7 +211,7 @@ def compare_configurations(
     for machine, env in pairs[1:]:
         other = _config_side("B", rows, machine, env)
         compared = [d for d in ("machine", "environment") if ref.values[d] != other.values[d]]
-        ra, rb, _, _ = pair_rows(ref, other, compared)
+        ra, rb, _, _ = pair_rows(ref, other, compared, [(pairs[0][1], env)])
         found = pairwise.compare_suite(ra, rb, q=q) if len(ra) and len(rb) else []
         diffs = differences(ref_facts, _side_facts(results_dirs, other))
         text = [f"{d['what']} {d['a']} → {d['b']}" for d in diffs if d["differs"] and d["what"] != "environment"]
