@@ -14,8 +14,9 @@ files are converted with asv's own ``Results.update_to_2``). Merging:
   its ``started_at`` (the later input on a tie), a header, ``machine.json`` or ``benchmarks.json``
   by the input whose results there started last.
 
-Nothing is written here: ``plan_merge`` returns the merged files (or raises ``ToolError`` naming
-every conflict) and ``write_tree`` writes them with asv's own JSON writer.
+``plan_merge`` writes the merged files with asv's own JSON writer into a staging folder as it goes
+(one result file in memory at a time), or keeps them when given none; it raises ``ToolError``
+naming every conflict once all files are seen, and the caller then drops the staging folder.
 """
 
 from __future__ import annotations
@@ -55,11 +56,24 @@ class ResultFile:
 
 @dataclass
 class Merged:
-    """The merged tree: relative path -> JSON data, and the conflicts met."""
+    """The merged tree: written under ``stage`` as it is made (or held in ``files`` without one),
+    the relative paths written, and the conflicts met."""
 
+    stage: Path | None = None
     files: dict[str, dict] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     combined: int = 0  # result files that came from more than one input
+
+    def put(self, rel: str, data: dict) -> None:
+        self.written.append(rel)
+        if self.stage is None:
+            self.files[rel] = data
+            return
+        from asv.util import write_json
+
+        compact = rel != BENCHMARKS_FILE and not rel.endswith("/" + MACHINE_FILE)
+        write_json(str(self.stage / rel), data, compact=compact)
 
 
 def _read_json(path: Path) -> dict:
@@ -172,7 +186,7 @@ def _merge_results(groups: dict[str, list[tuple[int, Path]]], prefer, merged: Me
             key = (i, rel.split("/", 1)[0])
             newest[key] = max(newest.get(key, float("-inf")), parsed[0 if same else k].newest)
         merged.combined += 0 if same else 1
-        merged.files[rel] = merge_result_files(rel, parsed, prefer, merged)
+        merged.put(rel, merge_result_files(rel, parsed, prefer, merged))
     return newest
 
 
@@ -185,7 +199,7 @@ def _merge_machine_files(groups, newest, prefer, merged: Merged) -> None:
             paths = " vs ".join(str(p) for _, p, _ in datas)
             merged.conflicts.append(f"machine {machine}: conflicting machine.json files ({paths})")
         pick = max(datas, key=lambda x: (newest.get((x[0], machine), float("-inf")), x[0]))
-        merged.files[rel] = pick[2]
+        merged.put(rel, pick[2])
 
 
 def _merge_benchmarks(sources: list[tuple[int, Path]], newest_of, prefer, merged: Merged) -> None:
@@ -204,11 +218,12 @@ def _merge_benchmarks(sources: list[tuple[int, Path]], newest_of, prefer, merged
                 merged.conflicts.append(f"benchmark {name}: described differently in {kept_path} and {path}")
             elif (newest_of(i), i) > (newest_of(j), j):
                 entries[name] = (meta, i, path)
-    merged.files[BENCHMARKS_FILE] = {**{n: e[0] for n, e in sorted(entries.items())}, "version": 2}
+    merged.put(BENCHMARKS_FILE, {**{n: e[0] for n, e in sorted(entries.items())}, "version": 2})
 
 
-def plan_merge(inputs: Sequence[Path], prefer: str | None = None) -> Merged:
-    """The merged tree of the results trees ``inputs`` (in order); ToolError naming the conflicts."""
+def plan_merge(inputs: Sequence[Path], prefer: str | None = None, stage: Path | None = None) -> Merged:
+    """The merged tree of the results trees ``inputs`` (in order), written under ``stage`` when
+    given; ToolError naming the conflicts."""
     if prefer is not None and prefer not in PREFER:
         raise ToolError(f"--prefer {prefer!r}: expected one of {', '.join(PREFER)}")
     results: dict[str, list[tuple[int, Path]]] = {}
@@ -223,7 +238,7 @@ def plan_merge(inputs: Sequence[Path], prefer: str | None = None) -> Merged:
                 benches.append((i, path))
             else:
                 (machines if rel.endswith("/" + MACHINE_FILE) else results).setdefault(rel, []).append((i, path))
-    merged = Merged()
+    merged = Merged(stage=stage)
     newest = _merge_results(results, prefer, merged)
     _merge_machine_files(machines, newest, prefer, merged)
 
@@ -244,13 +259,11 @@ def _conflict_message(conflicts: list[str]) -> str:
 
 
 def write_tree(merged: Merged, out: Path) -> int:
-    """Write the merged files under ``out`` with asv's JSON writer; returns the number of files."""
-    from asv.util import write_json
-
+    """Write the files ``merged`` holds (made without a staging folder) under ``out``."""
+    staged = Merged(stage=out)
     for rel, data in merged.files.items():
-        compact = rel != BENCHMARKS_FILE and not rel.endswith("/" + MACHINE_FILE)
-        write_json(str(out / rel), data, compact=compact)
-    return len(merged.files)
+        staged.put(rel, data)
+    return len(staged.written)
 
 
 # ---------------------------------------------------------------- interleaved rounds
@@ -273,17 +286,18 @@ def rounds_trees(roots: Sequence[Path]) -> dict[str, list[Path]]:
     return found
 
 
-def plan_rounds_merge(roots: Sequence[Path], prefer: str | None = None) -> Merged:
-    """Every round of every session merged across the rounds roots ``roots``."""
-    merged = Merged()
+def plan_rounds_merge(roots: Sequence[Path], prefer: str | None = None, stage: Path | None = None) -> Merged:
+    """Every round of every session merged across the rounds roots ``roots`` (under ``stage``)."""
+    merged = Merged(stage=stage)
     conflicts = []
     for rel, trees in sorted(rounds_trees(roots).items()):
         try:
-            one = plan_merge(trees, prefer)
+            one = plan_merge(trees, prefer, stage / rel if stage is not None else None)
         except ToolError as exc:
             conflicts.append(f"{rel}: {exc}")
             continue
         merged.files.update({f"{rel}/{k}": v for k, v in one.files.items()})
+        merged.written += [f"{rel}/{k}" for k in one.written]
         merged.combined += one.combined
     if conflicts:
         more = f"; and {len(conflicts) - MAX_NAMED} more round(s)" if len(conflicts) > MAX_NAMED else ""

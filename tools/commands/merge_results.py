@@ -53,7 +53,7 @@ def _left_out(out: Path, merged: merge.Merged, rounds: bool) -> list[str]:
     """Files in OUT that the merged tree would drop (anything that is not asv results)."""
     if not out.is_dir():
         return []
-    kept = set(merged.files)
+    kept = set(merged.written)
     dropped = []
     for p in sorted(out.rglob("*")):
         rel = p.relative_to(out).as_posix()
@@ -83,17 +83,17 @@ def run(args) -> int:
     out = Path(args.out)
     inputs = _inputs(out, args.dirs)
     plan = merge.plan_rounds_merge if args.rounds else merge.plan_merge
-    merged = plan(inputs, args.prefer)
-    dropped = _left_out(out, merged, args.rounds)
-    if dropped:
-        shown = ", ".join(dropped[:3]) + (f" and {len(dropped) - 3} more" if len(dropped) > 3 else "")
-        raise ToolError(f"{out} holds files that are not asv results ({shown}); merge into a new or empty OUT")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.merge-", dir=out.parent))
     try:
-        n = merge.write_tree(merged, tmp)
+        merged = plan(inputs, args.prefer, tmp)
+        dropped = _left_out(out, merged, args.rounds)
+        if dropped:
+            shown = ", ".join(dropped[:3]) + (f" and {len(dropped) - 3} more" if len(dropped) > 3 else "")
+            raise ToolError(f"{out} holds files that are not asv results ({shown}); merge into a new or empty OUT")
         _swap(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    n = len(merged.written)
     print(f"merged {len(inputs)} tree(s) into {out}: {n} file(s), {merged.combined} combined from several inputs")
     return 0
