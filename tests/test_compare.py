@@ -241,3 +241,23 @@ def test_one_configuration_has_no_configurations_section(tmp_path, session, caps
         for path in (proj / "results" / "vm").glob(f"*-{env}.json"):
             path.unlink()
     assert "## Configurations" not in _report(proj, capsys)
+
+
+def test_asv_version_is_stamped_by_the_pipeline_and_shown(tmp_path):
+    import time
+
+    from tools import provenance
+
+    rnd = random.Random(4)
+    root = tmp_path / "results"
+    _write(root, NP2, C1, 1.0, rnd, machine="vm")
+    _write(root, NP2, C1, 1.0, rnd, machine="laptop")
+    since = time.time() - 60
+    assert [p.name for p in provenance.stamp_asv_version(root, "vm", since, version="0.6.6")] == [
+        f"{C1[:8]}-{NP2}.json"
+    ]
+    assert provenance.stamp_asv_version(root, "vm", since, version="0.6.6") == []  # already stamped
+    assert provenance.stamp_asv_version(root, "laptop", time.time() + 60) == []  # written before the run
+    data = _compare(tmp_path, "machine=vm", "machine=laptop", "--results-dir", str(root))
+    asv = next(d for d in data["differences"] if d["what"] == "asv")
+    assert asv == {"what": "asv", "a": "0.6.6", "b": "results format 2 (asv 0.5 or later)", "differs": True}
