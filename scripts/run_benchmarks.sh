@@ -94,7 +94,8 @@ for e in ${ENVS[@]+"${ENVS[@]}"}; do ENV_ARGS+=(-E "$e"); done
 
 measure() {
     step "asv machine: $MACHINE"
-    asv machine --yes --machine "$MACHINE" >/dev/null
+    # asv machine --yes --machine NAME records the name alone: record os, arch, cpu, cores and ram too
+    python -m tools.provenance machine "$MACHINE"
     local run_args=(--record-samples --machine "$MACHINE" --launch-method forkserver ${ENV_ARGS[@]+"${ENV_ARGS[@]}"})
     [ "$QUICK" = 1 ] && run_args+=(--quick)
     [ "$SKIP_EXISTING" = 1 ] && run_args+=(--skip-existing-commits)
@@ -118,7 +119,7 @@ measure() {
     fi
     [ "$rc" -eq 2 ] && echo "note: some benchmarks failed; they are listed as failed in the reports" >&2
     # asv does not record its own version: stamp it into the result files this run wrote
-    python -m tools.provenance "$MACHINE" "$started"
+    python -m tools.provenance stamp "$MACHINE" "$started"
 }
 
 regression_args() {

@@ -261,3 +261,14 @@ def test_asv_version_is_stamped_by_the_pipeline_and_shown(tmp_path):
     data = _compare(tmp_path, "machine=vm", "machine=laptop", "--results-dir", str(root))
     asv = next(d for d in data["differences"] if d["what"] == "asv")
     assert asv == {"what": "asv", "a": "0.6.6", "b": "results format 2 (asv 0.5 or later)", "differs": True}
+
+
+def test_the_machine_is_registered_with_its_description(tmp_path):
+    from tools import provenance
+
+    info = provenance.register_machine("ci-box", str(tmp_path / "machine.json"))
+    saved = json.loads((tmp_path / "machine.json").read_text())["ci-box"]
+    assert saved == info and info["machine"] == "ci-box"
+    assert all(info[k] for k in ("os", "arch", "cpu", "num_cpu", "ram"))
+    assert provenance.ram_text("25276071936") == "23.5 GiB" and provenance.ram_text("8145244") == "7.8 GiB"
+    assert provenance.ram_text("4GB") == "4GB"

@@ -61,6 +61,16 @@ def read_header(path: Path) -> dict:
     }
 
 
+def ram_text(ram: str) -> str:
+    """asv's ``ram`` as people read it: asv 0.6 records bytes, older asv kB (a count below 1e9
+    is taken for kB: no machine has under 1 GB or over 1 TB here)."""
+    if not str(ram).isdigit():
+        return str(ram)
+    n = int(ram)
+    gib = n / 2**30 if n >= 10**9 else n / 2**20
+    return f"{gib:.1f} GiB"
+
+
 def asv_text(header: dict) -> str:
     """The asv that wrote a file: its stamped version, else the generation its format implies."""
     if header.get("asv_version"):
@@ -102,6 +112,7 @@ def side_facts(results_dirs: Sequence[Path], triples: Iterable[tuple[str, str, s
         record["python"] = header.get("python", "")
         record["requirements"] = header.get("requirements", {})
         record.update({k: str(m.get(k, header.get("params", {}).get(k, "")) or "") for k in MACHINE_FACTS})
+        record["ram"] = ram_text(record["ram"])
         record["asv"] = asv_text(header) if header else "unknown"
         out.append(record)
     return out
@@ -131,17 +142,36 @@ def stamp_asv_version(results_dir: Path, machine: str, since: float, version: st
     return stamped
 
 
+def register_machine(name: str, path: str | None = None) -> dict:
+    """asv's machine file entry for ``name`` with what asv detects here (os, arch, cpu, cores,
+    ram): ``asv machine --yes --machine NAME`` records the name alone, and ``machine.json`` then
+    says nothing about the machine. Written with asv's own ``MachineCollection``."""
+    from asv.machine import Machine, MachineCollection
+
+    info = {**Machine.get_defaults(), "machine": name}
+    MachineCollection.save(name, info, _path=path)
+    return info
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tools.provenance MACHINE SINCE``: stamp the asv version into the result files
-    the run that started at SINCE wrote (the results dir of ./asv.conf.json)."""
+    """``python -m tools.provenance machine NAME``: register asv machine NAME with its description;
+    ``python -m tools.provenance stamp NAME SINCE``: stamp the asv version into the result files of
+    machine NAME written since SINCE (seconds since the epoch; the results dir of ./asv.conf.json)."""
     import argparse
 
     from tools.config import settings_from_args
 
     parser = argparse.ArgumentParser(prog="python -m tools.provenance", description=main.__doc__)
-    parser.add_argument("machine")
-    parser.add_argument("since", type=float)
+    sub = parser.add_subparsers(dest="what", required=True)
+    sub.add_parser("machine").add_argument("machine")
+    stamp = sub.add_parser("stamp")
+    stamp.add_argument("machine")
+    stamp.add_argument("since", type=float)
     args = parser.parse_args(argv)
+    if args.what == "machine":
+        info = register_machine(args.machine)
+        print(f"asv machine {args.machine}: {info['os']}, {info['cpu']}, {info['num_cpu']} cores", file=sys.stderr)
+        return 0
     settings = settings_from_args(argparse.Namespace())
     stamped = [p for d in settings.results_dirs for p in stamp_asv_version(d, args.machine, args.since)]
     print(f"asv version recorded in {len(stamped)} result file(s)", file=sys.stderr)
