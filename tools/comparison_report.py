@@ -213,7 +213,7 @@ def configurations_markdown(summaries: Sequence, reference: tuple[str, str], sou
         return []
     lines = ["## Configurations", ""]
     lines += [
-        f"Every configuration of this commit against the reference {md_code(reference[0] + ' / ' + reference[1])} "
+        f"Every configuration B of this commit against the reference A = {md_code(reference[0] + ' / ' + reference[1])} "
         f"(the most results; among equals the machine with the longest history, the lowest Python, the newest dependencies), series paired on benchmark and parameters; {source}. "
         "Verdicts as in the comparison report (`python -m tools compare`): worse / better on the configuration.",
         "",
@@ -230,6 +230,7 @@ def configurations_markdown(summaries: Sequence, reference: tuple[str, str], sou
             _ratio_text(s.wall_ratio), f"{n['regressed']} / {n['improved']} / {n['unchanged']} / {n['inconclusive']}",
             top or "—",
         ])  # fmt: skip
-    headers = ["configuration", "differs from the reference", "series", "wall B/A (geo. mean)"]
-    headers += ["worse / better / unchanged / inconclusive", "largest decided differences"]
+    ref = f"{reference[0]} / {reference[1]}"
+    headers = [f"configuration B (A: {ref})", "differs from A", "series", "wall B/A (geo. mean)"]
+    headers += ["worse / better / unchanged / inconclusive on B", "largest decided differences (B/A)"]
     return lines + [md_table(headers, body, [False, False, True, True, False, False]), ""]
