@@ -186,13 +186,17 @@ def performance_report_md(
     generated: str,
     chart_refs: dict[str, str | list[tuple[str, str]]],
     anomalies: Sequence[Finding] = (),
+    configurations: Sequence[str] = (),
 ) -> str:
     """``rows``: the tidy rows of the reported commit(s); ``chart_refs``: {component or
     'summary': relative PNG path, or its pages as (path, caption) pairs} to embed; ``anomalies``:
-    the history's (``anomaly_suite``)."""
+    the history's (``anomaly_suite``); ``configurations``: the Markdown lines of the section
+    comparing the configurations of the newest commit (none when it has one configuration)."""
     head = rows.sort_values("commit_date").iloc[-1]
     lines = [f"# Performance report — {str(head['commit'])[:12]}", ""]
     lines += summary_section(rows, machines, generated)
+    if configurations:
+        lines += ["", *configurations]
     if "summary" in chart_refs:
         lines += ["", "## Trend", "", *_charts_md("relative cost per component", chart_refs["summary"])]
     lines += [

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from tools import rounds_layout
+from tools.commands.shard import add_shard_argument, bench_regex
 from tools.config import Settings, add_common_arguments, load_table, settings_from_args, utc_stamp
 from tools.detect import pairwise, robust
 from tools.detect.finding import Finding
@@ -96,9 +97,12 @@ def _measure_arguments(parser) -> None:
     g.add_argument(
         "--rounds-dir",
         metavar="DIR",
+        action="append",
         default=None,
-        help="reuse an interleaved run: a folder of round-<k> results dirs (.asv/rounds/<base8>-<head8>)",
+        help="reuse an interleaved run: a folder of round-<k> results dirs (.asv/rounds/<base8>-<head8>); "
+        "repeatable (e.g. the sessions of several machines, merged from shards)",
     )
+    add_shard_argument(g)
 
 
 def _history_arguments(parser) -> None:
@@ -228,11 +232,24 @@ def _rounds_run(args, settings: Settings):
     )  # fmt: skip
 
 
-def _load_rounds_dir(rounds_dir: str, settings: Settings) -> pd.DataFrame:
-    dirs = rounds_layout.round_dirs(Path(rounds_dir))
-    if not dirs:
-        raise ToolError(f"{rounds_dir}: no round-<k> results folders (expected the output of an interleaved run)")
+def _load_rounds_dir(rounds_dirs: list[str], settings: Settings) -> pd.DataFrame:
+    dirs = []
+    for rounds_dir in rounds_dirs:
+        found = rounds_layout.round_dirs(Path(rounds_dir))
+        if not found:
+            raise ToolError(f"{rounds_dir}: no round-<k> results folders (expected the output of an interleaved run)")
+        dirs += found
     return load_results(dirs, machine=settings.machine)
+
+
+def _stored_history(args, settings: Settings, table: pd.DataFrame) -> pd.DataFrame | None:
+    """The stored results history mode reads: with --rounds-dir, the results dir (not the rounds)."""
+    if not (args.rounds_dir and args.history):
+        return table
+    try:
+        return load_table(settings)
+    except ToolError:
+        return None
 
 
 def _from_results(args, settings: Settings) -> Comparison:
@@ -249,7 +266,7 @@ def _from_results(args, settings: Settings) -> Comparison:
     at = table[table["commit"].astype(str).isin([base, head])]
     n_rounds = at.groupby("commit", observed=True)["round"].nunique()
     source = (
-        f"interleaved rounds from {args.rounds_dir}"
+        f"interleaved rounds from {', '.join(args.rounds_dir)}"
         if args.rounds_dir
         else f"stored results ({', '.join(map(str, settings.results_dirs))})"
     )
@@ -261,7 +278,7 @@ def _from_results(args, settings: Settings) -> Comparison:
             "(they show as inconclusive); use --rounds 6 to measure base and head interleaved."
         )
     findings = _compare_stored(table, head, pairs, args.q)
-    return Comparison(base, head, findings, table, mode, table, notes)
+    return Comparison(base, head, findings, table, mode, _stored_history(args, settings, table), notes)
 
 
 # ---------------------------------------------------------------- history
@@ -351,6 +368,10 @@ def run(args) -> int:
     settings = settings_from_args(args)
     if args.rounds and args.rounds_dir:
         raise ToolError("--rounds and --rounds-dir exclude each other")
+    if args.shard:
+        if args.bench or not args.rounds:
+            raise ToolError("--shard goes with --rounds (it chooses what is measured) and replaces --bench")
+        args.bench = bench_regex(settings, args.shard)
     if args.confirm_rounds and not args.history:
         raise ToolError("--confirm-rounds goes with --history")
     c = _measured_now(args, settings) if args.rounds else _from_results(args, settings)
