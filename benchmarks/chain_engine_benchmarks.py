@@ -24,7 +24,7 @@ from benchmarks.fixtures import (
     make_chain_registries,
     require,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time, resource_channel
 
 
 class _Budget:
@@ -127,6 +127,33 @@ class ExecuteChain(_Budget):
         self.engine.execute(self.plan, CHAIN_INPUTS)
 
 
+class _ExecuteLinear50:
+    """execute() of a compiled 50-step linear plan with the deterministic local model: scheduling,
+    template rendering and model calls, small enough to carry the instruction-count channel."""
+
+    config = BenchmarkConfig(
+        name="execute_linear_50",
+        description="execute() of a compiled 50-step linear chain",
+        benchmark_type=BenchmarkType.LATENCY,
+        sample_size=5,
+        warm_up_time=0.02,
+        measurement_time=0.3,
+        count_instructions=True,
+        relative_time=True,
+    )
+    rounds = 1
+    instruction_iterations = 20  # ~1 ms an execution
+
+    def setup(self):
+        self.engine = make_chain_engine("linear")
+        self.plan = self.engine.compile(make_chain("linear", 50))
+
+    def run_iteration(self):
+        self.engine.execute(self.plan, CHAIN_INPUTS)
+
+
+ExecuteLinear50 = asv_benchmark(_ExecuteLinear50)
+
 
 class ExecutionRate:
     """Steps executed per second on the 5,000-step chains (parallel branches counted):
@@ -153,3 +180,25 @@ class ExecutionRate:
                 return runs * self.n_steps / elapsed
 
     track_steps_per_second.unit = "steps/s"
+
+
+def _execute(shape: str, n_steps: int = 500):
+    engine = make_chain_engine(shape)
+    plan = engine.compile(make_chain(shape, n_steps))
+    return lambda: engine.execute(plan, CHAIN_INPUTS)
+
+
+def _execute_linear_500():
+    return _execute("linear")
+
+
+def _execute_parallel_500():
+    return _execute("parallel")  # 50 groups of 10 asyncio branches
+
+
+@resource_channel
+class Resources:
+    """CPU, peak RSS, I/O and context switches per execute() of a compiled 500-step plan:
+    linear, and parallel groups whose model calls are asynchronous."""
+
+    workloads = {"execute_linear_500": (_execute_linear_500, 10), "execute_parallel_500": (_execute_parallel_500, 6)}

@@ -200,6 +200,55 @@ def make_router(registry, strategy: str = "round_robin", **config):
         config.setdefault("provider_priorities", {"provider-mid": 1, "provider-major": 2})
     return Router(RouterConfig(strategy=strategy, **config), registry)
 
+
+def routing_objective(model, strategy: str, input_tokens: int, output_tokens: int) -> float | None:
+    """What ``strategy`` minimises for one model, computed here from the model's public data: the
+    estimated request cost (cost_optimized) or the best known latency (latency_optimized: the
+    average, else p95, else p99); None when the model has no such figure."""
+    caps = model.capabilities
+    if strategy == "cost_optimized":
+        cin, cout = caps.cost_per_1k_tokens_input, caps.cost_per_1k_tokens_output
+        return None if cin is None or cout is None else input_tokens * cin + output_tokens * cout
+    if strategy == "latency_optimized":
+        return caps.performance.known_latency_ms
+    raise ValueError(f"no known-best objective for strategy {strategy!r}")
+
+
+def _eligible(model, request, input_tokens: int, statuses) -> bool:
+    """What the request demands of a model, as the router documents it (status, filter, context,
+    answer length, streaming, tools), checked without the router."""
+    caps = model.capabilities
+    flt = request.model_filter
+    return (
+        model.status in statuses
+        and (flt is None or flt.matches(model))
+        and caps.max_context_length >= input_tokens + (request.max_tokens or 0)
+        and (request.max_tokens is None or caps.max_tokens_to_generate >= request.max_tokens)
+        and (not request.stream or caps.supports_streaming)
+        and (not request.tools or caps.supports_function_calling)
+    )
+
+
+def routing_quality_cases(registry, strategy: str, count: int, salt: str = "route-quality") -> list[tuple]:
+    """(request, input tokens, output tokens, best objective) for seeded mixed requests, the best
+    found by brute force over every eligible model of ``registry``: the known-best assignment a
+    router with ``strategy`` should reproduce. Requests no model can serve are left out."""
+    RouterConfig, estimate_tokens = require("intellirouter.router", "RouterConfig", "estimate_tokens")
+    config = RouterConfig()
+    if not all(hasattr(config, a) for a in ("routable_statuses", "expected_output_tokens", "tokens_per_message")):
+        raise NotImplementedError("RouterConfig lacks the settings the known-best assignment needs at this commit")
+    models = registry.list()
+    cases = []
+    for request in make_mixed_requests(count, salt):
+        tin = estimate_tokens(request.messages, config.chars_per_token, config.tokens_per_message)
+        tout = request.max_tokens if request.max_tokens is not None else config.expected_output_tokens
+        scores = [routing_objective(m, strategy, tin, tout) for m in models
+                  if _eligible(m, request, tin, config.routable_statuses)]
+        scores = [v for v in scores if v is not None]
+        if scores:
+            cases.append((request, tin, tout, min(scores)))
+    return cases
+
 # ---- chain engine workloads (owned by the chain author) ----
 
 # Chains are described as plain data (``chain_spec``) and turned into Step objects by
@@ -406,6 +455,33 @@ def memory_range(timestamps: list, k: int = MEMORY_RANGE_K) -> tuple[float, floa
     return timestamps[i], end
 
 
+def small_memory(n: int = 10_000):
+    """(manager, conversation id, timestamps): ``n`` entries built without numpy (the instruction
+    child runs this under valgrind, where importing numpy alone costs seconds)."""
+    MemoryManager = require("intellirouter.memory", "MemoryManager")
+    manager = MemoryManager()
+    cid = manager.create_conversation("small", window_size=MEMORY_WINDOW)
+    if not hasattr(manager, "import_columns"):
+        raise NotImplementedError("intellirouter.memory lacks bulk import at this commit")
+    stamps = [MEMORY_T0 + 0.5 * i for i in range(n)]
+    manager.import_columns(cid, ["user", "assistant"] * (n // 2) + ["user"] * (n % 2),
+                           [f"message {i % 97} " * (1 + i % 7) for i in range(n)], stamps)
+    return manager, cid, stamps
+
+
+def memory_back_references(turns: int = 2_000, probes: int = 400, salt: str = "memory-refs") -> list[tuple[int, int]]:
+    """(turn, referenced turn) pairs, sorted by turn: at ``turn`` the user refers back to what was
+    said ``d`` turns earlier, ``d`` drawn from a seeded long-tailed distribution (median 34
+    turns, 63% within 50, 13% beyond 100), so a 50-message window holds some and misses others."""
+    r = rng(salt)
+    refs = []
+    for _ in range(probes):
+        d = min(int(r.expovariate(1 / 50)) + 1, turns - 1)
+        turn = r.randrange(d, turns)
+        refs.append((turn, turn - d))
+    return sorted(refs)
+
+
 # ---- RAG workloads (owned by the memory/RAG author) ----
 
 RAG_CHUNK_SIZE = 120  # small chunks keep the 100k-chunk corpus (~11M chars) quick to build
@@ -484,6 +560,24 @@ def make_rag(n_chunks: int, salt: str = "rag-corpus"):
     return manager
 
 
+def small_rag(n_chunks: int = 1_000, salt: str = "rag-small"):
+    """A RAGManager of ``n_chunks`` chunks of seeded pseudo-words, indexed, built without numpy
+    (for the instruction child), and a query of a common, a mid and a rare word."""
+    RAGManager = require("intellirouter.rag", "RAGManager")
+    vocab = rag_vocabulary()
+    r = rng(f"{salt}:{n_chunks}")
+    manager = RAGManager(chunk_size=RAG_CHUNK_SIZE, chunk_overlap=RAG_CHUNK_OVERLAP)
+    step, per_source = RAG_CHUNK_SIZE - RAG_CHUNK_OVERLAP, 10
+    weights = [1.0 / (k + 1) for k in range(len(vocab))]
+    for i in range(n_chunks // per_source):
+        length = per_source * step + RAG_CHUNK_OVERLAP
+        words = r.choices(vocab, weights, k=length // 5)
+        manager.add_text(f"doc-{i:04d}", " ".join(words)[:length].ljust(length, "."))
+    if hasattr(manager, "build_index"):
+        manager.build_index()
+    return manager, " ".join([vocab[2], vocab[150], vocab[900]])
+
+
 def make_fuse_chunks(n_chunks: int, salt: str = "rag-fuse") -> list:
     """``n_chunks`` RetrievedChunk values of up to RAG_CHUNK_SIZE characters, every seventh
     ending in multi-byte characters (where a truncation may land), 500 per source name."""
@@ -558,6 +652,55 @@ def make_rag_hit_rate_corpus(salt: str = "rag-hits"):
         k = 1 + f % 3
         query = " ".join(words[:k] + r.sample(common, 2))
         cases.append((query, (f"kb-{where[0]:02d}", where[1])))
+    manager = RAGManager(chunk_size=size, chunk_overlap=overlap)
+    for i, chars in enumerate(texts):
+        manager.add_text(f"kb-{i:02d}", "".join(chars))
+    return manager, cases
+
+
+def make_rag_recall_corpus(salt: str = "rag-recall"):
+    """(manager, cases): a seeded corpus where every query has three relevant chunks.
+
+    Each of 40 facts is 4 words found nowhere in the background text, written whole into three
+    chunks of three different sources (clear of the overlaps); each of its first two words is
+    also planted twice in three distractor chunks. A query takes 1-2 of its fact's words plus
+    two common words: with one word the distractors (tf 2) outrank the relevant chunks (tf 1),
+    with two the relevant ones lead, so recall@5 is informative, not 1.
+    Returns cases as (query, frozenset of (source name, chunk index)).
+    """
+    RAGManager, chunk_spans = require("intellirouter.rag", "RAGManager", "chunk_spans")
+    r = rng(salt)
+    size, overlap, n_sources, length = 300, 40, 30, 300 * 30
+    background = rag_paragraphs(salt=f"{salt}:bg")
+    common = rag_vocabulary()[:40]
+    texts = [list(" ".join(r.choice(background) for _ in range(length // 40 + 2))[:length]) for _ in range(n_sources)]
+    spans = chunk_spans(length, size, overlap)
+    used: set[tuple[int, int]] = set()
+
+    def spot(avoid_sources=()) -> tuple[int, int]:
+        while True:
+            where = (r.randrange(n_sources), r.randrange(1, len(spans) - 1))
+            if where not in used and where[0] not in avoid_sources:
+                used.add(where)
+                return where
+
+    def plant(where: tuple[int, int], phrase: str) -> None:
+        start, end = spans[where[1]]
+        at = r.randint(start + overlap + 1, end - overlap - len(phrase) - 1)
+        texts[where[0]][at:at + len(phrase) + 2] = list(f" {phrase} ")
+
+    cases = []
+    for f in range(40):
+        words = [f"zr{f:02d}{k}y" for k in range(4)]
+        relevant: list[tuple[int, int]] = []
+        for _ in range(3):
+            relevant.append(spot({s for s, _ in relevant}))
+            plant(relevant[-1], " ".join(words))
+        for word in words[:2]:
+            for _ in range(3):
+                plant(spot(), f"{word} {word}")
+        query = " ".join(words[: 1 + f % 2] + r.sample(common, 2))
+        cases.append((query, frozenset((f"kb-{s:02d}", c) for s, c in relevant)))
     manager = RAGManager(chunk_size=size, chunk_overlap=overlap)
     for i, chars in enumerate(texts):
         manager.add_text(f"kb-{i:02d}", "".join(chars))

@@ -11,12 +11,15 @@ from __future__ import annotations
 from benchmarks.fixtures import (
     MEMORY_RANGE_K,
     MEMORY_T0,
+    MEMORY_WINDOW,
     make_memory,
+    memory_back_references,
     memory_columns,
     memory_range,
     require,
+    small_memory,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, metric, relative_time, resource_channel
 
 SIZES = [1_000, 100_000, 1_000_000]
 GET_ALL_SIZES = [1_000, 10_000, 100_000]  # get-all is O(n) Message builds: 1M would take seconds
@@ -155,6 +158,38 @@ class TimeRangeRetrieval(_Conversations):
         self.manager.get_messages_in_range(self.cid, *self.empty)
 
 
+class _RetrievalSmall:
+    """The window read (get_last_n(50)) and a 100-entry time range on a 10,000-entry conversation
+    built without numpy: the retrieval paths on the instruction-count channel."""
+
+    config = BenchmarkConfig(
+        name="read_10k",
+        description="get_last_n(50) / get_messages_in_range of 100 entries, 10,000 entries",
+        benchmark_type=BenchmarkType.LATENCY,
+        params={"read": ["last_50", "time_range_100"]},
+        sample_size=5,
+        measurement_time=0.3,
+        count_instructions=True,
+        relative_time=True,
+    )
+    rounds = 1
+    instruction_iterations = 200  # ~20-30 µs a read
+
+    def setup(self, read):
+        manager, cid, stamps = small_memory(10_000)
+        if read == "last_50":
+            self.read = lambda: manager.get_last_n(cid, 50)
+        else:
+            start, end = memory_range(stamps, MEMORY_RANGE_K)
+            self.read = lambda: manager.get_messages_in_range(cid, start, end)
+
+    def run_iteration(self):
+        self.read()
+
+
+RetrievalSmall = asv_benchmark(_RetrievalSmall)
+
+
 class _AddFootprint:
     """Memory and CPU of appending 100k messages one by one to a fresh conversation."""
 
@@ -182,6 +217,62 @@ class _AddFootprint:
 
 
 AddFootprint = asv_benchmark(_AddFootprint)
+
+
+class ContextHitRate:
+    """Memory hit rate: the share of 400 seeded back-references (a turn referring to what was said
+    d turns earlier, ``fixtures.memory_back_references``) whose referenced message is still in
+    the context a prompt sees, ``get_context`` with a 50-message window, over 2,000 turns."""
+
+    def setup(self):
+        self.MemoryManager = require("intellirouter.memory", "MemoryManager")
+        if not hasattr(self.MemoryManager, "get_context"):
+            raise NotImplementedError("MemoryManager lacks get_context at this commit")
+        self.refs = memory_back_references()
+
+    @metric("hit rate", higher_is_better=True)
+    def track_context_hit_rate(self):
+        manager = self.MemoryManager()
+        cid = manager.create_conversation("c", window_size=MEMORY_WINDOW)
+        refs, hits, k = self.refs, 0, 0
+        for turn in range(refs[-1][0] + 1):
+            manager.add_message(cid, "user" if turn % 2 == 0 else "assistant", f"turn {turn}", timestamp=MEMORY_T0 + turn)
+            while k < len(refs) and refs[k][0] == turn:
+                held = {m.timestamp for m in manager.get_context(cid)}
+                hits += (MEMORY_T0 + refs[k][1]) in held
+                k += 1
+        return hits / len(refs)
+
+
+def _time_range_100_of_10k():
+    manager, cid, stamps = make_memory(10_000)
+    start, end = memory_range(stamps, MEMORY_RANGE_K)
+    return lambda: manager.get_messages_in_range(cid, start, end)
+
+
+def _add_message():
+    MemoryManager = require("intellirouter.memory", "MemoryManager")
+    manager = MemoryManager()
+    cid = manager.create_conversation("c", window_size=50)
+    roles, contents, stamps = memory_columns(4_096, salt="resources")
+    rows = list(zip(roles, contents))
+    state = {"i": 0}
+
+    def add():
+        i = state["i"]
+        state["i"] = i + 1
+        role, content = rows[i & 4095]
+        manager.add_message(cid, role, content, timestamp=MEMORY_T0 + i)
+
+    return add
+
+
+@resource_channel
+class Resources:
+    """CPU, peak RSS, I/O and context switches per operation: a time-range read of 100 entries
+    from a 10,000-entry conversation, and add_message to a growing one."""
+
+    workloads = {"time_range_100_of_10k": (_time_range_100_of_10k, 3_000), "add_message": (_add_message, 50_000)}
 
 
 def _measure_realistic() -> None:

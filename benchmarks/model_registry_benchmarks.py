@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 
 from benchmarks.fixtures import SELECTIVITY_PROVIDERS, require, rng, shared_models, shared_registry
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time, resource_channel
 
 FILTER_SIZE = 10_000
 
@@ -92,8 +92,10 @@ class _GetBatch:
         sample_size=10,
         measurement_time=0.5,
         relative_time=True,
+        count_instructions=True,  # -> track_get_100_by_id_instructions (~9 µs a batch: 200 batches)
     )
     rounds = 2
+    instruction_iterations = 200
 
     def setup(self):
         require("intellirouter.registry", "ModelRegistry")
@@ -147,3 +149,55 @@ class StatusChange(_Budget):
     def time_update_status(self):
         self.flip ^= 1
         self.registry.update_status(self.model_id, self.states[self.flip])
+
+
+class _FindModelsProvider:
+    """find_models(provider=...) on 1,000 models, 10% selectivity: the registry filter through its
+    provider index. Small and seeded without numpy, so it carries the instruction-count channel."""
+
+    config = BenchmarkConfig(
+        name="find_models_provider",
+        description="find_models by provider (10% of 1,000 models)",
+        benchmark_type=BenchmarkType.LATENCY,
+        sample_size=5,
+        measurement_time=0.3,
+        relative_time=True,
+        count_instructions=True,
+    )
+    rounds = 1
+    instruction_iterations = 500  # ~7 µs a call
+
+    def setup(self):
+        ModelFilter = require("intellirouter.registry", "ModelFilter")
+        self.registry = shared_registry(1_000)
+        self.filter = ModelFilter(provider=SELECTIVITY_PROVIDERS["10%"])
+
+    def run_iteration(self):
+        self.registry.find_models(self.filter)
+
+
+FindModelsProvider = asv_benchmark(_FindModelsProvider)
+
+
+RESOURCE_SIZE = 1_000  # the resource channel's registry: built once per asv run, in setup_cache
+
+
+def _find_models_10pct():
+    ModelFilter = require("intellirouter.registry", "ModelFilter")
+    registry = shared_registry(RESOURCE_SIZE)
+    model_filter = ModelFilter(provider=SELECTIVITY_PROVIDERS["10%"])
+    return lambda: registry.find_models(model_filter)
+
+
+def _get_100_by_id():
+    get = shared_registry(RESOURCE_SIZE).get
+    batch = _shuffled_ids(RESOURCE_SIZE)[:100]
+    return lambda: [get(model_id) for model_id in batch]
+
+
+@resource_channel
+class Resources:
+    """CPU, peak RSS, I/O and context switches per operation of the registry's hot paths on
+    1,000 models: find_models by provider (10%), and 100 lookups by id."""
+
+    workloads = {"find_models_10pct": (_find_models_10pct, 15_000), "get_100_by_id": (_get_100_by_id, 10_000)}

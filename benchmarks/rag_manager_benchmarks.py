@@ -1,5 +1,6 @@
 """RAG manager: creation, add-source throughput, retrieval and fusion at 100 → 100k chunks,
-and the top-3 hit rate on a seeded corpus with known answers.
+the top-3 hit rate on a seeded corpus with known answers, and recall@5 where every query has three
+relevant chunks.
 
 Retrieval is timed on an index built in setup (``make_rag`` calls ``build_index``), so it
 measures scoring, ranking, dedup and caps, not the lazy rebuild after adds. Fusion budgets
@@ -13,11 +14,13 @@ from benchmarks.fixtures import (
     make_fuse_chunks,
     make_rag,
     make_rag_hit_rate_corpus,
+    make_rag_recall_corpus,
     rag_query,
     rag_source_texts,
     require,
+    small_rag,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time, resource_channel
 
 SIZES = [100, 10_000, 100_000]
 
@@ -154,6 +157,34 @@ class _FuseSmall:
 FuseSmall = asv_benchmark(_FuseSmall)
 
 
+class _RetrieveSmall:
+    """retrieve_context (BM25, ranking, dedup, caps) on 1,000 chunks built without numpy: the
+    retrieval path on the instruction-count channel."""
+
+    config = BenchmarkConfig(
+        name="retrieve_context_1k",
+        description="retrieve_context of a 3-term query, top 8, 2 per source, 1,000 chunks",
+        benchmark_type=BenchmarkType.LATENCY,
+        sample_size=5,
+        measurement_time=0.3,
+        count_instructions=True,
+        relative_time=True,
+    )
+    rounds = 1
+    instruction_iterations = 50
+
+    def setup(self):
+        self.manager, self.query = small_rag(1_000)
+        if not self.manager.retrieve_context(self.query, 8, 2):
+            raise RuntimeError("benchmark query matches nothing; the workload is broken")
+
+    def run_iteration(self):
+        self.manager.retrieve_context(self.query, max_chunks=8, per_source_cap=2)
+
+
+RetrieveSmall = asv_benchmark(_RetrieveSmall)
+
+
 class RetrievalQuality:
     """Share of seeded queries whose known answer chunk is in the top 3 (40 queries)."""
 
@@ -168,6 +199,54 @@ class RetrievalQuality:
         return hits / len(self.cases)
 
     track_top3_hit_rate.unit = "hit rate"
+
+
+class _RetrievalRecall:
+    """recall@5: the mean share of each query's three relevant chunks in its top 5 (40 queries on
+    a seeded corpus, ``fixtures.make_rag_recall_corpus``). Higher is better, declared here."""
+
+    config = BenchmarkConfig(
+        name="recall_at_5",
+        description="mean share of each query's 3 relevant chunks retrieved in its top 5",
+        benchmark_type=BenchmarkType.METRIC,
+        unit="recall@5",
+        higher_is_better=True,
+    )
+
+    def setup(self):
+        self.manager, self.cases = make_rag_recall_corpus()
+
+    def run_iteration(self):
+        total = 0.0
+        for query, relevant in self.cases:
+            top = self.manager.retrieve_context(query, max_chunks=5)
+            total += len(relevant & {(c.source, c.chunk_index) for c in top}) / len(relevant)
+        return total / len(self.cases)
+
+
+RetrievalRecall = asv_benchmark(_RetrievalRecall)
+
+
+def _retrieve_context_2k():
+    manager = make_rag(2_000)
+    query = rag_query()
+    return lambda: manager.retrieve_context(query, max_chunks=8, per_source_cap=2)
+
+
+def _add_source():
+    RAGManager = require("intellirouter.rag", "RAGManager")
+    manager = RAGManager(chunk_size=500, chunk_overlap=50)
+    ((_, text),) = rag_source_texts(20, size=500, overlap=50, salt="add-source", per_source=20)
+    names = iter(range(1 << 62))
+    return lambda: manager.add_text(f"src-{next(names)}", text)
+
+
+@resource_channel
+class Resources:
+    """CPU, peak RSS, I/O and context switches per operation: retrieve_context on 2,000 chunks,
+    and add_text of a 20-chunk source to a growing manager."""
+
+    workloads = {"retrieve_context_2k": (_retrieve_context_2k, 400), "add_source": (_add_source, 100)}
 
 
 def _measure_realistic() -> None:

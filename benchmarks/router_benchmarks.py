@@ -5,7 +5,8 @@ the routable models with their indexes). Filtering is O(c) in the candidates a r
 filter leaves (a provider filter starts from its index bucket; a preferred model that
 qualifies is O(1)). Each strategy then makes one O(c) pass (plain round-robin, and
 load-balanced while a model is idle, are O(1)).
-A custom metric tracks what the cost strategy saves: the price per 1k tokens it picks.
+A custom metric tracks what the cost strategy saves: the price per 1k tokens it picks; another,
+declared higher-is-better, how often the cost and latency strategies pick a known-best model.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from benchmarks.fixtures import (
     make_router,
     make_routing_requests,
     require,
+    routing_objective,
+    routing_quality_cases,
     shared_registry,
     shared_router,
 )
-from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, relative_time
+from benchmarks.framework import BenchmarkConfig, BenchmarkType, asv_benchmark, metric, relative_time, resource_channel
 
 SIZES = [10, 1_000, 10_000]
 EDGE_SIZES = [10, 10_000]  # where a sweep adds little beyond its two ends
@@ -137,6 +140,33 @@ class _RoundRobinRoute:
 RoundRobinRoute = asv_benchmark(_RoundRobinRoute)
 
 
+class _CostOptimizedRoute:
+    """route() with the cost strategy over 1,000 models: one scan of every candidate, deterministic,
+    so it carries the instruction-count channel for the scanning strategies."""
+
+    config = BenchmarkConfig(
+        name="route_cost_optimized",
+        description="route() with cost_optimized over 1,000 models",
+        benchmark_type=BenchmarkType.LATENCY,
+        sample_size=5,
+        measurement_time=0.3,
+        count_instructions=True,
+        relative_time=True,
+    )
+    rounds = 1
+    instruction_iterations = 100  # ~90 µs a route
+
+    def setup(self):
+        self.router = make_router(make_registry(1_000), "cost_optimized")
+        self.request = make_routing_requests(1)[0]
+
+    def run_iteration(self):
+        self.router.route(self.request)
+
+
+CostOptimizedRoute = asv_benchmark(_CostOptimizedRoute)
+
+
 class CostStrategyMetrics:
     """What the cost strategy buys: the blended price of the models it picks.
 
@@ -162,3 +192,47 @@ class CostStrategyMetrics:
         return cost / tokens * 1000.0
 
     track_cost_per_1k_tokens.unit = "USD/1k tokens"
+
+
+class RoutingQuality:
+    """Routing decision quality: the share of 300 seeded requests (mixed answer lengths, tools,
+    streaming, a language filter) routed to a known-best model, the cheapest (cost_optimized) or
+    fastest known (latency_optimized) of the models that can serve the request, found by brute
+    force over 1,000 seeded models (``fixtures.routing_quality_cases``). 1.0: every pick optimal."""
+
+    params = [["cost_optimized", "latency_optimized"]]
+    param_names = ["strategy"]
+
+    def setup(self, strategy):
+        registry = make_registry(1_000, "route-quality")
+        self.router = make_router(registry, strategy)
+        self.cases = routing_quality_cases(registry, strategy, 300)
+
+    @metric("accuracy", higher_is_better=True)
+    def track_known_best_share(self, strategy):
+        route, hits = self.router.route, 0
+        for request, input_tokens, output_tokens, best in self.cases:
+            hits += routing_objective(route(request).model, strategy, input_tokens, output_tokens) == best
+        return hits / len(self.cases)
+
+
+def _route_with(strategy: str):
+    router = shared_router(1_000, strategy)
+    request = make_routing_requests(1)[0]
+    return lambda: router.route(request)
+
+
+def _route_cost_optimized():
+    return _route_with("cost_optimized")
+
+
+def _route_content_based():
+    return _route_with("content_based")
+
+
+@resource_channel
+class Resources:
+    """CPU, peak RSS, I/O and context switches per route() over 1,000 models with the two
+    scanning strategies (cost and content)."""
+
+    workloads = {"route_cost_optimized": (_route_cost_optimized, 1_000), "route_content_based": (_route_content_based, 1_000)}

@@ -5,13 +5,15 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
-STAMP="$VENV/.installed-$(sha1sum "$ROOT/pyproject.toml" | cut -c1-12)"
+# sha1sum on Linux, shasum on macOS (the CI matrix runs both)
+if command -v sha1sum >/dev/null 2>&1; then SHA1=(sha1sum); else SHA1=(shasum -a 1); fi
+STAMP="$VENV/.installed-$("${SHA1[@]}" "$ROOT/pyproject.toml" | cut -c1-12)"
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 if [ ! -f "$STAMP" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
+    "$VENV/bin/python" -m pip install --quiet -e "${ROOT}[dev]"
     # Otava is a baseline of `tools evaluate-detector` only. Its wheel pins numpy 2.2 / scipy<1.17
     # and pulls cloud and database clients; its analysis code needs just numpy and scipy.
     "$VENV/bin/python" -m pip install --quiet --no-deps "apache-otava==0.8.0" \

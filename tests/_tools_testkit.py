@@ -15,6 +15,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from tools.asv_formats import V2_COLUMNS
+
 MACHINE = "toymachine"
 
 PACKAGE_V1 = """
@@ -226,20 +228,7 @@ def run_same_python(repo: Path, home: Path, commits: list[str]) -> Path:
 
 # ---------------------------------------------------------------- synthetic results
 
-COLUMNS = [
-    "result",
-    "params",
-    "version",
-    "started_at",
-    "duration",
-    "stats_ci_99_a",
-    "stats_ci_99_b",
-    "stats_q_25",
-    "stats_q_75",
-    "stats_number",
-    "stats_repeat",
-    "samples",
-]
+COLUMNS = V2_COLUMNS  # asv result_columns, in its order
 
 
 def synth_benchmarks(n_results: int) -> dict:

@@ -22,23 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tools.asv_formats import V2_COLUMNS
+
 OUT = Path(__file__).parent / "data" / "golden"
 MACHINE = "goldenbox"
 ENV = "virtualenv-py3.11"
-COLUMNS = [
-    "result",
-    "params",
-    "version",
-    "started_at",
-    "duration",
-    "stats_ci_99_a",
-    "stats_ci_99_b",
-    "stats_q_25",
-    "stats_q_75",
-    "stats_number",
-    "stats_repeat",
-    "samples",
-]
+COLUMNS = V2_COLUMNS
 N_COMMITS = 12
 STEP_AT = 8  # first commit of the +30% step
 SPIKE_AT = 5  # a lone 1.6x spike of time_add_entry

@@ -240,3 +240,11 @@ def test_run_benchmarks_script_rejects_bad_usage():
     assert two.returncode == 2 and "one RANGE only" in two.stderr
     usage = subprocess.run(["bash", str(script), "--help"], capture_output=True, text=True)
     assert usage.returncode == 0 and "Usage: scripts/run_benchmarks.sh" in usage.stdout
+    for args, message in (
+        (["--shard", "1/2", "--no-measure"], "give one of them"),
+        (["--shard", "first"], "expected k/N"),
+        (["--rounds-dir", "x"], "--rounds-dir goes with --no-measure"),
+        (["--no-measure", "--rounds", "6", "--rounds-dir", "x"], "--rounds-dir goes with --no-measure"),
+    ):
+        proc = subprocess.run(["bash", str(script), *args], capture_output=True, text=True)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)

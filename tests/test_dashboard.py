@@ -411,7 +411,7 @@ def test_the_main_job_and_the_workflows_build_it_beside_the_site():
     script = (ROOT / "scripts" / "run_benchmarks.sh").read_text(encoding="utf-8")
     assert script.index("python -m tools site") < script.index("tool dashboard") and '--report "$REPORT_JSON"' in script
     main_wf = yaml.safe_load((ROOT / ".github" / "workflows" / "benchmarks.yml").read_text(encoding="utf-8"))
-    steps = main_wf["jobs"]["benchmark"]["steps"]
+    steps = main_wf["jobs"]["report"]["steps"]  # the job that builds the site from the merged shards
     assert any((s.get("with") or {}).get("path") == ".asv/dashboard-vendor-cache" for s in steps)
     assert any("html/dashboard/index.html" in s.get("run", "") for s in steps)
     pages = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages-artifact@"))

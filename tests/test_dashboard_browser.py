@@ -176,7 +176,7 @@ def test_hover_shows_the_change_point_and_its_verdict(page):
     _open(pg, url + f"#view=bench&b={ROUTE}&p=strategy%3D'cost'")
     box = pg.locator("#history-chart .u-over").bounding_box()
     text = ""
-    for i in range(60):  # sweep until the cursor sits on the change point's commit
+    for i in range(59, -1, -1):  # sweep from the newest commit until the cursor sits on the change point's
         pg.mouse.move(box["x"] + box["width"] * i / 59, box["y"] + box["height"] / 2)
         text = pg.locator("#view-bench .tooltip").inner_text()
         if "change point" in text:

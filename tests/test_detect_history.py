@@ -319,3 +319,13 @@ def test_a_large_step_is_found_with_one_round_per_commit_and_few_commits():
     y = series(21, n=14, step_at=7, pct=25, sigma=0.003)
     out = suite(table({"r_benchmarks.R.time_x": y}))
     assert list(out["verdict"]) == ["regressed"] and out["commit_after"].iloc[0] == commit(7)
+
+
+def test_stored_looks_are_the_simulation_itself():
+    """tools/detect/effective_looks.json is written by the same simulation with the same seed."""
+    hist._looks_table.cache_clear()
+    table = hist._looks_table()
+    assert len(table) == hist.SCAN_MAX_COMMITS - 2
+    for n in (12, 35):
+        stored = table[(n, hist.DEFAULT_WINDOW, round(1 - hist.HISTORY_CONFIDENCE, 12))]
+        assert stored == hist.simulate_looks(n, hist.DEFAULT_WINDOW, 1 - hist.HISTORY_CONFIDENCE)

@@ -41,6 +41,7 @@ EXPECTED = [
     "ci_low",
     "ci_high",
     "samples",
+    "better",
 ]
 
 

@@ -26,11 +26,15 @@ from benchmarks.framework import (  # noqa: E402
     ResourceMonitor,
     asv_benchmark,
     count_instructions,
+    measure_operations,
     measure_resources,
     param_grid,
+    resource_channel,
 )
 from benchmarks.framework import adapter as adapter_mod  # noqa: E402
 from benchmarks.framework import instructions as instr_mod  # noqa: E402
+
+channel_mod = importlib.import_module("benchmarks.framework.resource_channel")
 
 MB = 1024 * 1024
 
@@ -423,6 +427,99 @@ def test_resource_monitor_does_not_count_its_own_probes():
         pass
     assert mon.usage is not None
     assert mon.usage.io_read_bytes == 0 and mon.usage.io_write_bytes == 0
+
+
+def test_resource_usage_counts_context_switches():
+    import time
+
+    _, slept = measure_resources(lambda: [time.sleep(0.002) for _ in range(5)])
+    assert slept.ctx_voluntary >= 5  # every sleep gives the CPU up
+    assert slept.ctx_involuntary >= 0
+
+
+def test_measure_operations_reports_per_operation(tmp_path):
+    path = tmp_path / "blob.bin"
+    path.write_bytes(os.urandom(64 * 1024))
+
+    def read():
+        with open(path, "rb") as fh:
+            return fh.read()
+
+    per_op = measure_operations(read, 5)
+    assert per_op.operations == 5
+    assert 64 * 1024 <= per_op.io_read_bytes < 64 * 1024 + 4096  # one file's bytes per call, not the loop's
+    assert per_op.io_write_bytes == 0
+    quiet = measure_operations(lambda: sum(range(1000)), 2_000)
+    assert quiet.io_read_bytes == 0 and quiet.io_write_bytes == 0  # the probes do not count
+    assert quiet.cpu_user + quiet.cpu_system > 0
+    assert quiet.ctx_switches_voluntary < 1
+    assert set(quiet.as_dict()) == {f"{m}" for m in channel_mod.METRICS} | {"operations"}
+
+
+def test_measure_operations_sees_the_peak_of_a_transient_allocation():
+    per_op = measure_operations(lambda: bytearray(b"\x01" * (40 * MB)), 2, warm_up=0)
+    if per_op.peak_rss is not None:  # Linux: VmHWM reset through /proc/self/clear_refs
+        assert per_op.peak_rss >= 30 * MB
+
+
+def _channel(module: str, **workloads):
+    """A resource channel class as a component module would write it (one per module)."""
+    return resource_channel(type("Resources", (), {"__module__": module, "workloads": workloads}))
+
+
+def test_resource_channel_generates_one_track_per_metric_with_units():
+    def _sum():
+        data = list(range(1000))
+        return lambda: sum(data)
+
+    def _missing():
+        raise NotImplementedError("not at this commit")
+
+    cls = _channel("irchannel_a", sum_1000=(_sum, 2000), missing=(_missing, 1))
+    assert cls.params == [["sum_1000", "missing"]] and cls.param_names == ["workload"]
+    assert cls.rounds == 1
+    assert {n: getattr(cls, n).unit for n in vars(cls) if n.startswith("track_")} == {
+        f"track_{m}": unit for m, (unit, _) in channel_mod.METRICS.items()
+    }
+    measured = cls().setup_cache()
+    assert measured["missing"] == {"skipped": "not at this commit"}
+    bench = cls()
+    bench.setup(measured, "sum_1000")
+    # The kernel splits CPU time into user and system by clock ticks, so a short run may
+    # show all of it on one side; their sum is precise.
+    cpu = bench.track_cpu_user(measured, "sum_1000") + bench.track_cpu_system(measured, "sum_1000")
+    assert cpu > 0
+    assert bench.track_io_read_bytes(measured, "sum_1000") == 0
+    with pytest.raises(NotImplementedError, match="not at this commit"):
+        bench.setup(measured, "missing")  # asv records a skip
+    versions = {getattr(cls, f"track_{m}").version for m in channel_mod.METRICS}
+    assert len(versions) == 1 and "_sum" in cls.track_cpu_user.pretty_source
+    assert measured["sum_1000"]["operations"] == 2000
+
+
+def test_resource_channel_keys_its_cache_by_module_and_refuses_a_second_one():
+    from asv_runner.benchmarks._base import get_setup_cache_key
+
+    def _op():
+        return lambda: None
+
+    a, b = _channel("irpkg.irchannel_b", op=(_op, 1)), _channel("irpkg.irchannel_c", op=(_op, 1))
+    for mod in ("irpkg.irchannel_b", "irpkg.irchannel_c"):
+        sys.modules.setdefault(mod, type(sys)(mod))
+    try:
+        assert get_setup_cache_key(a().setup_cache) != get_setup_cache_key(b().setup_cache)
+    finally:
+        for mod in ("irpkg.irchannel_b", "irpkg.irchannel_c"):
+            del sys.modules[mod]
+    with pytest.raises(TypeError, match="already has a resource channel"):
+        resource_channel(type("Other", (), {"__module__": "irpkg.irchannel_b", "workloads": {"op": (_op, 1)}}))
+    assert _channel("irpkg.irchannel_b", op=(_op, 1)).params == [["op"]]  # the same class again (a re-import)
+    with pytest.raises(TypeError, match="workloads"):
+        _channel("irchannel_d")
+    with pytest.raises(TypeError, match="calls >= 1"):
+        _channel("irchannel_f", op=_op)
+    with pytest.raises(TypeError, match="clashes"):
+        resource_channel(type("R", (), {"__module__": "irchannel_e", "workloads": {"op": (_op, 1)}, "setup": _op}))
 
 
 # ---- instruction counts under valgrind ------------------------------------------------------

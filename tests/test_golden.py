@@ -22,10 +22,10 @@ EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
 SESSION = "rounds/0a0a0a0a-0b0b0b0b"
 
 PINNED = {
-    "export.csv": "009dc84284f296df8ab9343b39c51e2f408af71aebf5f30222c68532a9504c85",
-    "performance_report.md": "c42e2bf08bcbcdf4455b2d0475afc43c50fe160b643e0e49008259eab7315332",
-    "pairwise.json": "1c8f61d31586be7f99410fae27f0a5f31df7bdeaa9cf3b9ae0169ad70e498823",
-    "history.json": "d0132be6860b0d5af6e70ebf4620bfa499558a0603836ec93b47a25594c645b4",
+    "export.csv": "df36f63fb4c8f2eef0ef24eb0c8e4faabc5e4227e556dd5a6ae37a76b16d08c3",
+    "performance_report.md": "08222bef1b6e12db418b7ec360f27e504fedb8f7c358ddc8aaa50de4d77764e9",
+    "pairwise.json": "1ed3cc824fe5cf9518665b9ff774b874faac5d9e002621d58a18235451b56bae",
+    "history.json": "ecec7960932b379d8a2c248562731fdf9da98724d009c07e1e3e5f6782e5ea36",
 }
 
 
@@ -37,29 +37,12 @@ def outputs(tmp_path_factory) -> dict[str, Path]:
     mp.chdir(work)
     mp.setenv("SOURCE_DATE_EPOCH", EPOCH)
     common = ["--results-dir", "results", "--no-cache"]
+    regressions = ["regressions", *common, "--site-url", "site", "--profile-cap", "0"]  # no repository to profile
     try:
         assert main(["export", *common, "--all", "--output", "out/export.csv"]) == 0
         assert main(["report", *common, "--output-dir", "out", "--no-charts"]) == 0
-        assert (
-            main(["regressions", *common, "--rounds-dir", SESSION, "--site-url", "site", "--output", "out/pairwise"])
-            == 0
-        )
-        assert (
-            main(
-                [
-                    "regressions",
-                    *common,
-                    "--history",
-                    "--history-rounds-dir",
-                    "rounds",
-                    "--site-url",
-                    "site",
-                    "--output",
-                    "out/history",
-                ]
-            )
-            == 0
-        )
+        assert main([*regressions, "--rounds-dir", SESSION, "--output", "out/pairwise"]) == 0
+        assert main([*regressions, "--history", "--history-rounds-dir", "rounds", "--output", "out/history"]) == 0
     finally:
         mp.undo()
     return {

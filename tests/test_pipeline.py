@@ -67,6 +67,10 @@ def test_regression_is_named_and_fails_ci(toy):
     md = report.with_suffix(".md").read_text()
     assert "## Regressions (1)" in md and "`Work.time_work` | n=3000 | wall |" in md
     assert f'asv find {hashes[1][:12]}..{hashes[2][:12]} "^toy_benchmarks\\.Work\\.time_work\\(3000\\)"' in md
+    # the regression was profiled at both commits: its top changed function is named and linked
+    prof = reg[0]["recommendations"]["profile"]
+    assert prof["reason"] is None and prof["top"].startswith("work (") and prof["diff"].endswith("diff.md")
+    assert (report.parent / prof["diff"]).is_file() and f"[{prof['top']}]({prof['diff']})" in md
 
 
 def test_stored_results_alone_do_not_claim_a_wall_time_verdict(toy):

@@ -111,7 +111,11 @@ def test_interleaved_rounds_regression_is_named_and_fails_ci(tmp_path, capsys):
         == "https://bench.example.org/#router_benchmarks.Route.time_route?machine=ci-box&p-n_models=100"
     )
     for text in rec.values():
-        assert text in md
+        if isinstance(text, str):
+            assert text in md
+    # the commits are not in a repository: no profile, the check still decides and says why
+    assert rec["profile"]["diff"] is None and "not profiled" in rec["profile"]["reason"]
+    assert f"No profile: {rec['profile']['reason']}" in md
     # wall regressed while instructions stayed put: the report says so
     assert data["disagreements"] and data["disagreements"][0]["witness_verdict"] == "unchanged"
     assert "not more work" in md
@@ -438,3 +442,35 @@ def test_history_reports_a_step_the_interleaved_sessions_straddle(tmp_path, caps
         (commits[8], commits[9], "regressed")
     ]
     assert 20 < rows[0]["change_pct"] < 40 and "interleaved sessions straddling the step" in rows[0]["rule"]
+
+
+def _as_machine(pair, machine: str):
+    """The same rounds as measured on another machine (folder, machine.json, result params)."""
+    for rd in pair.iterdir():
+        (rd / "ci-box").rename(rd / machine)
+        for f in (rd / machine).glob("*.json"):
+            data = json.loads(f.read_text())
+            data["machine"] = machine
+            if "params" in data and isinstance(data["params"], dict):
+                data["params"]["machine"] = machine
+            f.write_text(json.dumps(data))
+    return pair
+
+
+def test_rounds_dirs_of_several_machines_judge_together(tmp_path, capsys):
+    """--rounds-dir repeated: e.g. the sessions of two OS runners, merged from shards by CI."""
+    linux = _rounds(tmp_path / "linux")
+    mac = _as_machine(_rounds(tmp_path / "mac", slow=1.0), "mac-box")
+    code, out, err = _run(
+        capsys, "--rounds-dir", str(linux), "--rounds-dir", str(mac), "--output-dir", str(tmp_path / "o")
+    )
+    assert code == 0, err
+    md, data, _ = _report(tmp_path / "o")
+    assert data["machines"] == ["ci-box", "mac-box"] and data["counts"]["regressed"] == 1
+    reg = [r for r in data["results"] if r["verdict"] == "regressed"]
+    assert [r["machine"] for r in reg] == ["ci-box"]
+
+
+def test_shard_goes_with_rounds(tmp_path, capsys):
+    code, _, err = _run(capsys, "--shard", "1/2", "--results-dir", str(DATA), "--no-cache")
+    assert code == 2 and "--shard goes with --rounds" in err

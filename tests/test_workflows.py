@@ -162,35 +162,78 @@ def test_main_workflow_triggers_history_and_outputs():
     on = data["on"]
     assert "schedule" in on and "workflow_dispatch" in on
     assert on["push"]["branches"] == ["main"] and on["push"]["paths"]
-    assert {"intellirouter/**", "benchmarks/**", "pyproject.toml"} <= set(on["push"]["paths"])
-    bench = data["jobs"]["benchmark"]
-    checkout = next(s for s in _steps(bench) if s.get("uses", "").startswith("actions/checkout@"))
-    assert checkout["with"]["fetch-depth"] == 0
-    runs = "\n".join(s.get("run", "") for s in _steps(bench))
-    # Regressions decided interleaved, against the commit 5 back (history from sessions needs it),
-    # with at least 6 rounds a side (a 99.5% interval's minimum), 24 on the daily run.
+    assert {"intellirouter/**", "benchmarks/**", "tools/**", "scripts/**", "pyproject.toml"} <= set(on["push"]["paths"])
+    measure, report = data["jobs"]["measure"], data["jobs"]["report"]
+    for job in (measure, report):
+        checkout = next(s for s in _steps(job) if s.get("uses", "").startswith("actions/checkout@"))
+        assert checkout["with"]["fetch-depth"] == 0
+    runs = "\n".join(s.get("run", "") for s in _steps(measure))
+    # Each shard decides its regressions interleaved, against the commit 5 back (history from
+    # sessions needs it), with at least 6 rounds a side (a 99.5% interval's minimum), 24 daily.
     assert re.search(
-        r'bash scripts/run_benchmarks.sh --rounds "\$ROUNDS" --extra-rounds "\$EXTRA_ROUNDS" --base-lag 5', runs
+        r'bash scripts/run_benchmarks.sh --shard "\$SHARD" --rounds "\$ROUNDS" --extra-rounds "\$EXTRA_ROUNDS" --base-lag 5',
+        runs,
     )
-    env = next(s for s in bench["steps"] if s.get("name") == "Run the benchmark pipeline")["env"]
+    env = next(s for s in measure["steps"] if s.get("name", "").startswith("Measure shard"))["env"]
     assert env["ROUNDS"] == "${{ github.event_name == 'schedule' && '24' || '6' }}"
+    assert env["SHARD"] == "${{ matrix.shard }}/${{ env.SHARDS }}"
     assert "git archive" in runs and "RESULTS_BRANCH" in runs  # history restored
-    assert "python -m tools compact-rounds .asv/rounds" in runs  # kept rounds saved without raw samples
+    assert "python -m tools compact-rounds shard-out/rounds" in runs  # rounds uploaded without raw samples
+    report_runs = "\n".join(s.get("run", "") for s in _steps(report))
+    assert "git archive" in report_runs and "python -m tools compact-rounds .asv/rounds" in report_runs
+    assert "python -m tools merge-results .asv/results" in report_runs
+    assert "python -m tools merge-results --rounds .asv/rounds" in report_runs
+    assert "bash scripts/run_benchmarks.sh --no-measure --base-lag 5" in report_runs
+    assert report["needs"] == "measure"
     # the pipeline makes the published site self-contained
     assert "python -m tools site" in (ROOT / "scripts" / "run_benchmarks.sh").read_text(encoding="utf-8")
-    uses = [s.get("uses", "") for s in _steps(bench)]
-    assert any(u.startswith("actions/setup-python@") for u in uses)
-    assert sum(u.startswith("actions/cache@") for u in uses) >= 1
-    setup = next(s for s in _steps(bench) if s.get("uses", "").startswith("actions/setup-python@"))
-    assert setup["with"]["cache"] == "pip"
-    assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
+    for job in (measure, report):
+        uses = [s.get("uses", "") for s in _steps(job)]
+        setup = next(s for s in _steps(job) if s.get("uses", "").startswith("actions/setup-python@"))
+        assert setup["with"]["cache"] == "pip"
+        assert sum(u.startswith("actions/cache@") for u in uses) >= 1
+    assert any(s.get("uses", "").startswith("actions/upload-pages-artifact@") for s in _steps(report))
     save = "\n".join(s.get("run", "") for s in _steps(data["jobs"]["save-results"]))
     assert "git push" in save
     deploy = data["jobs"]["deploy-site"]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert any(s.get("uses", "").startswith("actions/deploy-pages@") for s in _steps(deploy))
     issues = data["jobs"]["regression-issues"]
-    assert "needs.benchmark.outputs.regressed == 'true'" in issues["if"]
+    assert "needs.report.outputs.regressed == 'true'" in issues["if"]
+
+
+def _matrix_jobs(job: dict) -> list[dict]:
+    """The combinations a job's strategy.matrix expands to (product of the lists, plus include)."""
+    import itertools
+
+    matrix = dict(job["strategy"]["matrix"])
+    include = matrix.pop("include", [])
+    keys = list(matrix)
+    combos = [dict(zip(keys, values)) for values in itertools.product(*(matrix[k] for k in keys))]
+    return combos + list(include)
+
+
+def test_main_workflow_measures_shards_on_several_os_and_every_python_then_merges():
+    data = _load(MAIN_WORKFLOW)
+    measure = data["jobs"]["measure"]
+    combos = _matrix_jobs(measure)
+    assert {c["os"] for c in combos} >= {"ubuntu-latest", "macos-latest"}
+    assert {c["python"] for c in combos} >= {"3.11", "3.12", "3.13"}
+    shards = int(data["env"]["SHARDS"])
+    assert shards >= 2
+    by_group: dict[tuple, set] = {}
+    for c in combos:
+        by_group.setdefault((c["os"], c["python"]), set()).add(c["shard"])
+    assert all(got == set(range(1, shards + 1)) for got in by_group.values()), by_group  # every shard of every group
+    assert measure["runs-on"] == "${{ matrix.os }}"
+    setup = next(s for s in _steps(measure) if s.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"]["python-version"] == "${{ matrix.python }}"
+    upload = next(s for s in _steps(measure) if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert "matrix.os" in upload["with"]["name"] and "matrix.shard" in upload["with"]["name"]
+    download = next(
+        s for s in _steps(data["jobs"]["report"]) if s.get("uses", "").startswith("actions/download-artifact@")
+    )
+    assert download["with"]["pattern"] == "shard-*"
 
 
 def _step_script(path: Path, job: str, name_start: str) -> str:
@@ -232,7 +275,8 @@ def test_results_branch_round_trip(tmp_path):
     git("push", "-q", "origin", "HEAD:main", cwd=seed)
 
     save = _step_script(MAIN_WORKFLOW, "save-results", "Commit the results")
-    restore = _step_script(MAIN_WORKFLOW, "benchmark", "Restore result history")
+    restore = _step_script(MAIN_WORKFLOW, "measure", "Restore result history")
+    assert restore == _step_script(MAIN_WORKFLOW, "report", "Restore result history")
 
     def run_save(files: dict[str, str], sha: str, rounds: dict[str, str] | None = None) -> None:
         work = tmp_path / f"save-{sha}"

@@ -38,7 +38,7 @@ from tools.detect.finding import CHANGED, Finding, from_record  # noqa: E402
 from tools.errors import ToolError  # noqa: E402
 from tools.humanize import digits_for_range, human_value  # noqa: E402
 from tools.io import atomic_write_bytes, atomic_write_text  # noqa: E402
-from tools.schema import lower_is_better  # noqa: E402
+from tools.schema import lower_is_better, resource_metric_of  # noqa: E402
 from tools.stats import per_commit_median  # noqa: E402
 
 LOG_SPAN = 20.0
@@ -196,8 +196,11 @@ def chart_points(table: pd.DataFrame) -> pd.DataFrame:
 def relative_cost(points: pd.DataFrame) -> pd.DataFrame:
     """Per component, machine + environment and commit (``points``: ``per_commit_median``): the
     geometric mean over series of value / first value (inverted for higher-is-better units),
-    so 1.10 means 10% more cost than at each series' first commit."""
-    points = points[points["value"] > 0]
+    so 1.10 means 10% more cost than at each series' first commit. The resource channel's series
+    are left out: near-zero system CPU and preemptions that follow the machine's load would swing
+    the mean by factors (they have their own panels)."""
+    resource = np.array([resource_metric_of(b) is not None for b in points["benchmark"].astype(str)], dtype=bool)
+    points = points[(points["value"] > 0).to_numpy() & ~resource]
     cols = ["component", "machine", "environment", "commit", "commit_date", "relative_cost", "n_series"]
     if points.empty:
         return pd.DataFrame(columns=cols)

@@ -242,6 +242,13 @@ def history_markdown(h: HistoryResult | None, recommend: Recommend) -> list[str]
             links = f"[graph]({rec['graph_url']})" + (
                 f" · [dashboard]({rec['dashboard_url']})" if "dashboard_url" in rec else ""
             )
+            prof = rec.get("profile")
+            if prof:
+                links += (
+                    f" · no profile: {prof['reason']}"
+                    if prof.get("reason")
+                    else f" · profile: [{prof.get('top') or 'diff'}]({prof['diff']})"
+                )
             lines.append(f"- `{short_name(r['benchmark'])}`{params}: `{rec['asv_find']}` · {links}")
         lines.append("")
     return lines + _anomaly_lines(h)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
+from tools.schema import unit_without_mark
+
 _TIME_STEPS = ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s"))
+_FORMATTED = frozenset({"seconds", "bytes", "instructions", "relative"})  # units with their own format
 _SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 
@@ -67,8 +70,12 @@ def human_bytes(n: float, digits: int = 3) -> str:
 
 
 def human_value(value: float, unit: str, digits: int = 3) -> str:
-    """Format ``value`` in asv ``unit`` (seconds, bytes, instructions, ops/s, anything)."""
+    """Format ``value`` in asv ``unit`` (seconds, bytes, instructions, ops/s, anything); a declared
+    direction (``"bytes ↑"``, ``tools.schema.declared_direction``) follows the number."""
     unit = (unit or "").strip()
+    base = unit_without_mark(unit)
+    if base != unit and base in _FORMATTED:
+        return f"{human_value(value, base, digits)} {unit[-1]}"
     if unit == "seconds":
         return human_time(value, digits)
     if unit == "bytes":

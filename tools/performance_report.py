@@ -9,6 +9,7 @@ import pandas as pd
 from tools.detect.finding import Finding
 from tools.humanize import human_value
 from tools.render import md_code, md_table, short_name
+from tools.schema import RESOURCE_METRICS, better, resource_metric_of
 from tools.stats import sample_stats, throughput_column
 
 
@@ -78,6 +79,7 @@ def _row_cells(r, stats_row, tput) -> list[str]:
         md_code(short_name(r["benchmark"])),
         str(r["params"]) or "—",
         str(r["type"]),
+        better(str(r["type"]), unit),
         human_value(r["value"], unit) if not (r["failed"] or r["skipped"]) else "—",
         human_value(stats_row["mean"], unit),
         human_value(stats_row["std_dev"], unit),
@@ -96,15 +98,52 @@ def component_table(rows: pd.DataFrame) -> str:
     stats = sample_stats(rows["samples"])
     tput = throughput_column(rows)
     commits = rows["commit"].nunique() > 1
-    headers = ["machine / env" + (" / commit" if commits else ""), "benchmark", "params", "type", "median", "mean"]
+    headers = ["machine / env" + (" / commit" if commits else ""), "benchmark", "params", "type", "better", "median"]
+    headers += ["mean"]
     headers += ["std dev", "min", "max", "throughput", "99% CI", "n", "status"]
     body = []
     for i in rows.sort_values(["machine", "environment", "benchmark", "params"], kind="stable").index:
         r = rows.loc[i]
         where = f"{r['machine']} / {r['environment']}" + (f" / {str(r['commit'])[:8]}" if commits else "")
         body.append([where, *_row_cells(r, stats.loc[i], tput.at[i])])
-    numeric = [False, False, False, False] + [True] * 6 + [False, True, False]
+    numeric = [False, False, False, False, False] + [True] * 6 + [False, True, False]
     return md_table(headers, body, numeric)
+
+
+_RESOURCE_HEADERS = {
+    "cpu_user": "CPU user",
+    "cpu_system": "CPU system",
+    "peak_rss": "peak RSS",
+    "io_read_bytes": "read",
+    "io_write_bytes": "written",
+    "ctx_switches_voluntary": "waits",
+    "ctx_switches_involuntary": "preemptions",
+}
+
+
+def resource_table(rows: pd.DataFrame) -> str | None:
+    """The resource channel of one component as one line per workload (per machine / env and
+    commit): per operation CPU seconds, bytes read and written, context switches (waits:
+    voluntary, preemptions: involuntary), and the peak RSS above the start. None without it."""
+    metric = pd.Series([resource_metric_of(b) for b in rows["benchmark"].astype(str)], index=rows.index, dtype=object)
+    part = rows.assign(metric=metric)[metric.notna() & ~rows["failed"] & ~rows["skipped"]]
+    if part.empty:
+        return None
+    workload = part["params"].astype(str).str.removeprefix("workload=").str.strip("'\"")
+    part = part.assign(where=part["machine"].astype(str) + " / " + part["environment"].astype(str), params=workload)
+    if part["commit"].nunique() > 1:
+        part["where"] += " / " + part["commit"].astype(str).str[:8]
+    keys = ["where", "params"]
+    cells = {
+        (w, p, m): human_value(v, u)
+        for w, p, m, v, u in part[[*keys, "metric", "value", "unit"]].itertuples(index=False)
+    }
+    body = [
+        [w, p, *(cells.get((w, p, m), "—") for m in RESOURCE_METRICS)]
+        for w, p in sorted(set(map(tuple, part[keys].astype(str).values)))
+    ]
+    headers = ["machine / env", "workload", *(_RESOURCE_HEADERS[m] for m in RESOURCE_METRICS)]
+    return md_table(headers, body, [False, False] + [True] * len(RESOURCE_METRICS))
 
 
 def anomaly_section(anomalies: Sequence[Finding], commits: set[str]) -> list[str]:
@@ -147,13 +186,17 @@ def performance_report_md(
     generated: str,
     chart_refs: dict[str, str | list[tuple[str, str]]],
     anomalies: Sequence[Finding] = (),
+    configurations: Sequence[str] = (),
 ) -> str:
     """``rows``: the tidy rows of the reported commit(s); ``chart_refs``: {component or
     'summary': relative PNG path, or its pages as (path, caption) pairs} to embed; ``anomalies``:
-    the history's (``anomaly_suite``)."""
+    the history's (``anomaly_suite``); ``configurations``: the Markdown lines of the section
+    comparing the configurations of the newest commit (none when it has one configuration)."""
     head = rows.sort_values("commit_date").iloc[-1]
     lines = [f"# Performance report — {str(head['commit'])[:12]}", ""]
     lines += summary_section(rows, machines, generated)
+    if configurations:
+        lines += ["", *configurations]
     if "summary" in chart_refs:
         lines += ["", "## Trend", "", *_charts_md("relative cost per component", chart_refs["summary"])]
     lines += [
@@ -167,6 +210,10 @@ def performance_report_md(
         lines += [f"## {component}", ""]
         if component in chart_refs:
             lines += _charts_md(f"{component} trend", chart_refs[component])
+        resources = resource_table(part)
+        if resources is not None:
+            lines += ["Resources per operation (the resource channel; peak RSS is above the RSS before the calls):", ""]
+            lines += [resources, ""]
         lines += [component_table(part), ""]
     lines += anomaly_section(anomalies, set(rows["commit"].astype(str)))
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from tools.detect import finding
 from tools.detect.finding import Finding
 from tools.history_report import HistoryResult, counted, history_extras, history_markdown, history_results
 from tools.humanize import human_interval, human_pct, human_value
+from tools.profile_links import ProfileLink
 from tools.render import asv_find_command, asv_profile_command, graph_link, json_record, md_code, md_table, short_name
 from tools.schema import twin_of, workload_of
 
@@ -51,6 +52,7 @@ class ReportContext:
     machines: Sequence[str] = ()
     environments: Sequence[str] = ()
     notes: Sequence[str] = ()
+    profiles: Mapping[tuple[str, str, str, str], ProfileLink] = field(default_factory=dict)  # profile_links.key_of
 
 
 # ---------------------------------------------------------------- pieces
@@ -61,8 +63,14 @@ def _pv(row) -> tuple[str, ...]:
     return tuple(pv) if isinstance(pv, (tuple, list)) else ()
 
 
+def profile_of(row: Mapping, ctx: ReportContext, base: str = "", head: str = "") -> ProfileLink | None:
+    """The profile made for a regressed series (history: at its change point's commits), if any."""
+    return ctx.profiles.get((str(row["benchmark"]), str(row.get("params") or ""), base, head))
+
+
 def recommendations(row: Mapping, ctx: ReportContext, base: str | None = None, head: str | None = None) -> dict:
-    """The commands and link for one regressed series."""
+    """The commands and links for one regressed series (its profile's too, when one was made)."""
+    link = profile_of(row, ctx, base or "", head or "")
     base = base or ctx.base.commit  # a pairwise regression always has a base
     head = head or ctx.head.commit
     pv = _pv(row)
@@ -84,6 +92,7 @@ def recommendations(row: Mapping, ctx: ReportContext, base: str | None = None, h
             str(row.get("machine") or ""),
             str(row.get("environment") or ""),
         ),
+        **({"profile": link.as_json()} if link is not None else {}),
     }
 
 
@@ -171,10 +180,11 @@ def channel_disagreements(verdicts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=cols)
 
 
-def _verdict_rows(rows: pd.DataFrame, ctx: ReportContext) -> str:
-    """One row per series: machine and environment always (series of two never mix)."""
+def _verdict_rows(rows: pd.DataFrame, ctx: ReportContext, profiles: bool = False) -> str:
+    """One row per series: machine and environment always (series of two never mix); with
+    ``profiles``, the top changed function of each row's profile inline."""
     headers = ["machine / env", "benchmark", "params", "channel", "base", "head", "change", "interval", "q"]
-    headers += ["n (base/head)", "rule (what decided)"]
+    headers += ["n (base/head)", "rule (what decided)"] + (["profile (top change)"] if profiles else [])
     body = []
     for _, r in rows.iterrows():
         unit = str(r["unit"])
@@ -192,10 +202,16 @@ def _verdict_rows(rows: pd.DataFrame, ctx: ReportContext) -> str:
                 f"{q:.3g}" if isinstance(q, float) and math.isfinite(q) else "—",
                 f"{int(r['n_base'])}/{int(r['n_head'])}",
                 str(r["rule"]),
+                *([_profile_cell(r, ctx)] if profiles else []),
             ]
         )
-    numeric = [False, False, False, False, True, True, True, False, True, True, False]
+    numeric = [False, False, False, False, True, True, True, False, True, True, False] + [False] * profiles
     return md_table(headers, body, numeric)
+
+
+def _profile_cell(row, ctx: ReportContext) -> str:
+    link = profile_of(row, ctx)
+    return link.markdown() if link is not None else "—"
 
 
 def _sorted(rows: pd.DataFrame) -> pd.DataFrame:
@@ -317,7 +333,8 @@ def _verdict_sections(data: ReportData) -> list[str]:
     for verdict, title in titles.items():
         rows = data.verdicts[data.verdicts["verdict"] == verdict]
         if not rows.empty:
-            lines += [f"## {title} ({len(rows)})", "", _verdict_rows(_sorted(rows), data.ctx), ""]
+            with_profiles = verdict == "regressed" and bool(data.ctx.profiles)
+            lines += [f"## {title} ({len(rows)})", "", _verdict_rows(_sorted(rows), data.ctx, with_profiles), ""]
     return lines
 
 
@@ -367,6 +384,16 @@ def _noisy_section(data: ReportData) -> list[str]:
     ]
 
 
+def _profile_lines(rec: dict) -> list[str]:
+    """The profile made at both commits: its top changed function and where the diff is."""
+    prof = rec.get("profile")
+    if not prof:
+        return []
+    if prof.get("reason"):
+        return [f"No profile: {prof['reason']}", ""]
+    return [f"Profiled at both commits: [{prof.get('top') or 'the differential profile'}]({prof['diff']})", ""]
+
+
 def _recommendation_section(data: ReportData) -> list[str]:
     ctx, v = data.ctx, data.verdicts
     lines = ["## Recommendations", ""]
@@ -383,6 +410,7 @@ def _recommendation_section(data: ReportData) -> list[str]:
             "", "Bisect the range (asv builds and measures the commits in between):", "",
             "```sh", rec["asv_find"], "```", "", "Profile it at both commits and compare:", "",
             "```sh", rec["asv_profile_base"], rec["asv_profile_head"], "```", "",
+            *_profile_lines(rec),
             f"Its history in the asv site: [{r['benchmark']}]({rec['graph_url']}) · [in the dashboard]({rec['dashboard_url']})", "",
         ]  # fmt: skip
     n_open = int((v["verdict"] == "inconclusive").sum()) if len(v) else 0

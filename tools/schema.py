@@ -81,17 +81,74 @@ def twin_of(benchmark: str, kind: str) -> str | None:
     return f"{cls}.{method}{m['params'] or ''}"
 
 
+# The resource channel's metrics (benchmarks/framework/resource_channel.py), in report order:
+# ``mod.Resources.track_<metric>`` with the workload as its one parameter.
+RESOURCE_METRICS = (
+    "cpu_user",
+    "cpu_system",
+    "peak_rss",
+    "io_read_bytes",
+    "io_write_bytes",
+    "ctx_switches_voluntary",
+    "ctx_switches_involuntary",
+)
+_RESOURCE = re.compile(r"^(?P<cls>.*)\.track_(?P<metric>" + "|".join(RESOURCE_METRICS) + r")$")
+
+
+def resource_metric_of(benchmark: str) -> str | None:
+    """``mod.Resources.track_peak_rss`` -> ``peak_rss``; None for anything else."""
+    m = _RESOURCE.match(str(benchmark))
+    return m["metric"] if m else None
+
+
 def component_of(benchmark: str) -> str:
     """``router_benchmarks.RouteStrategy.time_route`` -> ``router``."""
     module = benchmark.split(".", 1)[0]
     return module[: -len("_benchmarks")] if module.endswith("_benchmarks") else module
 
 
+# Direction of a metric. A unit may end with a declared direction, written there by the benchmark
+# harness from the metric's definition (``benchmarks.framework.metric``, ``BenchmarkConfig(
+# higher_is_better=...)``): "recall@5 ↑" is higher-is-better, "errors ↓" lower-is-better. asv keeps
+# the unit in benchmarks.json beside every run's results, so the declaration travels with them (and
+# into each interleaved round's copy). Without a mark, the unit decides as it always did.
+HIGHER_MARK = "↑"
+LOWER_MARK = "↓"
+_RATE_SUFFIXES = ("/s", "per second")
+_HIGHER_UNITS = frozenset({"%", "hit rate", "ratio", "recall"})
+
+
+def declared_direction(unit: str) -> str | None:
+    """'higher' / 'lower' when ``unit`` ends with a direction mark, else None."""
+    text = (unit or "").strip()
+    if text.endswith(HIGHER_MARK):
+        return "higher"
+    if text.endswith(LOWER_MARK):
+        return "lower"
+    return None
+
+
+def unit_without_mark(unit: str) -> str:
+    """``"recall@5 ↑"`` -> ``"recall@5"``: the unit a number is formatted in."""
+    text = (unit or "").strip()
+    return text[:-1].rstrip() if declared_direction(text) else text
+
+
 def lower_is_better(bench_type: str, unit: str) -> bool:
-    """Time, memory and instruction counts improve downwards; rates (``.../s``) upwards."""
-    unit = (unit or "").strip().lower()
-    if bench_type == "track" and (
-        unit.endswith("/s") or unit.endswith("per second") or unit in {"%", "hit rate", "ratio", "recall"}
-    ):
+    """The one place every tool asks which way is better.
+
+    A declared direction (a trailing ↑ / ↓ on the unit) wins; otherwise time, memory, instruction
+    counts and every other unit improve downwards, while rates (``.../s``) and the tracked units
+    ``%``, ``hit rate``, ``ratio`` and ``recall`` improve upwards."""
+    declared = declared_direction(unit)
+    if declared is not None:
+        return declared == "lower"
+    text = (unit or "").strip().lower()
+    if bench_type == "track" and (text.endswith(_RATE_SUFFIXES) or text in _HIGHER_UNITS):
         return False
     return True
+
+
+def better(bench_type: str, unit: str) -> str:
+    """'lower' or 'higher': ``lower_is_better`` as a word (the CSV's ``better`` column)."""
+    return "lower" if lower_is_better(bench_type, unit) else "higher"

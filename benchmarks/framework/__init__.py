@@ -31,20 +31,27 @@ This package holds no benchmarks itself (asv imports it during discovery and fin
 from .adapter import asv_benchmark, param_grid
 from .config import Benchmarkable, BenchmarkConfig, BenchmarkType
 from .instructions import InstructionCountError, count_instructions
+from .metrics import declared_unit, metric
 from .relative import measure_relative, relative_time
-from .resources import ResourceMonitor, ResourceUsage, measure_resources
+from .resource_channel import resource_channel
+from .resources import OperationUsage, ResourceMonitor, ResourceUsage, measure_operations, measure_resources
 
 __all__ = [
     "BenchmarkConfig",
     "BenchmarkType",
     "Benchmarkable",
     "InstructionCountError",
+    "OperationUsage",
     "ResourceMonitor",
     "ResourceUsage",
     "asv_benchmark",
     "count_instructions",
+    "declared_unit",
+    "measure_operations",
     "measure_relative",
     "measure_resources",
+    "metric",
     "param_grid",
     "relative_time",
+    "resource_channel",
 ]

@@ -11,12 +11,17 @@ fresh workload; ``teardown`` forwards. The methods generated per ``BenchmarkType
     RESOURCE_USAGE  peakmem_<name>, track_<name>_cpu_time (seconds),
                     track_<name>_rss_growth, track_<name>_io_read_bytes,
                     track_<name>_io_write_bytes                      (bytes)
+    METRIC          track_<name>: the number run_iteration() returns (config.unit, with the
+                    declared direction: see metrics.py)
     count_instructions=True adds track_<name>_instructions           (instructions)
     relative_time=True adds track_<name>_relative                    (relative: see relative.py)
 
+``config.unit`` reaches asv: the throughput's rate (default ops/s) and a METRIC's unit; a unit
+that does not fit the type was already refused by ``BenchmarkConfig``.
+
 Any ``time_*``, ``track_*``, ``peakmem_*`` or ``mem_*`` method written on the Benchmarkable
-(a custom metric, e.g. ``def track_cost(self, *params): ...`` with ``track_cost.unit = "USD"``)
-is forwarded to the instance with its attributes. asv attributes set on the Benchmarkable
+(a custom metric, e.g. ``def track_cost(self, *params): ...`` with ``track_cost.unit = "USD"``, or
+declared with ``@metric("recall@5", higher_is_better=True)``) is forwarded to the instance with its attributes. asv attributes set on the Benchmarkable
 class (``rounds``, ``repeat``, ``number``, ``timeout``, ``warmup_time``, ``sample_time``,
 ``min_run_count``, ``skip_params``, ``version``) override what the config implies.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import numbers
 import os
 import re
 import time
@@ -103,6 +109,23 @@ def _throughput(bench: Any, config: BenchmarkConfig) -> float:
         if gc_was_enabled:
             gc.enable()
     return count / (now - start)
+
+
+def _metric_method(config: BenchmarkConfig) -> Any:
+    """``track_<name>`` of a METRIC benchmark: the number ``run_iteration()`` returns."""
+
+    def value(self, *params):
+        result = self._bench.run_iteration()
+        if isinstance(result, bool) or not isinstance(result, numbers.Real):
+            raise TypeError(
+                f"{config.name}: run_iteration() returned {type(result).__name__}; a METRIC reports a number "
+                f"in {config.recorded_unit!r}"
+            )
+        return float(result)
+
+    value.unit = config.recorded_unit
+    value.rounds = 1  # asv keeps one value per track result: a second round would overwrite it
+    return value
 
 
 def _param_index(config: BenchmarkConfig, params: tuple) -> tuple[int, ...]:
@@ -206,8 +229,10 @@ def asv_benchmark(cls: type) -> type:
         def throughput(self, *params):
             return _throughput(self._bench, config)
 
-        throughput.unit = "ops/s"
+        throughput.unit = config.recorded_unit
         methods[f"track_{stem}_throughput"] = throughput
+    if config.benchmark_type is BenchmarkType.METRIC:
+        methods[f"track_{stem}"] = _metric_method(config)
     if config.benchmark_type is BenchmarkType.RESOURCE_USAGE:
         methods[f"peakmem_{stem}"] = run_once()
         for field, unit in (

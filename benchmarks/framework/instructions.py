@@ -107,7 +107,8 @@ def _package_root(module_name: str) -> str | None:
     return os.path.abspath(list(path)[0]) if path else None
 
 
-def _cachegrind_total(out_file: str) -> int:
+def cachegrind_total(out_file: str) -> int:
+    """Instructions executed by the whole process: the ``summary:`` line of a cachegrind file."""
     with open(out_file) as fh:
         for line in fh:
             if line.startswith("summary:"):
@@ -115,15 +116,22 @@ def _cachegrind_total(out_file: str) -> int:
     raise InstructionCountError(f"no 'summary:' line in cachegrind output {out_file}")
 
 
-def _child_command(job: dict, valgrind: str, out_file: str, log_file: str) -> list[str]:
-    import json
-
+def cachegrind_prefix(valgrind: str, out_file: str, log_file: str) -> list[str]:
+    """The valgrind part of a counted command: instructions only (no cache simulation)."""
     return [
         valgrind,
         "--tool=cachegrind",
         "--cache-sim=no",
         f"--cachegrind-out-file={out_file}",
         f"--log-file={log_file}",
+    ]
+
+
+def _child_command(job: dict, valgrind: str, out_file: str, log_file: str) -> list[str]:
+    import json
+
+    return [
+        *cachegrind_prefix(valgrind, out_file, log_file),
         # The interpreter binary itself (venv symlinks are fine: valgrind follows exec).
         # -P: no script/cwd directory on sys.path, so no directory whose contents change
         # between the two runs is ever listed by the import system.
@@ -135,7 +143,9 @@ def _child_command(job: dict, valgrind: str, out_file: str, log_file: str) -> li
     ]
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
+    """The environment every counted child runs in (fixed hash seed, no .pyc writes, one BLAS
+    thread); ``tools.profiling`` runs its profiled children in it too."""
     env = dict(os.environ)
     env["PYTHONHASHSEED"] = HASH_SEED
     # The child must not write .pyc files: a directory that changes between the two runs
@@ -154,7 +164,7 @@ def _run_children(jobs: list[dict], valgrind: str, tmpdir: str) -> list[int]:
     """Run the jobs concurrently under valgrind; return each one's instruction total."""
     import subprocess
 
-    env = _child_env()
+    env = child_env()
     started = []
     for k, job in enumerate(jobs):
         out_file = os.path.join(tmpdir, f"cachegrind.{k}.out")
@@ -180,7 +190,7 @@ def _run_children(jobs: list[dict], valgrind: str, tmpdir: str) -> list[int]:
                 f"{job['module']}.{job['cls']} params {job['param_index']}: "
                 f"child exited {proc.returncode} under valgrind (log: {log_file}):\n{tail}"
             )
-        totals.append(_cachegrind_total(out_file))
+        totals.append(cachegrind_total(out_file))
     return totals
 
 

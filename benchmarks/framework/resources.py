@@ -8,11 +8,18 @@ from the operating system before and after the operation:
 - RSS from psutil before and after; peak RSS during the operation from ``VmHWM`` after
   resetting it through ``/proc/self/clear_refs`` (Linux); ``None`` where that is unavailable
   and the operation did not raise the process's lifetime peak.
-- I/O from psutil's ``io_counters``: ``io_read_bytes``/``io_write_bytes`` are bytes passed
-  through read/write system calls (``rchar``/``wchar``: what the operation asked for, page
-  cache or not); ``disk_read_bytes``/``disk_write_bytes`` are what reached storage (often 0
-  when the page cache absorbs it). On platforms without ``read_chars`` both fall back to the
-  storage counters.
+- I/O from ``/proc/self/io`` on Linux (psutil's ``io_counters`` elsewhere): ``io_read_bytes``/
+  ``io_write_bytes`` are bytes passed through read/write system calls (``rchar``/``wchar``: what
+  the operation asked for, page cache or not); ``disk_read_bytes``/``disk_write_bytes`` are what
+  reached storage (often 0 when the page cache absorbs it). On Linux the file is read directly,
+  not through psutil, for one reason: reading it is itself a read of known size, subtracted so an
+  operation without I/O reads exactly 0 (psutil reads it too, but does not say how many bytes).
+  On platforms without ``read_chars`` both fall back to the storage counters.
+- Context switches from psutil's ``num_ctx_switches``: voluntary (the process waited: I/O, a
+  lock, a sleep) and involuntary (the scheduler took the CPU away: the machine's load).
+
+``measure_operations`` runs an operation a fixed number of times inside one monitor and reports
+the usage per operation: the resource channel (``resource_channel.resource_channel``) is built on it.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ class ResourceUsage:
     io_write_bytes: int  # bytes written through system calls
     disk_read_bytes: int  # bytes fetched from storage
     disk_write_bytes: int  # bytes sent to storage
+    ctx_voluntary: int = 0  # context switches: the process gave up the CPU (waited)
+    ctx_involuntary: int = 0  # context switches: the scheduler preempted it
 
     @property
     def cpu_time(self) -> float:
@@ -132,6 +141,9 @@ class ResourceMonitor:
         self._hwm_reset = _reset_peak_rss()
         self._maxrss0 = _maxrss_bytes()
         self._rss0 = self._proc.memory_info().rss
+        self._ctx0 = self._proc.num_ctx_switches()
+        # Last before the clock starts: between the two /proc/self/io reads only the operation
+        # may read or write (the probes above read /proc files too).
         self._io0, self._probe_bytes = _io(self._proc)
         self._ru0 = resource.getrusage(resource.RUSAGE_SELF)
         self._t0 = time.perf_counter()
@@ -141,6 +153,7 @@ class ResourceMonitor:
         t1 = time.perf_counter()
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         io1, _ = _io(self._proc)
+        ctx1 = self._proc.num_ctx_switches()
         rss1 = self._proc.memory_info().rss
         peak: int | None = None
         if self._hwm_reset:
@@ -160,6 +173,8 @@ class ResourceMonitor:
             io_write_bytes=io1[1] - self._io0[1],
             disk_read_bytes=io1[2] - self._io0[2],
             disk_write_bytes=io1[3] - self._io0[3],
+            ctx_voluntary=ctx1.voluntary - self._ctx0.voluntary,
+            ctx_involuntary=ctx1.involuntary - self._ctx0.involuntary,
         )
 
 
@@ -169,3 +184,55 @@ def measure_resources(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tupl
         result = fn(*args, **kwargs)
     assert mon.usage is not None
     return result, mon.usage
+
+
+# ---------------------------------------------------------------- per operation
+
+
+@dataclass(frozen=True)
+class OperationUsage:
+    """Resources of one operation, from ``operations`` calls measured together."""
+
+    operations: int
+    cpu_user: float  # seconds per operation
+    cpu_system: float  # seconds per operation
+    peak_rss: int | None  # bytes: highest RSS while the calls ran above the RSS before them; None if unknown
+    io_read_bytes: float  # per operation, through system calls
+    io_write_bytes: float  # per operation
+    ctx_switches_voluntary: float  # context switches per operation
+    ctx_switches_involuntary: float  # per operation
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
+def measure_operations(op: Callable[[], Any], calls: int, *, warm_up: int | None = None) -> OperationUsage:
+    """Call ``op`` ``calls`` times inside one ``ResourceMonitor`` and return the usage per call.
+
+    A fixed count, not a time budget: every run does the same work, so a workload whose state
+    grows with each call (appends) reaches the same peak on a fast and a slow machine. ``warm_up``
+    calls (default 1% of ``calls``, at least one) run first, then one full garbage collection;
+    during the calls the collector runs as it would in use (its work is part of the cost).
+    """
+    import gc
+
+    if not isinstance(calls, int) or calls < 1:
+        raise ValueError(f"calls must be an integer >= 1, got {calls!r}")
+    for _ in range(max(1, calls // 100) if warm_up is None else warm_up):
+        op()
+    gc.collect()
+    with ResourceMonitor() as mon:
+        for _ in range(calls):
+            op()
+    usage = mon.usage
+    assert usage is not None
+    return OperationUsage(
+        operations=calls,
+        cpu_user=usage.cpu_user / calls,
+        cpu_system=usage.cpu_system / calls,
+        peak_rss=None if usage.peak_rss is None else max(0, usage.peak_rss - usage.rss_before),
+        io_read_bytes=usage.io_read_bytes / calls,
+        io_write_bytes=usage.io_write_bytes / calls,
+        ctx_switches_voluntary=usage.ctx_voluntary / calls,
+        ctx_switches_involuntary=usage.ctx_involuntary / calls,
+    )

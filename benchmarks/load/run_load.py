@@ -37,22 +37,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 from tools.io import atomic_write_text  # noqa: E402
+from tools.load_report import COLUMNS  # noqa: E402  (the load CSV's columns, one definition)
 
-COLUMNS = [
-    "target",
-    "users",
-    "requests",
-    "failures",
-    "rps",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "overhead_p50_ms",
-    "overhead_p95_ms",
-    "overhead_p99_ms",
-    "cpu_pct",
-    "rss_mb",
-]
 SCENARIOS = {"mix": "locustfile_mix.py", "short": "locustfile_short.py", "memory": "locustfile_memory.py"}
 
 

@@ -12,6 +12,7 @@ import shlex
 from collections import Counter
 from pathlib import Path
 
+from tools.commands.shard import add_shard_argument
 from tools.config import parse_duration
 from tools.detect import calibrate, finding
 from tools.detect import rounds as rounds_mod
@@ -60,6 +61,21 @@ def add_arguments(parser) -> None:
         "--q", type=float, default=0.05, help="Benjamini–Hochberg false discovery rate across the suite (default 0.05)"
     )
     parser.add_argument("--output", default=None, help="also write the verdict table as CSV to this path")
+    add_shard_argument(parser)
+
+
+def _bench(args) -> str | None:
+    """--bench, or the regex of --shard k/N (durations from the results asv.conf.json names)."""
+    if not args.shard:
+        return args.bench
+    if args.bench:
+        raise ToolError("--shard replaces --bench: give one of them")
+    from argparse import Namespace
+
+    from tools.commands.shard import bench_regex
+    from tools.config import settings_from_args
+
+    return bench_regex(settings_from_args(Namespace(config=args.config, machine=args.machine)), args.shard)
 
 
 def format_verdicts(findings: list[Finding]) -> str:
@@ -115,6 +131,7 @@ def run(args) -> int:
     run_cfg = rounds_mod.RoundsRun(
         repo=Path.cwd(), config=args.config, machine=args.machine, asv_args=shlex.split(args.asv_args)
     )
+    args.bench = _bench(args)
     outcome = _measure(args, run_cfg)
     if not outcome.verdicts:
         raise ToolError(f"no benchmark results in {outcome.pair_dir} (did --bench match anything?)")

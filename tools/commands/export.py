@@ -12,6 +12,7 @@ from tools.config import add_common_arguments, load_table, settings_from_args, u
 from tools.errors import ToolError
 from tools.io import atomic_write_with
 from tools.revisions import newest_commit, resolve_revision
+from tools.schema import better
 from tools.stats import status_column, throughput_column, value_stats
 
 NAME = "export"
@@ -40,6 +41,7 @@ CSV_COLUMNS: dict[str, str] = {
     "ci_low": "lower end of asv's 99% confidence interval of the median; empty when asv gave none",
     "ci_high": "upper end of asv's 99% confidence interval of the median",
     "samples": "number of measurements behind mean/std_dev/min/max (empty when they are empty)",
+    "better": "lower or higher: which way the value improves (a metric's declared direction, else its unit)",
 }
 
 
@@ -88,11 +90,19 @@ def export_frame(table: pd.DataFrame) -> pd.DataFrame:
             "ci_low": table["ci_low"],
             "ci_high": table["ci_high"],
             "samples": n,
+            "better": better_column(table),
         }
     )
     # oldest commit first; within a commit, the order asv wrote (sorting strings is slow)
     order = np.argsort(table["commit_date"].to_numpy(), kind="stable")
     return out.iloc[order][list(CSV_COLUMNS)].reset_index(drop=True)
+
+
+def better_column(table: pd.DataFrame) -> pd.Series:
+    """'lower' / 'higher' per row (``tools.schema.better``), computed once per (type, unit)."""
+    pairs = table[["type", "unit"]].astype(str)
+    words = {key: better(*key) for key in set(pairs.itertuples(index=False, name=None))}
+    return pd.Series([words[key] for key in pairs.itertuples(index=False, name=None)], index=table.index, dtype=object)
 
 
 def select_commits(table: pd.DataFrame, revs: list[str] | None, everything: bool, repo: Path | None) -> pd.DataFrame:

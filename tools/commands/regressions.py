@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from tools import rounds_layout
+from tools.commands.shard import add_shard_argument, bench_regex
 from tools.config import Settings, add_common_arguments, load_table, parse_duration, settings_from_args, utc_stamp
 from tools.detect import calibrate, pairwise, robust
 from tools.detect.finding import Finding
@@ -32,6 +33,7 @@ from tools.errors import ToolError
 from tools.history_report import MIN_COMMITS, build_history
 from tools.io import atomic_write_text
 from tools.loader import load_results, load_sessions
+from tools.profile_links import DEFAULT_CAP, profile_regressions
 from tools.regression_report import ReportContext, Side, regression_report
 from tools.render import html_page
 from tools.revisions import head_series, newest_commit, previous_commit, resolve_revision
@@ -45,6 +47,7 @@ def add_arguments(parser) -> None:
     _commit_arguments(parser)
     _measure_arguments(parser)
     _history_arguments(parser)
+    _profile_arguments(parser)
     _output_arguments(parser)
 
 
@@ -103,9 +106,12 @@ def _measure_arguments(parser) -> None:
     g.add_argument(
         "--rounds-dir",
         metavar="DIR",
+        action="append",
         default=None,
-        help="reuse an interleaved run: a folder of round-<k> results dirs (.asv/rounds/<base8>-<head8>)",
+        help="reuse an interleaved run: a folder of round-<k> results dirs (.asv/rounds/<base8>-<head8>); "
+        "repeatable (e.g. the sessions of several machines, merged from shards)",
     )
+    add_shard_argument(g)
 
 
 def _history_arguments(parser) -> None:
@@ -131,6 +137,14 @@ def _history_arguments(parser) -> None:
         "interleaved, N rounds a side, and say whether it held (0 = not re-run, the default; a "
         "regression issue is opened for a history change point only once confirmed)",
     )
+
+
+def _profile_arguments(parser) -> None:
+    what = (
+        f"profile the regressions at their two commits (tools/profiling): at most N workloads a run, "
+        f"each within 60 s, linked from the report (default {DEFAULT_CAP}; 0 = none)"
+    )
+    parser.add_argument("--profile-cap", type=int, default=DEFAULT_CAP, metavar="N", help=what)
 
 
 def _output_arguments(parser) -> None:
@@ -267,11 +281,24 @@ def _rounds_run(args, settings: Settings):
     )  # fmt: skip
 
 
-def _load_rounds_dir(rounds_dir: str, settings: Settings) -> pd.DataFrame:
-    dirs = rounds_layout.round_dirs(Path(rounds_dir))
-    if not dirs:
-        raise ToolError(f"{rounds_dir}: no round-<k> results folders (expected the output of an interleaved run)")
+def _load_rounds_dir(rounds_dirs: list[str], settings: Settings) -> pd.DataFrame:
+    dirs = []
+    for rounds_dir in rounds_dirs:
+        found = rounds_layout.round_dirs(Path(rounds_dir))
+        if not found:
+            raise ToolError(f"{rounds_dir}: no round-<k> results folders (expected the output of an interleaved run)")
+        dirs += found
     return load_results(dirs, machine=settings.machine)
+
+
+def _stored_history(args, settings: Settings, table: pd.DataFrame) -> pd.DataFrame | None:
+    """The stored results history mode reads: with --rounds-dir, the results dir (not the rounds)."""
+    if not (args.rounds_dir and args.history):
+        return table
+    try:
+        return load_table(settings)
+    except ToolError:
+        return None
 
 
 def _from_results(args, settings: Settings) -> Comparison:
@@ -288,7 +315,7 @@ def _from_results(args, settings: Settings) -> Comparison:
     at = table[table["commit"].astype(str).isin([base, head])]
     n_rounds = at.groupby("commit", observed=True)["round"].nunique()
     source = (
-        f"interleaved rounds from {args.rounds_dir}"
+        f"interleaved rounds from {', '.join(args.rounds_dir)}"
         if args.rounds_dir
         else f"stored results ({', '.join(map(str, settings.results_dirs))})"
     )
@@ -303,7 +330,7 @@ def _from_results(args, settings: Settings) -> Comparison:
             "interleaved)."
         )
     findings = _compare_stored(table, head, pairs, args.q, noise)
-    return Comparison(base, head, findings, table, mode, table, notes)
+    return Comparison(base, head, findings, table, mode, _stored_history(args, settings, table), notes)
 
 
 # ---------------------------------------------------------------- history
@@ -344,19 +371,34 @@ def _param_names(table: pd.DataFrame) -> dict[str, list[str]]:
     return {name: list(meta.get("param_names") or []) for name, meta in (table.attrs.get("benchmarks") or {}).items()}
 
 
+def _profiles(c: Comparison, history, args, settings: Settings, reports: Path) -> dict:
+    """Profiles of the regressions blamed on a commit (none with --profile-cap 0)."""
+    if args.profile_cap <= 0:
+        return {}
+    changes = list(history.changes or ()) if history is not None else []
+    if not any(f.verdict == "regressed" for f in [*c.findings, *changes]):
+        return {}
+    out = settings.output_dir / "profiles"
+    links = profile_regressions(
+        c.findings, changes, c.base, c.head, out, reports, cap=args.profile_cap, config=settings.config_path
+    )
+    print(f"profiled {sum(1 for v in links.values() if not v.reason)} regression(s) into {out}")
+    return links
+
+
 def _write_report(c: Comparison, history, args, settings: Settings) -> dict:
     stamp = utc_stamp()
     on_head = head_series(c.table, c.head)
+    stem = Path(args.output) if args.output else settings.reports_dir / f"regression_report_{stamp}"
     ctx = ReportContext(
         base=_side(c.table, c.base) if c.base else None, head=_side(c.table, c.head),
         generated=f"{stamp[:10]} {stamp[11:].replace('-', ':')} UTC", mode=c.mode,
         site=args.site_url or _local_site(settings, args), param_names=_param_names(c.table),
         machines=sorted({str(f.machine) for f in c.findings} or {m for m, _ in on_head}),
         environments=sorted({str(f.environment) for f in c.findings} or {e for _, e in on_head}),
-        notes=c.notes,
+        notes=c.notes, profiles=_profiles(c, history, args, settings, stem.parent),
     )  # fmt: skip
     md, data = regression_report(c.findings, ctx, history)
-    stem = Path(args.output) if args.output else settings.reports_dir / f"regression_report_{stamp}"
     title = f"Regression report {(c.base or '')[:8]}..{c.head[:8]}"
     paths = [
         atomic_write_text(stem.with_name(stem.name + ".json"), json.dumps(data, indent=2, allow_nan=False) + "\n"),
@@ -378,6 +420,10 @@ def run(args) -> int:
     settings = settings_from_args(args)
     if args.rounds and args.rounds_dir:
         raise ToolError("--rounds and --rounds-dir exclude each other")
+    if args.shard:
+        if args.bench or not args.rounds:
+            raise ToolError("--shard goes with --rounds (it chooses what is measured) and replaces --bench")
+        args.bench = bench_regex(settings, args.shard)
     if args.confirm_rounds and not args.history:
         raise ToolError("--confirm-rounds goes with --history")
     if args.budget and args.rounds_dir:

@@ -85,9 +85,13 @@ def pair_label(
             groups.append(values)
     if is_bimodal(groups)[0]:
         labels.append("bimodal")
-    nb, nh = len(robust.log_scale(base_values)[0]), len(robust.log_scale(head_values)[0])
+    (base_logs, positive_base), (head_logs, positive_head) = (
+        robust.log_scale(base_values),
+        robust.log_scale(head_values),
+    )
+    nb, nh = len(base_logs), len(head_logs)
     mde = math.nan
-    if nb >= 3 and nh >= 3:
+    if nb >= 3 and nh >= 3 and positive_base and positive_head:  # an MDE in % needs log-values (no zeros)
         mde = minimum_detectable_effect(
             robust_sigma(base_values, head_values), nb, nh, floor_pct, confidence=confidence, rule=rule
         )

@@ -248,7 +248,12 @@ def shift_test(
 
 
 def _test_window(
-    before: Sequence[np.ndarray], after: Sequence[np.ndarray], logs: bool, confidence: float, looks: float = 1.0
+    before: Sequence[np.ndarray],
+    after: Sequence[np.ndarray],
+    logs: bool,
+    confidence: float,
+    looks: float = 1.0,
+    ref_min: float = 0.0,
 ) -> tuple[float, float, float, float, float]:
     """(change %, ci low %, ci high %, p, design effect) of the rounds after vs the rounds before.
 
@@ -257,6 +262,8 @@ def _test_window(
     rounds explain. When they do differ (ANOVA F-test p < ``CLUSTER_P``), a few commits
     are a few independent observations however many rounds each has: the window is then tested
     on one value per commit (the median of its rounds), and the design effect reported is inf.
+    On the raw scale the change is relative to |median before|, or to ``ref_min`` (the floor's
+    absolute part, ``series.Floor``) when that is larger.
     """
     deff, p_between = clustering(before, after)
     if p_between < CLUSTER_P:
@@ -268,7 +275,7 @@ def _test_window(
     lo, hi, p = shift_test(b, a, shift, 1.0 if deff == math.inf else deff, confidence, looks)
     if logs:
         return robust.to_pct(shift), robust.to_pct(lo), robust.to_pct(hi), p, deff
-    ref = abs(float(np.median(b))) or math.nan
+    ref = series.reference(float(np.median(b)), ref_min) or math.nan
     return 100 * shift / ref, 100 * lo / ref, 100 * hi / ref, p, deff
 
 
@@ -299,9 +306,10 @@ class _Windows:
     """Tests of candidate splits of one series, each on its window of rounds (memoised: backward
     elimination re-tests only the windows it changed)."""
 
-    def __init__(self, y_all, idx, per_round, logs, *, window, confidence, floor, lib, channel):
+    def __init__(self, y_all, idx, per_round, logs, *, window, confidence, floor, lib, channel, floor_abs=0.0):
         self.y_all, self.idx, self.per_round, self.logs = y_all, idx, per_round, logs
         self.window, self.confidence, self.floor, self.lib, self.channel = window, confidence, floor, lib, channel
+        self.floor_abs = floor_abs
         self.looks = effective_looks(len(y_all), window, 1 - confidence)  # the candidate could have been any split
         self.memo: dict[tuple[int, int, int], tuple] = {}
 
@@ -318,7 +326,9 @@ class _Windows:
         lo_edge, hi_edge = max(left, b - self.window), min(right, b + self.window)
         if (lo_edge, b, hi_edge) not in self.memo:
             before, after = self.per_round[lo_edge:b], self.per_round[b:hi_edge]
-            self.memo[(lo_edge, b, hi_edge)] = _test_window(before, after, self.logs, self.confidence, self.looks)
+            self.memo[(lo_edge, b, hi_edge)] = _test_window(
+                before, after, self.logs, self.confidence, self.looks, self.floor_abs
+            )
         return (lo_edge, hi_edge), self.memo[(lo_edge, b, hi_edge)]
 
     def _one(self, left: int, b: int, right: int) -> Finding:
@@ -389,6 +399,7 @@ def detect_series(
     lower_is_better: bool = True,
     channel: str = "wall",
     floor_pct: float | None = None,
+    floor_abs: float = 0.0,
     window: int = DEFAULT_WINDOW,
     confidence: float = HISTORY_CONFIDENCE,
     beta_scale: float = BETA_SCALE,
@@ -403,7 +414,8 @@ def detect_series(
     Returns findings in history mode (``evidence.position``: index of the first commit after
     the change); a statistical one is decided by ``verdict.judge`` after BH across the suite, an
     exact one (instruction counts) already is. Non-finite values are skipped (positions refer to
-    the original indices).
+    the original indices). ``floor_abs`` is the floor's absolute part in the unit (``series.Floor``,
+    resource metrics): a series below it is judged on the raw scale, relative to it.
     """
     raw = np.asarray(values, dtype=float)
     if rounds is not None and len(rounds) != len(raw):
@@ -413,6 +425,8 @@ def detect_series(
     if len(y_all) < 2:
         return []
     y, logs = robust.log_scale(y_all)
+    if floor_abs and abs(float(np.median(y_all))) < floor_abs:
+        y, logs = y_all, False  # near zero: ratios of tiny values are noise, the absolute floor decides
     if channel == "instructions" and logs:
         floor = floor_pct if floor_pct is not None else INSTRUCTION_FLOOR_PCT
         return _instruction_steps(y_all, idx, floor, instruction_jitter, lower_is_better)
@@ -426,7 +440,8 @@ def detect_series(
         return []
     windows = _Windows(
         y_all, idx, per_round, logs, window=window, confidence=confidence, lib=lower_is_better, channel=channel,
-        floor=floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT,
+        floor=series.Floor(DEFAULT_FLOOR_PCT if floor_pct is None else floor_pct, floor_abs).pct_at(np.median(y_all)),
+        floor_abs=floor_abs,
     )  # fmt: skip
     bounds = _eliminate(windows, candidate_boundaries(y, beta_scale=beta_scale), prune_p)
     return windows.test(_refine(bounds, per_round, len(y)))
@@ -490,10 +505,11 @@ def history_suite(
     found = []
     for key, per in series.per_commit_series(table):
         btype, unit = per.attrs["type"], per.attrs["unit"]
+        floor = series.floor_of(btype, unit, key[2])
         cands = detect_series(
             per["value"].to_numpy(float), rounds=list(per["rounds"]), lower_is_better=schema_lower_is_better(btype, unit),
             channel=series.channel_of(btype, unit), window=window, confidence=confidence, beta_scale=beta_scale,
-            instruction_jitter=instruction_jitter,
+            instruction_jitter=instruction_jitter, floor_pct=floor.pct, floor_abs=floor.absolute,
         )  # fmt: skip
         found += place(key, per, cands)
     kept = reported(verdict.judge_all(found, alpha=q), include_inconclusive)

@@ -13,7 +13,10 @@ Statistics, per series (benchmark x params), from ``tools.detect.robust``:
   rounds per side at 99.5% (4 at 95%).
 * **p-value**: two-sided Mann–Whitney U on the log-values; q-values by Benjamini–Hochberg across
   the suite (``compare_suite``).
-* **floor**: the smallest change worth a verdict, 2% (``series.DEFAULT_FLOOR_PCT``).
+* **floor**: the smallest change worth a verdict, 2% (``series.DEFAULT_FLOOR_PCT``); resource
+  metrics have their own, with an absolute part in their unit (``series.floor_of``): a base below
+  it is judged on the raw scale relative to it, so an operation that reads 0 bytes is
+  *unchanged* at 0 and *regressed* when it starts reading.
 
 Verdict: ``tools.detect.verdict.decide`` (significant and beyond the floor). Direction comes from
 ``tools.schema.lower_is_better`` (ops/s going down is a regression).
@@ -81,25 +84,30 @@ def _exact(b: np.ndarray, h: np.ndarray, common: dict, *, floor_pct: float, what
     )  # fmt: skip
 
 
-def _statistical(b: np.ndarray, h: np.ndarray, common: dict, *, floor: float, q_value, alpha, rule) -> Finding:
-    """HL shift, Moses interval and Mann–Whitney p, on log-values when every value is positive."""
-    nb, nh, confidence = len(b), len(h), common["confidence"]
-    sides = dict(n_base=nb, n_head=nh, floor_pct=floor, decision_rule=rule or DECISION_RULE)
-    if (b > 0).all() and (h > 0).all():
+def _statistical(b: np.ndarray, h: np.ndarray, common: dict, *, floor: series.Floor, q_value, alpha, rule) -> Finding:
+    """HL shift, Moses interval and Mann–Whitney p, on log-values when every value is positive and
+    the base is not below the floor's absolute part."""
+    nb, nh, confidence, base = len(b), len(h), common["confidence"], common["base_value"]
+    floor_pct = floor.pct_at(base)
+    sides = dict(n_base=nb, n_head=nh, floor_pct=floor_pct, decision_rule=rule or DECISION_RULE)
+    if (b > 0).all() and (h > 0).all() and abs(base) >= floor.absolute:
         lb, lh = np.log(b), np.log(h)
         lo, hi = robust.shift_interval(lb, lh, confidence)
         change, ci_lo, ci_hi = robust.to_pct(robust.hodges_lehmann(lb, lh)), robust.to_pct(lo), robust.to_pct(hi)
         p, method = robust.mann_whitney_p(lb, lh), RANK_METHOD
     else:
-        # Zero or negative values (e.g. rss growth): shift on the raw scale, relative to |base median|.
-        ref, p, method = abs(common["base_value"]), robust.mann_whitney_p(b, h), RAW_METHOD
-        if ref == 0:
+        # Zero or negative values (e.g. rss growth), or a base below the absolute floor (an operation
+        # that reads 0 bytes): shift on the raw scale, relative to |base median| or that floor.
+        ref, p, method = series.reference(base, floor.absolute), robust.mann_whitney_p(b, h), RAW_METHOD
+        if ref == 0 or np.ptp(np.concatenate([b, h])) == 0:
             return _zero_base(b, h, common, sides, p, q_value, method)
+        if ref > abs(base):
+            method += f", relative to the absolute floor {floor.absolute:g} (the base is below it)"
         lo, hi = robust.shift_interval(b, h, confidence)
         change, ci_lo, ci_hi = 100 * robust.hodges_lehmann(b, h) / ref, 100 * lo / ref, 100 * hi / ref
     q = p if q_value is None else q_value
     decided, text = verdict.decide(
-        change, ci_lo, ci_hi, q, floor, lower_is_better=common["lower_is_better"], alpha=alpha,
+        change, ci_lo, ci_hi, q, floor_pct, lower_is_better=common["lower_is_better"], alpha=alpha,
         confidence=confidence, n_base=nb, n_head=nh, rule=rule,
     )  # fmt: skip
     return Finding(
@@ -132,12 +140,12 @@ def _calibrated(b, h, common: dict, *, noise: Noise, floor: float, q_value, alph
 
 
 def _zero_base(b, h, common: dict, sides: dict, p: float, q_value, method: str) -> Finding:
-    """A base median of 0 has no relative change: unchanged when both sides are all 0."""
+    """Identical values on both sides are unchanged; otherwise a base median of 0 has no relative change."""
     if np.ptp(np.concatenate([b, h])) == 0:
         return Finding(
             **common, **sides, basis="rank", verdict="unchanged", change_pct=0.0, ci_low_pct=0.0, ci_high_pct=0.0,
-            p_value=1.0, q_value=1.0 if q_value is None else q_value, rule="identical values (all 0) on both sides",
-            method=method,
+            p_value=1.0, q_value=1.0 if q_value is None else q_value,
+            rule=f"identical values (all {float(b[0]):g}) on both sides", method=method,
         )  # fmt: skip
     return Finding(
         **common, **sides, basis="rank", verdict="inconclusive", p_value=p, q_value=p if q_value is None else q_value,
@@ -151,6 +159,7 @@ def compare(
     *,
     lower_is_better: bool = True,
     floor_pct: float | None = None,
+    floor_abs: float = 0.0,
     channel: str = "wall",
     q_value: float | None = None,
     alpha: float = DEFAULT_Q,
@@ -164,10 +173,10 @@ def compare(
 
     ``q_value`` is the suite-adjusted p-value when known (``compare_suite`` passes it); alone,
     a single comparison uses its own p-value. NaN/inf values (failed rounds) are ignored.
-    ``noise`` (``tools.detect.calibrate``): with too few rounds for a rank interval at
-    ``confidence``, wall time, speed-normalised time and metrics are judged against it
-    (``basis="calibrated"``); a deterministic one is judged like an instruction count. Without
-    it, too few rounds leave them inconclusive.
+    ``noise`` (``tools.detect.calibrate``): with too few rounds for a rank interval at ``confidence``,
+    wall time, speed-normalised time and metrics are judged against it (``basis="calibrated"``); a
+    deterministic one like an instruction count; without it they stay inconclusive. ``floor_abs`` is
+    the floor's absolute part in the unit (``series.Floor``; resource metrics).
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}; expected one of {CHANNELS}")
@@ -193,12 +202,15 @@ def compare(
     if channel == "memory" and positive and no_interval:
         floor = max(floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT, series.MEMORY_SINGLE_RUN_FLOOR_PCT)
         return _exact(b, h, common, floor_pct=floor, what="memory")
-    floor = floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT
+    floor = series.Floor(floor_pct if floor_pct is not None else DEFAULT_FLOOR_PCT, floor_abs)
+    at_base = floor.pct_at(common["base_value"])
     if noise is not None and positive and noise.deterministic:
-        return _exact(b, h, common, floor_pct=floor, what="deterministic value")
-    if noise is not None and positive and no_interval and channel in calibrate.STATISTICAL_CHANNELS:
+        return _exact(b, h, common, floor_pct=at_base, what="deterministic value")
+    # the calibrated rule works on log-values: a base below the absolute floor stays with the raw rule
+    logs_ok = positive and common["base_value"] >= floor.absolute
+    if noise is not None and logs_ok and no_interval and channel in calibrate.STATISTICAL_CHANNELS:
         return _calibrated(
-            b, h, common, noise=noise, floor=floor, q_value=q_value, alpha=alpha, rule=rule, target_pct=target_pct
+            b, h, common, noise=noise, floor=at_base, q_value=q_value, alpha=alpha, rule=rule, target_pct=target_pct
         )
     return _statistical(b, h, common, floor=floor, q_value=q_value, alpha=alpha, rule=rule)
 
@@ -263,21 +275,23 @@ def _compare_series(key, meta, rows: tuple, opts: _SuiteOptions) -> Finding:
     """One series: its finding with anomalies, failed rounds and (inconclusive) what it would take.
     ``rows``: (base usable, head usable, base raw, head raw)."""
     btype, unit = str(meta["type"]), str(meta["unit"])
-    channel = series.channel_of(btype, unit)
+    channel, floor = series.channel_of(btype, unit), series.floor_of(btype, unit, key[2])
     b_vals, h_vals = _values(rows[0]), _values(rows[1])
     res = compare(
         b_vals, h_vals, lower_is_better=schema_lower_is_better(btype, unit), channel=channel, alpha=opts.q,
         confidence=opts.confidence_of(key), instruction_jitter=opts.instruction_jitter, target_pct=opts.target_pct,
-        noise=_noise_for(key, channel, b_vals, h_vals, opts),
+        floor_pct=floor.pct, floor_abs=floor.absolute, noise=_noise_for(key, channel, b_vals, h_vals, opts),
     )  # fmt: skip
     label, mde, needed = "", res.evidence.mde_pct, res.evidence.rounds_needed
+    # "too noisy" keeps its margin over the floor where a metric's floor is above the default
+    target = max(opts.target_pct, res.floor_pct + opts.target_pct - DEFAULT_FLOOR_PCT)
     if channel != "instructions" and res.basis not in ("calibrated", "exact"):
         label, mde = anomalies.pair_label(
             b_vals, h_vals, series.samples_of(rows[0]), series.samples_of(rows[1]), floor_pct=res.floor_pct,
-            target_pct=opts.target_pct, confidence=CONFIDENCE, rule=DECISION_RULE,
+            target_pct=target, confidence=CONFIDENCE, rule=DECISION_RULE,
         )  # fmt: skip
         needed = robust.rounds_needed(
-            robust.robust_sigma(b_vals, h_vals), res.floor_pct, opts.target_pct, confidence=CONFIDENCE,
+            robust.robust_sigma(b_vals, h_vals), res.floor_pct, target, confidence=CONFIDENCE,
             rule=DECISION_RULE,
         )  # fmt: skip
     failed = failed_rounds(rows[2], rows[3])

@@ -4,14 +4,16 @@ A series is everything measured for one benchmark x params on one machine and en
 (``tools.schema.SERIES_KEY``). This module turns tidy rows into series (one value per round,
 or one value per commit with every round kept), checks the columns a detector needs, names the
 channel a benchmark belongs to, and holds the effect floors below which no change is worth a
-verdict: fixed per channel (the evaluation calibrates its own from recorded same-commit noise,
-``calibrate_floor``).
+verdict: fixed per channel, and per metric for the resource metrics of the 'metric' channel
+(``METRIC_FLOORS``, ``floor_of``); the evaluation calibrates its own from recorded same-commit
+noise (``calibrate_floor``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,58 @@ DEFAULT_FLOOR_PCT = 2.0  # wall / metric / memory: below this a change is not wo
 INSTRUCTION_FLOOR_PCT = 0.5  # deterministic channel
 INSTRUCTION_JITTER = 100  # instructions (per reported value); run-to-run jitter allowance
 MEMORY_SINGLE_RUN_FLOOR_PCT = 5.0  # peak memory with no interval (< 6 rounds at 99.5%): a wider floor
+
+
+class Floor(NamedTuple):
+    """The smallest change worth a verdict: ``pct`` of the base, and at least ``absolute`` in the
+    metric's unit. A base below ``absolute`` (an operation that reads 0 bytes, never waits) is
+    measured against ``absolute`` instead, so values near zero are judged, not 'undefined'."""
+
+    pct: float
+    absolute: float = 0.0
+
+    def pct_at(self, base: float) -> float:
+        """The floor in % of ``base``: max(pct, 100 × absolute / max(|base|, absolute))."""
+        ref = reference(base, self.absolute)
+        return max(self.pct, 100.0 * self.absolute / ref) if ref > 0 else self.pct
+
+
+def reference(base: float, absolute: float) -> float:
+    """What a change is a percentage of: |base|, or the absolute floor when |base| is smaller."""
+    return max(abs(base), absolute) if math.isfinite(base) else absolute
+
+
+# Floors of the 'metric' channel's resource metrics (the resource channel's track_<metric> and
+# RESOURCE_USAGE's track_<name>_<metric>), by method suffix; the unit guards the match. One unit
+# holds metrics of different noise (I/O bytes are exact, RSS bytes move by pages and allocator
+# arenas; user CPU follows the code, system CPU is mostly interrupts and page faults), so the
+# suffix decides. Measured same-commit noise behind each: docs/detection.md#resource-metrics.
+METRIC_FLOORS: dict[str, tuple[str, Floor]] = {
+    "_cpu_user": ("seconds", Floor(2.0)),  # follows the code, as wall time (a 1.3 µs add_message too)
+    "_cpu_system": ("seconds", Floor(10.0, 1e-6)),  # sporadic faults/interrupts: ~0 for CPU-bound code
+    "_cpu_time": ("seconds", Floor(2.0)),
+    "_peak_rss": ("bytes", Floor(5.0, 65_536)),  # 0-40 kB of page noise per run here
+    "_rss_growth": ("bytes", Floor(5.0, 65_536)),
+    "_io_read_bytes": ("bytes", Floor(2.0, 64)),  # exact: 0 without I/O, so 64 B/op is a real read
+    "_io_write_bytes": ("bytes", Floor(2.0, 64)),
+    "_ctx_switches_voluntary": ("switches/op", Floor(10.0, 0.01)),  # 0 unless the code waits
+    "_ctx_switches_involuntary": ("switches/op", Floor(50.0, 0.05)),  # preemptions: the machine's load
+}
+
+
+def floor_of(bench_type: str, unit: str, benchmark: str = "") -> Floor:
+    """The effect floor of a series: instruction counts 0.5% (plus their jitter allowance, see
+    ``pairwise.compare``), a resource metric its ``METRIC_FLOORS`` entry, everything else 2%."""
+    channel = channel_of(bench_type, unit)
+    if channel == "instructions":
+        return Floor(INSTRUCTION_FLOOR_PCT)
+    if channel == "metric":
+        method = str(benchmark).split("(", 1)[0].rsplit(".", 1)[-1]
+        text = (unit or "").strip()
+        for suffix, (floor_unit, floor) in METRIC_FLOORS.items():
+            if method.endswith(suffix) and text == floor_unit:
+                return floor
+    return Floor(DEFAULT_FLOOR_PCT)
 
 
 def channel_of(bench_type: str, unit: str) -> str:

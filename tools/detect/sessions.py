@@ -267,11 +267,12 @@ def sessions_suite(
             continue
         held = series_sessions(list(per["commit"]), by_series[key])
         values = per["value"].to_numpy(float)
+        floor = series.floor_of(per.attrs["type"], per.attrs["unit"], key[2]).pct_at(float(np.median(values)))
         cands = [
             c.replace(
                 base_value=float(values[c.evidence.before_position]), head_value=float(values[c.evidence.position])
             )
-            for c in (detect_sessions(len(per), held, confidence=confidence) if held else [])
+            for c in (detect_sessions(len(per), held, floor_pct=floor, confidence=confidence) if held else [])
         ]
         found += history.place(key, per, cands)
     return history.reported(verdict.judge_all(found, alpha=q), include_inconclusive)
