@@ -473,4 +473,4 @@ def test_rounds_dirs_of_several_machines_judge_together(tmp_path, capsys):
 
 def test_shard_goes_with_rounds(tmp_path, capsys):
     code, _, err = _run(capsys, "--shard", "1/2", "--results-dir", str(DATA), "--no-cache")
-    assert code == 2 and "--shard goes with --rounds" in err
+    assert code == 2 and "--shard goes with --rounds or --budget" in err

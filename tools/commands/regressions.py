@@ -421,8 +421,8 @@ def run(args) -> int:
     if args.rounds and args.rounds_dir:
         raise ToolError("--rounds and --rounds-dir exclude each other")
     if args.shard:
-        if args.bench or not args.rounds:
-            raise ToolError("--shard goes with --rounds (it chooses what is measured) and replaces --bench")
+        if args.bench or not (args.rounds or args.budget):
+            raise ToolError("--shard goes with --rounds or --budget (it chooses what is measured) and replaces --bench")
         args.bench = bench_regex(settings, args.shard)
     if args.confirm_rounds and not args.history:
         raise ToolError("--confirm-rounds goes with --history")
