@@ -23,7 +23,9 @@ def _series(name: str, sd: float, seed: int) -> SeriesNoise:
 
 @pytest.fixture(scope="module")
 def corpus() -> NoiseCorpus:
-    return NoiseCorpus({"quiet.time_q": _series("quiet.time_q", 0.01, 1), "noisy.time_n": _series("noisy.time_n", 0.4, 2)})
+    return NoiseCorpus(
+        {"quiet.time_q": _series("quiet.time_q", 0.01, 1), "noisy.time_n": _series("noisy.time_n", 0.4, 2)}
+    )
 
 
 def _cfg(trials: int) -> EvalConfig:
@@ -63,7 +65,9 @@ def test_schedules_run_on_the_same_draws_and_the_sequential_one_stops_early(corp
 
 def test_suite_minutes_follow_the_measured_cost():
     cost = schedules.SuiteCost(
-        per_series={"wall": 1.0, "relative": 1.0, "metric": 1.0}, overhead=10.0, series={"wall": 30, "relative": 0, "metric": 0}
+        per_series={"wall": 1.0, "relative": 1.0, "metric": 1.0},
+        overhead=10.0,
+        series={"wall": 30, "relative": 0, "metric": 0},
     )
     g = pd.DataFrame({"channel": ["wall"] * 4, "rounds": [1, 1, 3, 3]})
     assert schedules.schedule_minutes(g, "old daily: 24 rounds", cost) == pytest.approx(24 * 2 * 40 / 60)

@@ -41,6 +41,8 @@ def run(args) -> int:
         raise ToolError("no asv.conf.json here (give --config)")
     names = environment_names(settings.config_path, args.python)
     if not names:
-        raise ToolError(f"{settings.config_path}: no asv environment" + (f" of Python {args.python}" if args.python else ""))
+        raise ToolError(
+            f"{settings.config_path}: no asv environment" + (f" of Python {args.python}" if args.python else "")
+        )
     print("\n".join(names[:1] if args.first else names))
     return 0
