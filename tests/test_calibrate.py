@@ -127,3 +127,17 @@ def test_suite_marks_the_rounds_a_benchmark_failed_in():
     (f,) = pairwise.compare_suite(t[t.commit == "a"], t[t.commit == "b"], noise={})
     assert f.evidence.failed_rounds == "head round 3" and "failed in head round 3" in f.evidence.anomaly
     assert (f.n_base, f.n_head) == (6, 5)
+
+
+def test_a_comparisons_own_rounds_are_pooled_with_the_calibration():
+    rng = np.random.default_rng(3)
+    base, head = rng.normal(0.0, 0.20, 4), rng.normal(0.0, 0.20, 4)  # a machine noisier today
+    own_sigma, own_df = calibrate.sigma_from_differences(np.concatenate([np.diff(base), np.diff(head)]))
+    calibrated = Noise(0.05, 15.0, "kept rounds")
+    used = calibrate.with_session(calibrated, base, head)
+    assert used.df == 15.0 + own_df  # degrees of freedom add up: no t quantile of 2-3 df
+    assert 0.05 < used.sigma < own_sigma  # widened, not replaced by a rough estimate
+    assert used.sigma == pytest.approx(math.sqrt((15 * 0.05**2 + own_df * own_sigma**2) / (15 + own_df)))
+    default = calibrate.default_noise("wall")  # a stated default gives way to the rounds' own spread
+    assert calibrate.with_session(default, base, head).sigma == pytest.approx(own_sigma)
+    assert calibrate.with_session(calibrated, base[:1], head[:1]) == calibrated  # one run a side: nothing to pool

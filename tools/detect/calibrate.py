@@ -162,8 +162,10 @@ def session_deterministic(values_by_side: Iterable[np.ndarray]) -> bool:
 
 def with_session(noise: Noise, *sides: np.ndarray) -> Noise:
     """The noise to judge a comparison by, once its own rounds can say something: the calibration
-    or, if larger, the spread of consecutive rounds within each side (the machine may be noisier
-    today); a stated default gives way to the session's own spread as soon as it exists."""
+    pooled with the spread of consecutive rounds within each side (variances weighted by their
+    degrees of freedom, which add up), so a machine noisier today widens the interval without a few
+    rounds' rough estimate (2-3 degrees of freedom, a t quantile of 10-30 at a strict look) replacing
+    the calibration; a stated default gives way to the session's own spread as soon as it exists."""
     d = [np.diff(np.asarray(x, dtype=float)) for x in sides if len(x) >= 2]
     sigma, df = sigma_from_differences(np.concatenate(d) if d else [])
     if not math.isfinite(sigma):
@@ -172,7 +174,9 @@ def with_session(noise: Noise, *sides: np.ndarray) -> Noise:
     own = Noise(sigma, df, f"this comparison's own rounds ({n} differences)")
     if math.isinf(noise.df):
         return own
-    return own if sigma > noise.sigma else noise
+    df_all = noise.df + df
+    pooled = math.sqrt((noise.df * noise.sigma**2 + df * sigma**2) / df_all)
+    return Noise(pooled, df_all, f"{noise.source}, pooled with {own.source}")
 
 
 def critical_value(confidence: float, df: float) -> float:
