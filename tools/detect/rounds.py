@@ -223,7 +223,7 @@ class _Session:
         rd = rounds_layout.round_dir(self.dir, k)
         order = (self.base, self.head) if k % 2 == 0 else (self.head, self.base)
         for commit in dict.fromkeys(order):
-            self.run.log(f"round {k}: {commit[:8]}" + (f" ({regex})" if regex else ""))
+            self.run.log(f"round {k}: {commit[:8]}" + (f" ({_describe(regex)})" if regex else ""))
             started = time.monotonic()
             _run_one(self.run, self.conf, self.machine, commit, regex, self.scratch, rd)
             self.seconds[(k, commit)] = time.monotonic() - started
@@ -367,9 +367,10 @@ class _Looks:
     def _futile(self, f: Finding, base_rows, head_rows, n: int, plan: sequential.Plan) -> str | None:
         """Why more rounds cannot settle ``f`` within its plan (conditional power), or None."""
         key = _key(f)
-        logs = tuple(np.log(_series_values(rows, key)) for rows in (base_rows, head_rows))
-        if any(not np.isfinite(x).all() for x in logs):
-            return None
+        values = tuple(_series_values(rows, key) for rows in (base_rows, head_rows))
+        if any(not (np.isfinite(v).all() and (v > 0).all()) for v in values):
+            return None  # zeros or failed rounds: no log scale to project on
+        logs = tuple(np.log(v) for v in values)
         noise = calibrate.lookup(self.noise, key) or calibrate.default_noise(f.channel)
         power = sequential.futility(f.change_pct, f.floor_pct, logs, noise, plan)
         if power is None or power >= plan.futility:
@@ -381,6 +382,14 @@ _ONCE = (
     " [measured once a side: at the rounds the budget allows its noise leaves an MDE above "
     f"{sequential.WORTH_MDE_PCT:g}%, so only a change far beyond it is decided]"
 )
+
+
+def _describe(regex: str) -> str:
+    """A --bench regex as a progress line shows it: the count of the names it lists, or itself."""
+    if regex.startswith("^(?:") and regex.endswith(")$"):
+        names = re.split(r"(?<!\\)[|]", regex[4:-2])  # re.escape keeps a | inside a name escaped
+        return f"{len(names)} benchmarks"
+    return regex if len(regex) <= 80 else regex[:77] + "..."
 
 
 def _key(f: Finding) -> tuple:
