@@ -4,13 +4,15 @@
 #   the previous results -> performance report + charts (marking the report's change points and
 #   environment shifts) -> asv publish -> offline site -> dashboard (in the site's dashboard/).
 #
-# Usage: scripts/run_benchmarks.sh [--quick] [--rounds N] [--extra-rounds N] [--base-lag K] [--skip-existing]
+# Usage: scripts/run_benchmarks.sh [--quick] [--rounds N] [--extra-rounds N] [--budget D] [--base-lag K] [--skip-existing]
 #                                   [--machine NAME] [--env NAME]... [--shard k/N | --no-measure [--rounds-dir DIR]...] [RANGE]
 #   RANGE          asv range to measure (default: HEAD^!, the current commit); e.g. main~5..main, NEW
 #   --quick        asv --quick: one sample per benchmark (smoke run; numbers are rough)
 #   --rounds N     regression check measures base and head interleaved, N rounds each (default 0:
 #                  compare the stored results; wall-time verdicts then stay inconclusive)
 #   --extra-rounds N  with --rounds: up to N more rounds for inconclusive benchmarks (default: = N)
+#   --budget D     regression check measures base and head sequentially within D (e.g. 10m): everything
+#                  once a side, then rounds only for the noisy series still open (regressions --budget)
 #   --base-lag K   compare with the K-th previous commit with results (default 1); the daily
 #                  job uses 5 so that its interleaved sessions straddle every recent step
 #   --skip-existing  do not re-measure commits that already have results (asv --skip-existing-commits);
@@ -29,6 +31,7 @@ cd "$ROOT"
 QUICK=0
 ROUNDS=0
 EXTRA_ROUNDS=""
+BUDGET=""
 BASE_LAG=1
 SKIP_EXISTING=0
 MACHINE="${ASV_MACHINE:-$(hostname)}"
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
         --quick) QUICK=1 ;;
         --rounds) ROUNDS="${2:?--rounds needs a number}"; shift ;;
         --extra-rounds) EXTRA_ROUNDS="${2:?--extra-rounds needs a number}"; shift ;;
+        --budget) BUDGET="${2:?--budget needs a duration, e.g. 10m}"; shift ;;
         --base-lag) BASE_LAG="${2:?--base-lag needs a number}"; shift ;;
         --skip-existing) SKIP_EXISTING=1 ;;
         --machine) MACHINE="${2:?--machine needs a name}"; MACHINE_GIVEN=1; shift ;;
@@ -50,7 +54,7 @@ while [ $# -gt 0 ]; do
         --shard) SHARD="${2:?--shard needs k/N}"; shift ;;
         --no-measure) NO_MEASURE=1 ;;
         --rounds-dir) ROUNDS_DIRS+=("${2:?--rounds-dir needs a folder}"); shift ;;
-        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) [ -z "$RANGE" ] || { echo "error: one RANGE only (got '$RANGE' and '$1')" >&2; exit 2; }
            RANGE="$1" ;;
@@ -66,8 +70,8 @@ if [ -n "$SHARD" ] && ! [[ "$SHARD" =~ ^[0-9]+/[0-9]+$ ]]; then
     echo "error: --shard $SHARD: expected k/N, e.g. 1/2" >&2
     exit 2
 fi
-if [ ${#ROUNDS_DIRS[@]} -gt 0 ] && { [ "$NO_MEASURE" = 0 ] || [ "$ROUNDS" -gt 0 ]; }; then
-    echo "error: --rounds-dir goes with --no-measure (and not with --rounds)" >&2
+if [ ${#ROUNDS_DIRS[@]} -gt 0 ] && { [ "$NO_MEASURE" = 0 ] || [ "$ROUNDS" -gt 0 ] || [ -n "$BUDGET" ]; }; then
+    echo "error: --rounds-dir goes with --no-measure (and not with --rounds or --budget)" >&2
     exit 2
 fi
 
@@ -127,7 +131,8 @@ regression_args() {
     [ -z "$SHARD" ] && REG_ARGS+=(--history)
     [ "$ROUNDS" -gt 0 ] && REG_ARGS+=(--rounds "$ROUNDS")
     [ -n "$EXTRA_ROUNDS" ] && REG_ARGS+=(--extra-rounds "$EXTRA_ROUNDS")
-    [ -n "$SHARD" ] && [ "$ROUNDS" -gt 0 ] && REG_ARGS+=(--shard "$SHARD")
+    [ -n "$BUDGET" ] && REG_ARGS+=(--budget "$BUDGET")
+    [ -n "$SHARD" ] && { [ "$ROUNDS" -gt 0 ] || [ -n "$BUDGET" ]; } && REG_ARGS+=(--shard "$SHARD")
     [ ${#ENV_ARGS[@]} -gt 0 ] && REG_ARGS+=(--asv-args "${ENV_ARGS[*]}")
     for d in ${ROUNDS_DIRS[@]+"${ROUNDS_DIRS[@]}"}; do REG_ARGS+=(--rounds-dir "$d"); done
     return 0
@@ -136,8 +141,8 @@ regression_args() {
 [ "$NO_MEASURE" = 1 ] || measure
 
 if [ -n "$SHARD" ]; then
-    if [ "$ROUNDS" -gt 0 ]; then
-        step "shard $SHARD: base and head interleaved, $ROUNDS rounds each"
+    if [ "$ROUNDS" -gt 0 ] || [ -n "$BUDGET" ]; then
+        step "shard $SHARD: base and head interleaved (${BUDGET:+budget $BUDGET}${BUDGET:-$ROUNDS rounds each})"
         regression_args
         tool regressions "${REG_ARGS[@]}"
     fi

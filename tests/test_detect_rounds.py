@@ -299,3 +299,11 @@ def test_compact_rounds_refuses_a_corrupt_file_and_changes_nothing(tmp_path, cap
     assert good.read_text() == text  # nothing rewritten
     assert main(["compact-rounds", str(tmp_path / "missing")]) != 0
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_progress_lines_count_the_benchmarks_a_round_selects_instead_of_printing_the_regex():
+    from tools.detect.rounds import _describe, bench_regex
+
+    assert _describe(bench_regex(["a.T.time_x", "b.T.time_y(1, 'p|q')", "c.T.track_z"])) == "3 benchmarks"
+    assert _describe("Route") == "Route"
+    assert _describe("x" * 200).endswith("...") and len(_describe("x" * 200)) == 80

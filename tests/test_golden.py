@@ -24,8 +24,8 @@ SESSION = "rounds/0a0a0a0a-0b0b0b0b"
 PINNED = {
     "export.csv": "df36f63fb4c8f2eef0ef24eb0c8e4faabc5e4227e556dd5a6ae37a76b16d08c3",
     "performance_report.md": "08222bef1b6e12db418b7ec360f27e504fedb8f7c358ddc8aaa50de4d77764e9",
-    "pairwise.json": "8016df9f59e2a6d4736cddd8b594296ef7d2f7d08d6b28dcbae0b2c9d809d86e",
-    "history.json": "b16a83e05b94889857383dca8e2d77947bd2755741db0f13cdb17f23f84ac9d6",
+    "pairwise.json": "1ed3cc824fe5cf9518665b9ff774b874faac5d9e002621d58a18235451b56bae",
+    "history.json": "ecec7960932b379d8a2c248562731fdf9da98724d009c07e1e3e5f6782e5ea36",
 }
 
 

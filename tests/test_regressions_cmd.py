@@ -143,13 +143,21 @@ def test_stored_results_default_selection(tmp_path, capsys):
     code, out, _ = _run(
         capsys, "--results-dir", str(DATA), "--output-dir", str(tmp_path / "o"), "--fail-on-regression", "--history"
     )
-    assert code == 0  # one round per side: wall time cannot be decided, so nothing "regressed"
+    # One run per side: the last commit is ~3x slower, far beyond one run's noise (no history to
+    # calibrate it here: the wall-time default), so two of its benchmarks are decided regressed.
+    assert code == 1
     md, data, _ = _report(tmp_path / "o")
+    regressed = [r for r in data["results"] if r["verdict"] == "regressed"]
+    assert {r["benchmark"] for r in regressed} == {"toy_benchmarks.Work.time_work", "toy_benchmarks.time_plain"}
+    assert all("runs against the between-process noise of one run" in r["rule"] for r in regressed)
+    assert all(r["noise_source"].startswith("default for wall") for r in regressed)
+    open_ = [r for r in data["results"] if r["verdict"] == "inconclusive" and r["channel"] == "wall" and r["n_base"]]
+    assert open_ and all("would take" in r["rule"] and r["rounds_needed"] > 1 for r in open_)
     assert data["base"]["commit"] == RECORDED_COMMITS[2] and data["head"]["commit"] == RECORDED_COMMITS[3]
     assert data["head"]["date"].startswith("2026-01-04")
     assert sum(data["counts"].values()) == 8 == len([r for r in data["results"] if r["mode"] == "pairwise"])
     assert "Fewer than 6 rounds per side" in md
-    assert f"--base {RECORDED_COMMITS[2][:12]} --head {RECORDED_COMMITS[3][:12]} --rounds 6" in md
+    assert f"--base {RECORDED_COMMITS[2][:12]} --head {RECORDED_COMMITS[3][:12]} --budget 10m" in md
     assert "## Noisy benchmarks" in md and "## Wall time and its witnesses" in md
     assert "History not analysed: at least 8 commits per machine / environment needed" in md
     assert "toymachine / existing-py_python3 (4)" in md
@@ -465,4 +473,4 @@ def test_rounds_dirs_of_several_machines_judge_together(tmp_path, capsys):
 
 def test_shard_goes_with_rounds(tmp_path, capsys):
     code, _, err = _run(capsys, "--shard", "1/2", "--results-dir", str(DATA), "--no-cache")
-    assert code == 2 and "--shard goes with --rounds" in err
+    assert code == 2 and "--shard goes with --rounds or --budget" in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,3 +174,19 @@ def utc_stamp(now: pd.Timestamp | None = None) -> str:
         now = pd.Timestamp(int(epoch), unit="s", tz="UTC")
     now = now or pd.Timestamp.now(tz="UTC")
     return now.strftime("%Y-%m-%d_%H-%M-%S")
+
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of a duration written as '10m', '90s', '90', '1h30m' or '2.5m' (argparse type; a
+    ValueError names the accepted forms)."""
+    m = _DURATION.match(str(text).strip().lower())
+    if not text or not m or not any(m.groups()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 10m, 90s, 1h30m)")
+    h, mins, secs = (float(g) if g else 0.0 for g in m.groups())
+    seconds = 3600 * h + 60 * mins + secs
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a budget must be longer than 0 s")
+    return seconds

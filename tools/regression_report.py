@@ -237,7 +237,13 @@ RULE_TEXT = (
     "(too few rounds — a 99.5% interval needs ≥ 6 per side — or not significant). Speed-normalised "
     "time (`track_*_relative`) follows the same rule with 4–6× less noise. Instruction "
     "counts (cachegrind, fixed hash seed) are exact: a change beyond 0.5% decides with one run per "
-    "side. Peak memory with fewer than 6 rounds uses a 5% floor on single values."
+    "side. Peak memory with fewer than 6 rounds uses a 5% floor on single values. With too few rounds "
+    "for a rank interval (e.g. one stored run a side), wall time, speed-normalised time and metrics are "
+    "judged against the calibrated between-process noise of one run (from the kept interleaved rounds or "
+    "the stored history of the machine; a stated default per channel otherwise): the HL shift with a t "
+    "interval, decided by the same rule, so only changes far beyond that noise are decided. A metric "
+    "identical in every round is judged like a count. Each inconclusive verdict ends with its minimum "
+    "detectable effect at the rounds spent and the rounds a side a 5% change would take."
 )
 
 
@@ -410,10 +416,11 @@ def _recommendation_section(data: ReportData) -> list[str]:
     n_open = int((v["verdict"] == "inconclusive").sum()) if len(v) else 0
     if n_open:
         lines += [
-            f"{n_open} inconclusive series: measure base and head interleaved over more "
-            "rounds (only those are re-run when still inconclusive):",
+            f"{n_open} inconclusive series (each rule above ends with what it would take): measure base and "
+            "head interleaved within a time budget (deterministic channels once a side, then rounds of the open "
+            "series only, each stopping once decided):",
             "", "```sh",
-            f"python -m tools regressions --base {ctx.base.commit[:12]} --head {ctx.head.commit[:12]} --rounds 6",
+            f"python -m tools regressions --base {ctx.base.commit[:12]} --head {ctx.head.commit[:12]} --budget 10m",
             "```", "",
         ]  # fmt: skip
     return lines

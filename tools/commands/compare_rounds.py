@@ -13,12 +13,14 @@ from collections import Counter
 from pathlib import Path
 
 from tools.commands.shard import add_shard_argument
-from tools.detect import finding
+from tools.config import parse_duration
+from tools.detect import calibrate, finding
 from tools.detect import rounds as rounds_mod
 from tools.detect.finding import Finding
 from tools.errors import ToolError
 from tools.humanize import human_pct
 from tools.io import atomic_write_with
+from tools.rounds_layout import ROUNDS_DIR
 
 NAME = "compare-rounds"
 HELP = "Measure base and head interleaved over N independent rounds and judge each benchmark (pairwise mode)."
@@ -28,13 +30,24 @@ def add_arguments(parser) -> None:
     parser.add_argument("--base", required=True, help="base revision (e.g. main or a hash)")
     parser.add_argument("--head", required=True, help="head revision (e.g. HEAD)")
     parser.add_argument(
-        "--rounds", type=int, default=6, help="interleaved rounds per side (default 6; ≥4 for a 95%% interval)"
+        "--rounds",
+        type=int,
+        default=None,
+        help="interleaved rounds per side (default 6; ≥4 for a 95%% interval); with --budget the most to plan (default 30)",
     )
     parser.add_argument(
         "--extra-rounds",
         type=int,
         default=None,
         help="at most this many extra rounds for inconclusive benchmarks only (default: = --rounds; 0 = none)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=parse_duration,
+        default=None,
+        metavar="DURATION",
+        help="sequential within this time (e.g. 10m): everything once a side, then rounds of the noisy series "
+        "still open, judged after each round; --rounds is then the most rounds a side to plan (default 30)",
     )
     parser.add_argument("--bench", "-b", default=None, help="regex of benchmarks to run (as asv --bench)")
     parser.add_argument(
@@ -80,8 +93,36 @@ def format_verdicts(findings: list[Finding]) -> str:
     return "\n".join(lines + [f"{len(findings)} benchmarks: {summary}"])
 
 
+def _stored(args):
+    """The project's stored results, if any (they calibrate the noise of one run)."""
+    from tools.config import read_asv_conf
+    from tools.loader import load_results
+
+    try:
+        conf = read_asv_conf(Path(args.config))
+        return load_results(
+            Path(args.config).resolve().parent / conf.get("results_dir", ".asv/results"), machine=args.machine
+        )
+    except ToolError:
+        return None
+
+
+def _measure(args, run_cfg):
+    if args.budget:
+        base, head = rounds_mod.resolve(Path.cwd(), args.base), rounds_mod.resolve(Path.cwd(), args.head)
+        noise, _ = calibrate.gather(_stored(args), ROUNDS_DIR, args.machine, head, (base, head))
+        budget = rounds_mod.Budget(args.budget, args.rounds or 30)
+        return rounds_mod.sequential_rounds(
+            args.base, args.head, budget=budget, bench=args.bench, q=args.q, run=run_cfg, noise=noise
+        )
+    return rounds_mod.compare_rounds(
+        args.base, args.head, rounds=args.rounds or 6, extra_rounds=args.extra_rounds, bench=args.bench, q=args.q,
+        run=run_cfg,
+    )  # fmt: skip
+
+
 def run(args) -> int:
-    if args.rounds < 1:
+    if args.rounds is not None and args.rounds < 1:
         raise ToolError("--rounds must be at least 1")
     if args.extra_rounds is not None and args.extra_rounds < 0:
         raise ToolError("--extra-rounds must be 0 or more")
@@ -90,10 +131,8 @@ def run(args) -> int:
     run_cfg = rounds_mod.RoundsRun(
         repo=Path.cwd(), config=args.config, machine=args.machine, asv_args=shlex.split(args.asv_args)
     )
-    outcome = rounds_mod.compare_rounds(
-        args.base, args.head, rounds=args.rounds, extra_rounds=args.extra_rounds, bench=_bench(args), q=args.q,
-        run=run_cfg,
-    )  # fmt: skip
+    args.bench = _bench(args)
+    outcome = _measure(args, run_cfg)
     if not outcome.verdicts:
         raise ToolError(f"no benchmark results in {outcome.pair_dir} (did --bench match anything?)")
     print(format_verdicts(outcome.verdicts))

@@ -45,6 +45,13 @@ def add_arguments(parser) -> None:
     _history_arguments(parser)
     _daily_arguments(parser)
     _shift_arguments(parser)
+    _schedule_arguments(parser)
+
+
+def _schedule_arguments(parser) -> None:
+    g = parser.add_argument_group("one run a side, and the check schedules (old vs new)")
+    what = "trials per series and scenario of both (tools.evaluate.schedules; 0: skip; default 30, --quick 3)"
+    g.add_argument("--schedule-trials", type=int, default=None, help=what)
 
 
 def _shift_arguments(parser) -> None:
@@ -210,6 +217,10 @@ def _config(args) -> EvalConfig:
         if args.shift_trials < 0:
             raise ToolError(f"--shift-trials must be 0 or more (got {args.shift_trials})")
         cfg.shift_trials = args.shift_trials
+    if args.schedule_trials is not None:
+        if args.schedule_trials < 0:
+            raise ToolError(f"--schedule-trials must be 0 or more (got {args.schedule_trials})")
+        cfg.schedule_trials = args.schedule_trials
     if args.daily_trials is not None:
         if args.daily_trials < 0:
             raise ToolError(f"--daily-trials must be 0 or more (got {args.daily_trials})")

@@ -24,8 +24,8 @@ import pandas as pd
 
 from tools import rounds_layout
 from tools.commands.shard import add_shard_argument, bench_regex
-from tools.config import Settings, add_common_arguments, load_table, settings_from_args, utc_stamp
-from tools.detect import pairwise, robust
+from tools.config import Settings, add_common_arguments, load_table, parse_duration, settings_from_args, utc_stamp
+from tools.detect import calibrate, pairwise, robust
 from tools.detect.finding import Finding
 from tools.detect.series import on_series
 from tools.detect.verdict import CONFIDENCE
@@ -79,6 +79,15 @@ def _measure_arguments(parser) -> None:
         metavar="N",
         help="measure base and head now, interleaved, N rounds each (>= 6 for a wall-time "
         "interval; 0 = use stored results, the default)",
+    )
+    g.add_argument(
+        "--budget",
+        type=parse_duration,
+        default=None,
+        metavar="DURATION",
+        help="measure base and head now, sequentially within this time (e.g. 10m): everything once a side, "
+        "then rounds of the noisy series still open until each is decided, cannot be, or the time is up; "
+        "--rounds is then the most rounds a side to plan (default 30)",
     )
     g.add_argument(
         "--extra-rounds",
@@ -176,7 +185,7 @@ def _stored_pairs(table: pd.DataFrame, args, settings: Settings) -> tuple[str, l
     return head, [(m, e, b) for m, e in pairs if (b := previous_commit(table, head, m, e, args.base_lag)) is not None]
 
 
-def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float) -> list[Finding]:
+def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float, noise) -> list[Finding]:
     by_base: dict[str, list[tuple[str, str]]] = {}
     for m, e, b in pairs:
         by_base.setdefault(b, []).append((m, e))
@@ -184,8 +193,21 @@ def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float) -> list[Fin
     for base, series in by_base.items():
         rows = on_series(table, series)
         commits = rows["commit"].astype(str)
-        found += pairwise.compare_suite(rows[commits == base], rows[commits == head], q=q)
+        found += pairwise.compare_suite(rows[commits == base], rows[commits == head], q=q, noise=noise)
     return found
+
+
+def _calibration(
+    settings: Settings, stored: pd.DataFrame | None, head: str, skip_session: tuple[str, str] | None = None
+) -> tuple[dict, str]:
+    """The between-process noise of one run per series (``calibrate.gather``) from the stored
+    history and the kept interleaved rounds of this project."""
+    try:
+        stored = stored if stored is not None else load_table(settings)
+    except ToolError:
+        stored = None
+    root = settings.root / rounds_layout.ROUNDS_DIR
+    return calibrate.gather(stored, root, settings.machine, head, skip_session)
 
 
 def _measured_now(args, settings: Settings) -> Comparison:
@@ -206,6 +228,8 @@ def _measured_now(args, settings: Settings) -> Comparison:
         base, head = resolve(settings.root, args.base), resolve(settings.root, args.head)
     else:
         raise ToolError("--rounds without stored results needs both --base and --head")
+    if args.budget:
+        return _sequential(base, head, args, settings, stored)
     outcome = compare_rounds(
         base, head, rounds=args.rounds, extra_rounds=args.extra_rounds, bench=args.bench, q=args.q,
         run=_rounds_run(args, settings),
@@ -215,6 +239,31 @@ def _measured_now(args, settings: Settings) -> Comparison:
         mode += f", plus {outcome.extra_rounds_run} for inconclusive benchmarks"
     mode += f"; rounds kept in {outcome.pair_dir}"
     return Comparison(base, head, outcome.verdicts, outcome.table, mode, stored)
+
+
+def _sequential(base: str, head: str, args, settings: Settings, stored) -> Comparison:
+    """--budget: base and head measured now, sequentially within the budget."""
+    from tools.detect.rounds import Budget, sequential_rounds
+
+    noise, source = _calibration(settings, stored, head, skip_session=(base, head))
+    outcome = sequential_rounds(
+        base, head, budget=Budget(args.budget, args.rounds or 30), bench=args.bench, q=args.q,
+        run=_rounds_run(args, settings), noise=noise,
+    )  # fmt: skip
+    return Comparison(
+        base, head, outcome.verdicts, outcome.table, sequential_mode(outcome, args.budget), stored, [source]
+    )
+
+
+def sequential_mode(outcome, budget_s: float) -> str:
+    """How a sequential check measured, in one line of the report."""
+    return (
+        f"interleaved now, sequential within a {budget_s / 60:g}-minute budget: {outcome.rounds_run} of "
+        f"{outcome.planned} planned rounds a side (ABBA, one process each) for the {outcome.worth} series whose "
+        "noise lets rounds help, once a side for the rest (deterministic channels included); each round only "
+        f"the series still open; {outcome.seconds / 60:.1f} min, ended by {outcome.stopped_by}; rounds kept in "
+        f"{outcome.pair_dir}"
+    )
 
 
 def _first_results(head: str, table: pd.DataFrame, mode: str) -> Comparison:
@@ -272,12 +321,15 @@ def _from_results(args, settings: Settings) -> Comparison:
     )
     mode = f"{source}; rounds per side: {int(n_rounds.get(base, 0))} base, {int(n_rounds.get(head, 0))} head"
     need = robust.min_rounds(CONFIDENCE)
+    noise, source = _calibration(settings, None if args.rounds_dir else table, head)
     if int(n_rounds.min()) < need:
         notes.append(
-            f"Fewer than {need} rounds per side: wall-time verdicts cannot be decided from these results "
-            "(they show as inconclusive); use --rounds 6 to measure base and head interleaved."
+            f"Fewer than {need} rounds per side: wall time, speed-normalised time and metrics are judged "
+            f"against the between-process noise of one run ({source}), so only changes far beyond it are "
+            "decided; the rule of each says what more rounds would take (--budget 10m measures base and head "
+            "interleaved)."
         )
-    findings = _compare_stored(table, head, pairs, args.q)
+    findings = _compare_stored(table, head, pairs, args.q, noise)
     return Comparison(base, head, findings, table, mode, _stored_history(args, settings, table), notes)
 
 
@@ -369,12 +421,14 @@ def run(args) -> int:
     if args.rounds and args.rounds_dir:
         raise ToolError("--rounds and --rounds-dir exclude each other")
     if args.shard:
-        if args.bench or not args.rounds:
-            raise ToolError("--shard goes with --rounds (it chooses what is measured) and replaces --bench")
+        if args.bench or not (args.rounds or args.budget):
+            raise ToolError("--shard goes with --rounds or --budget (it chooses what is measured) and replaces --bench")
         args.bench = bench_regex(settings, args.shard)
     if args.confirm_rounds and not args.history:
         raise ToolError("--confirm-rounds goes with --history")
-    c = _measured_now(args, settings) if args.rounds else _from_results(args, settings)
+    if args.budget and args.rounds_dir:
+        raise ToolError("--budget and --rounds-dir exclude each other")
+    c = _measured_now(args, settings) if (args.rounds or args.budget) else _from_results(args, settings)
     history = None
     if args.history and c.stored is not None:
         history = build_history(c.stored, _kept_rounds(settings, args), q=args.q, confirm=_confirmer(args, settings))

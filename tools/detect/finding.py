@@ -14,8 +14,9 @@ with the rule that decided it. Where the two sides come from differs by ``mode``
 ``basis`` says how the effect was measured, and is what the judge (``tools.detect.verdict``)
 reads: ``rank`` (Hodges–Lehmann shift, Moses interval, Mann–Whitney p), ``window`` (HL shift
 t-test of every round in a history window), ``sessions`` (van Elteren's stratified test),
-``exact`` (deterministic counts), ``single-run`` (near-deterministic memory, one run a side),
-``none`` (nothing to compare). Standard library only: the CI posting step imports it.
+``calibrated`` (HL shift against a calibrated between-process noise: too few rounds for a
+rank interval, ``tools.detect.calibrate``), ``exact`` (deterministic counts), ``single-run``
+(near-deterministic memory, one run a side), ``none`` (nothing to compare). Standard library only: the CI posting step imports it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")
 CHANGED = ("regressed", "improved")
 MODES = ("pairwise", "history", "sessions", "anomaly")
-BASES = ("rank", "window", "sessions", "exact", "single-run", "none")
+BASES = ("rank", "window", "sessions", "calibrated", "exact", "single-run", "none")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,11 @@ class Evidence:
     confirmed: bool | None = None  # re-measured interleaved: did it hold (None: not re-run)
     round: int | None = None  # the round an anomaly was seen in
     statistic: float = math.nan  # an anomaly's size: spike ratio, dip statistic or noise sd
-    rounds_needed: float = math.nan  # rounds per side for the target effect, when too noisy
+    rounds_needed: float = math.nan  # rounds per side for the target effect (too noisy, or inconclusive)
+    noise_sd_pct: float = math.nan  # calibrated between-process noise of one run (basis calibrated)
+    noise_source: str = ""  # where that noise came from (kept rounds, history, default)
+    noise_df: float = math.nan  # degrees of freedom of its t critical value (inf: a stated default)
+    failed_rounds: str = ""  # rounds in which the benchmark failed, e.g. 'head round 3'
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ PAIRWISE_COLUMNS = [
     "machine", "environment", "component", "benchmark", "params", "param_values", "type", "unit",
     "channel", "base_value", "head_value", "change_pct", "ci_low_pct", "ci_high_pct", "p_value",
     "q_value", "floor_pct", "verdict", "rule", "n_base", "n_head", "anomaly", "lower_is_better",
-    "method", "mde_pct",
+    "method", "mde_pct", "rounds_needed", "noise_sd_pct", "noise_source", "failed_rounds",
 ]  # fmt: skip
 HISTORY_COLUMNS = [
     "machine", "environment", "benchmark", "params", "component", "type", "unit", "channel",

@@ -45,7 +45,9 @@ def positive_logs(values) -> np.ndarray:
 
 def to_pct(log_shift: float) -> float:
     """A shift of log-values as a percentage change; infinite bounds ("no interval") stay infinite."""
-    return log_shift if math.isinf(log_shift) else 100.0 * math.expm1(log_shift)
+    if math.isinf(log_shift) or log_shift > 700:  # beyond a float's range: no upper bound
+        return math.inf if log_shift > 0 else log_shift
+    return 100.0 * math.expm1(log_shift)
 
 
 # ---------------------------------------------------------------- spread

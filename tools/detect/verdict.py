@@ -22,7 +22,7 @@ DECISION_RULES = ("interval", "estimate")
 # 10+10 rounds "estimate" with a 99.5% interval held A/A false alarms at 0.7% per benchmark
 # (budget 1%) and found +10% in 85% of comparisons, vs 75% for "interval" at 95%.
 DECISION_RULE = "estimate"
-STATISTICAL = ("rank", "window", "sessions")  # bases whose verdict depends on q
+STATISTICAL = ("rank", "window", "sessions", "calibrated")  # bases whose verdict depends on q
 
 
 def _fmt_q(q: float) -> str:
@@ -40,6 +40,12 @@ def _beyond(lower_is_better: bool, worse: bool, floor_pct: float) -> str:
     if worse == lower_is_better:
         return f"> floor {floor_pct:.1f}%"
     return f"< -floor {floor_pct:.1f}%"
+
+
+def confidence_label(confidence: float) -> str:
+    """'99.5% CI', or for the very strict intervals of early sequential looks 'CI at error 2e-08'."""
+    error = 1.0 - confidence
+    return f"{confidence * 100:g}% CI" if error >= 1e-4 else f"CI at error {error:.1g}"
 
 
 def _too_few(change_pct: float, conf: str, confidence: float, n_base: int | None, n_head: int | None) -> str:
@@ -75,7 +81,7 @@ def decide(
     rule = rule or DECISION_RULE
     if rule not in DECISION_RULES:
         raise ValueError(f"unknown decision rule {rule!r}; expected one of {DECISION_RULES}")
-    conf = f"{confidence * 100:g}% CI"
+    conf = confidence_label(confidence)
     if not (math.isfinite(ci_low_pct) and math.isfinite(ci_high_pct)):
         return "inconclusive", _too_few(change_pct, conf, confidence, n_base, n_head)
     shown = f"HL shift {_pct(change_pct)} [{_pct(ci_low_pct)[:-1]}, {_pct(ci_high_pct)[:-1]}] ({conf})"
@@ -154,6 +160,30 @@ def evidence_text(f: Finding) -> str:
     return f" ({f.n_base} commits before vs {f.n_head} after{rounds}{extra})"
 
 
+def calibrated_text(f: Finding) -> str:
+    """What a calibrated verdict rests on: the runs, and the noise they were judged against."""
+    e = f.evidence
+    df = "normal" if not math.isfinite(e.noise_df) else f"t({e.noise_df:g})"
+    return (
+        f" ({f.n_base} vs {f.n_head} runs against the between-process noise of one run, sd "
+        f"{e.noise_sd_pct:.1f}%: {e.noise_source}; {df})"
+    )
+
+
+def what_it_takes(mde_pct: float, rounds_needed: float, n_base: int, n_head: int, target_pct: float) -> str:
+    """For an inconclusive verdict: the smallest change these rounds could show, and the rounds a
+    side the target effect would need ('' when unknown)."""
+    if not math.isfinite(mde_pct):
+        return ""
+    size = f"{mde_pct:.3g}%" if mde_pct < 100 else f"×{1 + mde_pct / 100:.3g}"
+    text = f"; MDE {size} at {n_base}/{n_head} rounds"
+    if math.isfinite(rounds_needed) and rounds_needed > max(n_base, n_head):
+        text += f", {target_pct:g}% would take ≈{rounds_needed:,.0f} rounds a side"
+    elif not math.isfinite(rounds_needed):
+        text += f", {target_pct:g}% is below this comparison's floor"
+    return text
+
+
 def judge(f: Finding, q_value: float, *, alpha: float = DEFAULT_Q) -> Finding:
     """``f`` decided with its suite-adjusted ``q_value``. Exact findings were decided when measured
     and keep their verdict; a statistical one without an effect only takes the q-value."""
@@ -175,6 +205,8 @@ def judge(f: Finding, q_value: float, *, alpha: float = DEFAULT_Q) -> Finding:
         n_head=f.n_head if pairwise else None,
         rule=f.decision_rule,
     )
+    if f.basis == "calibrated":
+        return f.replace(q_value=q_value, verdict=verdict, rule=rule + calibrated_text(f))
     return f.replace(q_value=q_value, verdict=verdict, rule=rule if pairwise else rule + evidence_text(f))
 
 

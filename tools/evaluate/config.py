@@ -43,10 +43,16 @@ class EvalConfig:
     day_sd: float | None = None
     # Environment shifts (tools.evaluate.shifts): suite histories per scenario and shift size (0: skip).
     shift_trials: int = 0
+    # One run a side and the check schedules, old vs new (tools.evaluate.schedules): trials per series
+    # and scenario (0: skip).
+    schedule_trials: int = 30
 
     @classmethod
     def quick(cls) -> EvalConfig:
-        return cls(pairwise_trials=4, history_trials=3, max_series=3, after=21, prefix_grid=(5, 21), daily_trials=2)
+        return cls(
+            pairwise_trials=4, history_trials=3, max_series=3, after=21, prefix_grid=(5, 21), daily_trials=2,
+            schedule_trials=3,
+        )  # fmt: skip
 
     def day_sd_of(self, channel: str) -> float:
         """The daily history's day-to-day sd for ``channel``: the one set, else the measured one."""

@@ -60,6 +60,10 @@ class Outcome:
     suite_aa: pd.DataFrame | None = None
     daily: pd.DataFrame | None = None
     shifts: pd.DataFrame | None = None
+    single_run: pd.DataFrame | None = None  # one run a side (tools.evaluate.schedules)
+    single_run_suite: list[bool] = field(default_factory=list)  # whole-suite A/A checks with any flag
+    schedules: pd.DataFrame | None = None  # old vs new check schedules
+    plans: dict = field(default_factory=dict)  # check -> (rounds a side, series worth them per channel)
     seconds: float = 0.0
 
 
@@ -567,17 +571,24 @@ def evaluate(corpus: NoiseCorpus, cfg: EvalConfig) -> Outcome:
     suite_aa = run_suite_aa(corpus, cfg, names, floors)
     daily = run_daily(corpus, cfg, names, notes) if cfg.daily_trials > 0 else None
     shifted = run_shifts(corpus, cfg) if cfg.shift_trials > 0 else None
-    return Outcome(
-        pairwise,
-        history,
-        floors,
-        notes,
-        instructions=instructions,
-        suite_aa=suite_aa,
-        daily=daily,
-        shifts=shifted,
-        seconds=time.perf_counter() - started,
+    out = Outcome(
+        pairwise, history, floors, notes, instructions=instructions, suite_aa=suite_aa, daily=daily, shifts=shifted
     )
+    if cfg.schedule_trials > 0:
+        _run_schedules(out, corpus, cfg, names)
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+def _run_schedules(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, names: list[str]) -> None:
+    """One run a side and the check schedules, old vs new, with their own trial count."""
+    from dataclasses import replace
+
+    from tools.evaluate import schedules
+
+    trial_cfg = replace(cfg, pairwise_trials=cfg.schedule_trials)
+    out.single_run, out.single_run_suite = schedules.run_single_run(corpus, trial_cfg, names)
+    out.schedules, out.plans = schedules.run_schedules(corpus, trial_cfg, names)
 
 
 def pairwise_table(out: Outcome) -> pd.DataFrame:

@@ -140,6 +140,59 @@ def shift_section(out: Outcome, cfg: EvalConfig) -> str:
     )
 
 
+def single_run_section(out: Outcome, cfg: EvalConfig) -> str:
+    """One run a side (stored asv continuous results): the calibrated rule against asv's."""
+    from tools.evaluate import schedules
+
+    if out.single_run is None or out.single_run.empty:
+        return "(One run a side: skipped, `--schedule-trials 0`.)"
+    suite = Rate.of(out.single_run_suite)
+    return "\n\n".join(
+        [
+            f"## One run a side (stored `asv continuous` results): {cfg.schedule_trials} trials per benchmark and effect",
+            f"Per trial {schedules.CALIBRATION_PROCESSES} other processes of the benchmark calibrate the noise of one "
+            "run (as a kept daily session would: consecutive differences, `tools.detect.calibrate`), then one process "
+            "for base and one for head. *ours, calibrated*: the single-run rule against that noise; *ours, channel "
+            "default*: against the stated default (no calibration); asv's continuous rule on the same two processes' "
+            "samples. Flagged = `regressed`.",
+            markdown_table(schedules.single_run_table(out.single_run)),
+            f"Whole-suite A/A checks (every series of the corpus at once, BH across them): {suite.fmt()} with any "
+            "verdict of change.",
+        ]
+    )
+
+
+def schedule_section(out: Outcome, cfg: EvalConfig) -> str:
+    """The PR check and the daily session: old schedules against the new sequential ones."""
+    from tools.evaluate import schedules
+
+    if out.schedules is None or out.schedules.empty:
+        return "(Schedules: skipped, `--schedule-trials 0`.)"
+    plans = "; ".join(
+        f"{check} ({schedules.BUDGETS[check] / 60:g} min): {n} rounds a side for "
+        + ", ".join(f"{k} {v} of {schedules.MEASURED_COST.series[k]}" for k, v in worth.items())
+        for check, (n, worth) in out.plans.items()
+    )
+    shares = "; ".join(
+        f"{name}: {100 * schedules.unchanged_share(out.schedules, name):.0f}%"
+        for name in out.schedules.schedule.unique()
+    )
+    return "\n\n".join(
+        [
+            f"## Schedules: the PR check and the daily session, old and new ({cfg.schedule_trials} trials per benchmark and effect)",
+            "The same draws for every schedule (calibration as above). Old: 6 rounds a side, then 2 more at a time "
+            "for the inconclusive up to 30, judged again each time at 99.5% (the PR workflow's 6 + 24); the daily "
+            "session's 24 rounds. New: `tools.detect.sequential` with the rounds this suite's measured cost leaves "
+            f"in the budget ({plans}; the other series once a side), a look after every round at its share of the "
+            "error, stopping on a verdict or on futility. Suite minutes: expected, from the measured cost of each "
+            "series and overhead of each asv run (`tools.evaluate.schedules.MEASURED_COST`, load 5) and the share of "
+            "each channel still measured in each round.",
+            markdown_table(schedules.schedule_table(out.schedules)),
+            f"Share of the whole suite ending *unchanged* on A/A (deterministic channels exact): {shares}.",
+        ]
+    )
+
+
 def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command: str) -> str:
     pw = pairwise_table(out)
     hist = history_table(out, cfg)
@@ -160,6 +213,8 @@ def render_markdown(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig, command:
         "Target: ≤ 1% A/A false alarms per benchmark per comparison.",
         markdown_table(pw),
         markdown_table(suite_table(out)),
+        single_run_section(out, cfg),
+        schedule_section(out, cfg),
         f"## History (daily) mode: {cfg.before} commits before the change, up to {cfg.after} after, "
         f"{cfg.commit_rounds} processes per commit, {cfg.history_trials} histories per scenario",
         f"A detection counts when a regression is reported within ±{LOCATION_TOLERANCE} commits of the true change, "
@@ -263,6 +318,29 @@ def _shift_records(df: pd.DataFrame) -> list[dict]:
     return recs
 
 
+def _schedule_records(out: Outcome) -> list[dict]:
+    """One run a side and the schedules: flagged, unchanged and rounds per method/schedule and scenario."""
+    recs = []
+    if out.single_run is not None and not out.single_run.empty:
+        for (channel, method, scenario), g in out.single_run.groupby(["channel", "method", "scenario"], sort=False):
+            recs.append(
+                _rate_record(
+                    "one run a side", f"{method} ({channel})", scenario, "flagged", Rate.of(g.verdict == "regressed")
+                )
+            )
+    if out.schedules is not None and not out.schedules.empty:
+        for (sched, channel, scenario), g in out.schedules.groupby(["schedule", "channel", "scenario"], sort=False):
+            name = f"{sched} ({channel})"
+            extra = {"rounds_mean": float(g["rounds"].mean())}
+            recs.append(
+                _rate_record("schedules", name, scenario, "flagged", Rate.of(g.verdict == "regressed"), **extra)
+            )
+            recs.append(
+                _rate_record("schedules", name, scenario, "unchanged", Rate.of(g.verdict == "unchanged"), **extra)
+            )
+    return recs
+
+
 def long_csv(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> str:
     """Every rate, one row each: table, method, scenario, metric, k, n, rate, ci_low, ci_high, ..."""
     recs = []
@@ -292,6 +370,7 @@ def long_csv(out: Outcome, corpus: NoiseCorpus, cfg: EvalConfig) -> str:
             )
     if out.shifts is not None and not out.shifts.empty:
         recs += _shift_records(out.shifts)
+    recs += _schedule_records(out)
     per = per_series_table(out, corpus, cfg)
     for _, row in per.iterrows():
         for col, val in row.items():
