@@ -12,29 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_detect_rounds import COLUMNS, ENV, MACHINE, _git
+from test_detect_rounds import COLUMNS, ENV, MACHINE
 
 from tools.detect import rounds, sequential
 from tools.detect.calibrate import Noise
 from tools.detect.verdict import CONFIDENCE
-
-
-@pytest.fixture
-def repo(tmp_path):
-    repo = tmp_path / "proj"
-    repo.mkdir()
-    (repo / "asv.conf.json").write_text(
-        json.dumps({"version": 1, "project": "p", "repo": ".", "results_dir": ".asv/results", "env_dir": ".asv/env"})
-    )
-    _git(repo, "init", "-q", "-b", "main")
-    hashes = []
-    for i in range(2):
-        (repo / "f.txt").write_text(str(i))
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "-m", f"c{i}")
-        hashes.append(_git(repo, "rev-parse", "HEAD"))
-    return repo, hashes
-
 
 BENCHES = {
     "s_benchmarks.S.time_fast": ("time", "seconds"),  # head 30% slower, 5% noise
