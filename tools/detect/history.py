@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from asv import step_detect
-from scipy import stats
+from scipy import special, stats
 
 from tools.detect import anomalies, robust, series, verdict
 from tools.detect.finding import Evidence, Finding
@@ -61,6 +61,7 @@ HISTORY_RULE = verdict.DECISION_RULE
 
 DEFAULT_WINDOW = 20  # commits each side: a long settled "before" is what finds a step 5 commits old
 BETA_SCALE = 0.25  # x asv's default Potts penalty 4 ln(n)/n: many candidates, elimination then tests them
+Z_975 = float(stats.norm.isf(0.025))  # the 95% normal quantile of the Moses-interval standard error
 CLUSTER_P = 0.05  # commits differing beyond their rounds (ANOVA F-test): test one value per commit
 REFINE = 2  # commits either side a surviving candidate may move to (refinement)
 PRUNE_P = 0.05  # candidates weaker than this (p corrected for looks) are merged away
@@ -148,14 +149,16 @@ def clustering(*sides: Sequence[np.ndarray]) -> tuple[float, float]:
     commits differ by more than their rounds explain, a test that counts rounds as independent
     is too confident by this factor (in variance).
     """
+    sizes = [len(g) for s in sides for g in s if len(g)]
+    n_sides = len([s for s in sides if len(s)])
+    if len(sizes) - n_sides < 1 or sum(sizes) - len(sizes) < 1:
+        return 1.0, 1.0  # one round per commit, or too few commits (an asv history: one run each)
     parts = [a for a in (_anova_side(s) for s in sides) if a is not None]
     ssb = sum(a[0] for a in parts)
     ssw = sum(a[1] for a in parts)
     k, total = sum(a[2] for a in parts), sum(a[3] for a in parts)
     sq_sizes = sum(a[4] for a in parts)
-    df_b, df_w = k - len([s for s in sides if len(s)]), total - k
-    if df_b < 1 or df_w < 1:
-        return 1.0, 1.0  # one round per commit, or too few commits: nothing to correct / to tell
+    df_b, df_w = k - n_sides, total - k
     msb, msw = ssb / df_b, ssw / df_w
     if msw == 0.0:
         return (total / k, 0.0) if msb > 0 else (1.0, 1.0)
@@ -236,12 +239,14 @@ def shift_test(
     lo95, hi95 = robust.shift_interval(b, a, 0.95)
     if m + n < 3 or not (math.isfinite(lo95) and math.isfinite(hi95)):
         return -math.inf, math.inf, 1.0  # too few values for a 95% interval: nothing to say
-    se = (hi95 - lo95) / (2 * stats.norm.isf(0.025)) * math.sqrt(deff)
+    se = (hi95 - lo95) / (2 * Z_975) * math.sqrt(deff)
     if se == 0:
         return shift, shift, (0.0 if shift != 0 else 1.0)
     df = m + n - 2
-    p = min(1.0, 2 * float(stats.t.sf(abs(shift) / se, df)) * looks)
-    half = float(stats.t.isf((1 - confidence) / (2 * looks), df)) * se
+    # Student's t through scipy.special (the same functions scipy.stats.t calls, without its
+    # per-call argument checking: this runs for every window of every series)
+    p = min(1.0, 2 * float(special.stdtr(df, -abs(shift) / se)) * looks)
+    half = -float(special.stdtrit(df, (1 - confidence) / (2 * looks))) * se
     if not half < 10.0:  # wider than a factor e^10 either way: no interval worth the name
         return -math.inf, math.inf, p
     return shift - half, shift + half, p
