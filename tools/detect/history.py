@@ -323,6 +323,10 @@ class _Windows:
         edges = [0, *bounds, len(self.y_all)]
         return [self._window(edges[k - 1], b, edges[k + 1])[1][3] for k, b in enumerate(bounds, start=1)]
 
+    def p_value(self, left: int, b: int, right: int) -> float:
+        """The corrected p of the split at ``b`` between its neighbours ``left`` and ``right``."""
+        return self._window(left, b, right)[1][3]
+
     def test(self, bounds: list[int]) -> list[Finding]:
         edges = [0, *bounds, len(self.y_all)]
         return [self._one(edges[k - 1], b, edges[k + 1]) for k, b in enumerate(bounds, start=1)]
@@ -360,8 +364,12 @@ def _eliminate(windows: _Windows, bounds: list[int], prune_p: float) -> list[int
         worst = max(range(len(ps)), key=lambda i: ps[i] if math.isfinite(ps[i]) else 2.0)
         if math.isfinite(ps[worst]) and ps[worst] < prune_p:
             break
-        del bounds[worst]
-        ps = windows.p_values(bounds)
+        del bounds[worst], ps[worst]
+        # a split's window reaches only to its neighbours: only the two beside the gap change
+        edges = [0, *bounds, len(windows.y_all)]
+        for k in (worst - 1, worst):
+            if 0 <= k < len(bounds):
+                ps[k] = windows.p_value(edges[k], bounds[k], edges[k + 2])
     return bounds
 
 
