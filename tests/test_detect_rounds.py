@@ -27,6 +27,17 @@ BENCHES = {
 COLUMNS = ["result", "params", "version", "started_at", "duration", "samples"]
 
 
+def asv_call(cmd: list[str], cwd: Path):
+    """What a fake ``asv`` sees of the runner's call: None for ``asv machine``, else (its arguments,
+    the asv.conf.json it names, the --bench regex or None, the commit of ``<commit>^!``)."""
+    args = cmd[3:]
+    if args[0] == "machine":
+        return None
+    conf = json.loads((cwd / args[args.index("--config") + 1]).read_text())
+    regex = args[args.index("--bench") + 1] if "--bench" in args else None
+    return args, conf, regex, args[-1].removesuffix("^!")
+
+
 class FakeAsv:
     """Answers `asv machine` and `asv run ... <commit>^!` like asv would, into the config's results_dir."""
 
@@ -44,12 +55,10 @@ class FakeAsv:
         return 1e-4 * (1.03 if slow else 1.0) * math.exp(self.rng.normal(0, 0.05))  # wobbly: inconclusive
 
     def __call__(self, cmd, cwd, env):
-        args = cmd[3:]
-        if args[0] == "machine":
+        call = asv_call(cmd, cwd)
+        if call is None:
             return subprocess.CompletedProcess(cmd, 0, "", "")
-        conf = json.loads((cwd / args[args.index("--config") + 1]).read_text())
-        regex = args[args.index("--bench") + 1] if "--bench" in args else None
-        commit = args[-1].removesuffix("^!")
+        args, conf, regex, commit = call
         assert args[args.index("-a") + 1] == "rounds=1" and "--record-samples" in args
         self.runs.append((commit, regex))
         results_dir = cwd / conf["results_dir"]

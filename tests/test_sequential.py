@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_detect_rounds import COLUMNS, ENV, MACHINE
+from test_detect_rounds import COLUMNS, ENV, MACHINE, asv_call
 
 from tools.detect import rounds, sequential
 from tools.detect.calibrate import Noise
@@ -46,12 +46,10 @@ class FakeAsv:
         return 1e-4 * factor * math.exp(self.rng.normal(0, noise[short]))
 
     def __call__(self, cmd, cwd, env):
-        args = cmd[3:]
-        if args[0] == "machine":
+        call = asv_call(cmd, cwd)
+        if call is None:
             return subprocess.CompletedProcess(cmd, 0, "", "")
-        conf = json.loads((cwd / args[args.index("--config") + 1]).read_text())
-        regex = args[args.index("--bench") + 1] if "--bench" in args else None
-        commit = args[-1].removesuffix("^!")
+        args, conf, regex, commit = call
         self.runs.append((commit, regex))
         out = Path(cwd / conf["results_dir"])
         (out / MACHINE).mkdir(parents=True, exist_ok=True)
