@@ -334,15 +334,3 @@ def test_stored_looks_are_the_simulation_itself():
 def test_one_round_per_commit_has_no_clustering_to_correct():
     one_each = [np.array([1.0 + 0.01 * i]) for i in range(10)]
     assert hist.clustering(one_each[:5], one_each[5:]) == (1.0, 1.0)
-
-
-def test_the_analyses_work_on_a_copy_without_the_loaders_attrs():
-    import pandas as pd
-
-    from tools.detect import series
-
-    table = pd.DataFrame({"value": [1.0, 2.0]})
-    table.attrs["warnings"] = [{"file": f"f{i}.json"} for i in range(1000)]
-    bare = series.without_attrs(table)
-    assert bare.attrs == {} and bare[bare.value > 1].attrs == {}
-    assert len(table.attrs["warnings"]) == 1000  # the loaded table keeps them for the reports

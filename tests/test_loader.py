@@ -277,3 +277,10 @@ def test_a_real_v1_history_loads_whole_and_agrees_with_asv():
     runs = {(d["commit_hash"], d["env_name"]) for d in (json.loads(p.read_text()) for p in sample) if "env_name" in d}
     mine = table[[run in runs for run in zip(table["commit"].astype(str), table["environment"].astype(str))]]
     assert_agrees_with_asv(mine, asv_reader_rows(FOREIGN, sample))
+
+
+def test_frames_derived_from_the_table_share_its_benchmarks_metadata(table):
+    """pandas deep-copies attrs into every derived frame: benchmarks.json is shared, not copied."""
+    derived = table[table["value"].notna()].groupby("benchmark").head(1)
+    assert derived.attrs["benchmarks"] is table.attrs["benchmarks"]
+    assert derived.attrs["benchmarks"] == table.attrs["benchmarks"] and len(table.attrs["benchmarks"]) > 0

@@ -35,7 +35,6 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, MaxNLocator  # noqa: E402
 
 from tools.detect.finding import CHANGED, Finding, from_record  # noqa: E402
-from tools.detect.series import without_attrs  # noqa: E402
 from tools.errors import ToolError  # noqa: E402
 from tools.humanize import digits_for_range, human_value  # noqa: E402
 from tools.io import atomic_write_bytes, atomic_write_text  # noqa: E402
@@ -187,7 +186,7 @@ def date_num(dates: pd.Series) -> np.ndarray:
 
 def chart_points(table: pd.DataFrame) -> pd.DataFrame:
     """``per_commit_median`` with string keys and ``x``, the commit date as a date number."""
-    points = without_attrs(per_commit_median(table))
+    points = per_commit_median(table)
     cols = ["machine", "environment", "component", "benchmark", "params", "unit", "type", "commit"]
     points = points.astype(dict.fromkeys(cols, str))
     return points.assign(x=date_num(points["commit_date"]))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from tools.detect import anomalies, finding, history, sessions, shifts
 from tools.detect.finding import Finding
-from tools.detect.series import machine_environments, on_series, without_attrs
+from tools.detect.series import machine_environments, on_series
 from tools.detect.shifts import Shift
 from tools.humanize import human_interval, human_pct
 from tools.render import json_record, md_code, md_table, short_name
@@ -122,7 +122,6 @@ def _note(rows: pd.DataFrame, n_extra: int, n_sessions: int, short: list[str], o
 def build_history(table: pd.DataFrame, rounds: pd.DataFrame | None, *, q: float, confirm=None) -> HistoryResult:
     """Change points, environment shifts and anomalies over every machine + environment of ``table``."""
     order = table.attrs.get("order_note", "")
-    table = without_attrs(table)
     rows, n_extra = history_rows(table, rounds)
     rows, short = _long_enough(rows)
     if rows.empty:

@@ -150,8 +150,17 @@ def load_results(
     if cache is not None:
         cache.write(table, batch.signatures, batch.kept_paths + batch.new_paths)
     table.attrs["warnings"] = warnings
-    table.attrs["benchmarks"] = benchmarks
+    table.attrs["benchmarks"] = _ReadOnlyDict(benchmarks)
     return table
+
+
+class _ReadOnlyDict(dict):
+    """benchmarks.json as kept in ``table.attrs``. pandas deep-copies ``attrs`` into every frame
+    derived from the table; this dict (every benchmark's metadata and code) is only read after
+    loading, so its copy is itself: on a long history the copies had cost more than the statistics."""
+
+    def __deepcopy__(self, memo):
+        return self
 
 
 @contextmanager

@@ -115,7 +115,7 @@ def from_history(stored: pd.DataFrame | None) -> dict[tuple, Noise]:
     if stored is None or stored.empty:
         return {}
     out = {}
-    for key, per in series.per_commit_series(series.without_attrs(stored)):
+    for key, per in series.per_commit_series(stored):
         logs = _logs(per["value"].to_numpy(float))
         if logs is None:
             continue

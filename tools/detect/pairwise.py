@@ -331,7 +331,6 @@ def compare_suite(
     look's share of the error; 99.5% for a key it lacks).
     """
     need = SERIES_KEY + ["value", "type", "unit"]
-    base, head = series.without_attrs(base), series.without_attrs(head)
     series.require_columns(base, need, "base rows")
     series.require_columns(head, need, "head rows")
     base_s, head_s = series.group_series(series.usable(base)), series.group_series(series.usable(head))

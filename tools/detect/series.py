@@ -128,15 +128,6 @@ def machine_environments(table: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted(tuple(x) for x in pairs.itertuples(index=False, name=None))
 
 
-def without_attrs(df: pd.DataFrame) -> pd.DataFrame:
-    """A shallow copy of ``df`` without ``attrs``. pandas deep-copies ``attrs`` into every frame
-    derived from another, and the loader keeps its warnings and benchmarks.json there: on a long
-    foreign history that copying took more time than the statistics."""
-    out = df.copy(deep=False)
-    out.attrs = {}
-    return out
-
-
 def usable(df: pd.DataFrame) -> pd.DataFrame:
     """Rows with a finite value that did not fail, ``value`` as float."""
     values = pd.to_numeric(df["value"], errors="coerce")
