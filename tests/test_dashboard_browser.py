@@ -9,41 +9,24 @@ A screenshot of each view goes to ``test-artifacts/dashboard/``.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
-import threading
 from pathlib import Path
 
 import pytest
 from test_dashboard import EVIL, EVIL_MESSAGE, EVIL_PARAM, ROUTE, make_project, npm_cache
-from test_site_browser import _QuietHandler, published_site  # noqa: F401 (a fixture)
+from test_site_browser import (  # noqa: F401 (browser, published_site: fixtures)
+    _need_chromium,
+    browser,
+    published_site,
+    serve,
+)
 
 from tools.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [  # no sandbox (root in containers), nothing that phones home
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 READY = "document.documentElement.dataset.ready === '1'"
 
 pytestmark = pytest.mark.slow
-
-
-def _need_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{CHROMIUM} missing in CI: install it (apt-get install -y chromium)")
-    pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium); required when CI=true")
 
 
 @pytest.fixture(scope="module")
@@ -58,19 +41,6 @@ def dashboard(tmp_path_factory, request) -> Path:
     finally:
         mp.undo()
     return repo / "site" / "dashboard"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _need_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class Watch:
@@ -101,7 +71,7 @@ class Watch:
 
 
 @pytest.fixture()
-def page(browser, dashboard):
+def page(browser, dashboard):  # noqa: F811 (browser: the fixture of test_site_browser)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     watch = Watch(context, pg, dashboard.as_uri() + "/")
@@ -297,19 +267,11 @@ def site_with_dashboard(published_site, tmp_path_factory, request):  # noqa: F81
         assert main(["dashboard", "--no-cache", "--cache-dir", str(cache)]) == 0
     finally:
         mp.undo()
-    handler = functools.partial(_QuietHandler, directory=str(published_site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with serve(published_site) as url:
+        yield url
 
 
-def test_the_asv_site_and_the_dashboard_link_each_other(browser, site_with_dashboard):
+def test_the_asv_site_and_the_dashboard_link_each_other(browser, site_with_dashboard):  # noqa: F811
     origin = site_with_dashboard
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()

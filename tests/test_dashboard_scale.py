@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 from _tools_testkit import synthesize_results
 from test_dashboard import npm_cache
-from test_dashboard_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, READY, Watch, _need_chromium
+from test_dashboard_browser import ARTIFACTS, READY, Watch
+from test_site_browser import CHROMIUM, CHROMIUM_ARGS, _need_chromium
 
 from tools.__main__ import main
 

@@ -9,6 +9,7 @@ with data, with no JavaScript error and no request leaving 127.0.0.1. Screenshot
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -16,6 +17,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -163,9 +165,10 @@ def published_site(tmp_path_factory, request):
     return html
 
 
-@pytest.fixture(scope="module")
-def server(published_site):
-    handler = functools.partial(_QuietHandler, directory=str(published_site))
+@contextlib.contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """``directory`` served on 127.0.0.1 at a free port (its URL), stopped on exit."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -175,6 +178,12 @@ def server(published_site):
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def server(published_site):
+    with serve(published_site) as url:
+        yield url
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
