@@ -197,15 +197,19 @@ def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float, noise) -> l
     return found
 
 
+def _stored_results(settings: Settings) -> pd.DataFrame | None:
+    """The project's stored results, or None when there are none to read."""
+    try:
+        return load_table(settings)
+    except ToolError:
+        return None
+
+
 def _calibration(
     settings: Settings, stored: pd.DataFrame | None, head: str, skip_session: tuple[str, str] | None = None
 ) -> tuple[dict, str]:
     """The between-process noise of one run per series (``calibrate.gather``) from the stored
-    history and the kept interleaved rounds of this project."""
-    try:
-        stored = stored if stored is not None else load_table(settings)
-    except ToolError:
-        stored = None
+    history (``stored``, None without one) and the kept interleaved rounds of this project."""
     root = settings.root / rounds_layout.ROUNDS_DIR
     return calibrate.gather(stored, root, settings.machine, head, skip_session)
 
@@ -214,11 +218,7 @@ def _measured_now(args, settings: Settings) -> Comparison:
     """--rounds: base and head measured now, interleaved."""
     from tools.detect.rounds import compare_rounds, resolve
 
-    stored = None
-    try:
-        stored = load_table(settings)
-    except ToolError:
-        pass  # interleaved mode needs no stored history when both revisions are given
+    stored = _stored_results(settings)  # interleaved mode needs none when both revisions are given
     if stored is not None and not (args.base and args.head):
         head, pairs = _stored_pairs(stored, args, settings)
         if not pairs:
@@ -291,16 +291,6 @@ def _load_rounds_dir(rounds_dirs: list[str], settings: Settings) -> pd.DataFrame
     return load_results(dirs, machine=settings.machine)
 
 
-def _stored_history(args, settings: Settings, table: pd.DataFrame) -> pd.DataFrame | None:
-    """The stored results history mode reads: with --rounds-dir, the results dir (not the rounds)."""
-    if not (args.rounds_dir and args.history):
-        return table
-    try:
-        return load_table(settings)
-    except ToolError:
-        return None
-
-
 def _from_results(args, settings: Settings) -> Comparison:
     """Stored results, or the rounds of an earlier interleaved run (--rounds-dir)."""
     table = _load_rounds_dir(args.rounds_dir, settings) if args.rounds_dir else load_table(settings)
@@ -321,7 +311,9 @@ def _from_results(args, settings: Settings) -> Comparison:
     )
     mode = f"{source}; rounds per side: {int(n_rounds.get(base, 0))} base, {int(n_rounds.get(head, 0))} head"
     need = robust.min_rounds(CONFIDENCE)
-    noise, source = _calibration(settings, None if args.rounds_dir else table, head)
+    # with --rounds-dir the stored results (read once) calibrate and make the history, not the rounds
+    stored = _stored_results(settings) if args.rounds_dir else table
+    noise, source = _calibration(settings, stored, head)
     if int(n_rounds.min()) < need:
         notes.append(
             f"Fewer than {need} rounds per side: wall time, speed-normalised time and metrics are judged "
@@ -330,7 +322,8 @@ def _from_results(args, settings: Settings) -> Comparison:
             "interleaved)."
         )
     findings = _compare_stored(table, head, pairs, args.q, noise)
-    return Comparison(base, head, findings, table, mode, _stored_history(args, settings, table), notes)
+    history = stored if args.rounds_dir and args.history else table
+    return Comparison(base, head, findings, table, mode, history, notes)
 
 
 # ---------------------------------------------------------------- history
