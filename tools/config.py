@@ -162,6 +162,15 @@ def load_table(settings: Settings) -> pd.DataFrame:
     return with_history_order(table, settings.repo, settings.branch)
 
 
+def load_table_if_any(settings: Settings) -> pd.DataFrame | None:
+    """``load_table``, or None when there are no results to read (what calibrates the noise of a
+    single run is optional)."""
+    try:
+        return load_table(settings)
+    except ToolError:
+        return None
+
+
 def utc_stamp(now: pd.Timestamp | None = None) -> str:
     """``YYYY-MM-DD_HH-MM-SS`` in UTC, the suffix of every output file name.
 

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from tools.commands.shard import add_shard_argument
-from tools.config import parse_duration
+from tools.config import load_table_if_any, parse_duration
 from tools.detect import calibrate, finding
 from tools.detect import rounds as rounds_mod
 from tools.detect.finding import Finding
@@ -70,12 +70,9 @@ def _bench(args) -> str | None:
         return args.bench
     if args.bench:
         raise ToolError("--shard replaces --bench: give one of them")
-    from argparse import Namespace
-
     from tools.commands.shard import bench_regex
-    from tools.config import settings_from_args
 
-    return bench_regex(settings_from_args(Namespace(config=args.config, machine=args.machine)), args.shard)
+    return bench_regex(_settings(args), args.shard)
 
 
 def format_verdicts(findings: list[Finding]) -> str:
@@ -93,24 +90,21 @@ def format_verdicts(findings: list[Finding]) -> str:
     return "\n".join(lines + [f"{len(findings)} benchmarks: {summary}"])
 
 
-def _stored(args):
-    """The project's stored results, if any (they calibrate the noise of one run)."""
-    from tools.config import read_asv_conf
-    from tools.loader import load_results
+def _settings(args):
+    """The project's settings from --config and --machine (results dirs, repository)."""
+    from argparse import Namespace
 
-    try:
-        conf = read_asv_conf(Path(args.config))
-        return load_results(
-            Path(args.config).resolve().parent / conf.get("results_dir", ".asv/results"), machine=args.machine
-        )
-    except ToolError:
-        return None
+    from tools.config import settings_from_args
+
+    return settings_from_args(Namespace(config=args.config, machine=args.machine))
 
 
 def _measure(args, run_cfg):
     if args.budget:
         base, head = rounds_mod.resolve(Path.cwd(), args.base), rounds_mod.resolve(Path.cwd(), args.head)
-        noise, _ = calibrate.gather(_stored(args), ROUNDS_DIR, args.machine, head, (base, head))
+        # the stored results, if any, calibrate the noise of one run
+        stored = load_table_if_any(_settings(args))
+        noise, _ = calibrate.gather(stored, ROUNDS_DIR, args.machine, head, (base, head))
         budget = rounds_mod.Budget(args.budget, args.rounds or 30)
         return rounds_mod.sequential_rounds(
             args.base, args.head, budget=budget, bench=args.bench, q=args.q, run=run_cfg, noise=noise

@@ -24,7 +24,15 @@ import pandas as pd
 
 from tools import rounds_layout
 from tools.commands.shard import add_shard_argument, bench_regex
-from tools.config import Settings, add_common_arguments, load_table, parse_duration, settings_from_args, utc_stamp
+from tools.config import (
+    Settings,
+    add_common_arguments,
+    load_table,
+    load_table_if_any,
+    parse_duration,
+    settings_from_args,
+    utc_stamp,
+)
 from tools.detect import calibrate, pairwise, robust
 from tools.detect.finding import Finding
 from tools.detect.series import on_series
@@ -197,14 +205,6 @@ def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float, noise) -> l
     return found
 
 
-def _stored_results(settings: Settings) -> pd.DataFrame | None:
-    """The project's stored results, or None when there are none to read."""
-    try:
-        return load_table(settings)
-    except ToolError:
-        return None
-
-
 def _calibration(
     settings: Settings, stored: pd.DataFrame | None, head: str, skip_session: tuple[str, str] | None = None
 ) -> tuple[dict, str]:
@@ -218,7 +218,7 @@ def _measured_now(args, settings: Settings) -> Comparison:
     """--rounds: base and head measured now, interleaved."""
     from tools.detect.rounds import compare_rounds, resolve
 
-    stored = _stored_results(settings)  # interleaved mode needs none when both revisions are given
+    stored = load_table_if_any(settings)  # interleaved mode needs none when both revisions are given
     if stored is not None and not (args.base and args.head):
         head, pairs = _stored_pairs(stored, args, settings)
         if not pairs:
@@ -312,7 +312,7 @@ def _from_results(args, settings: Settings) -> Comparison:
     mode = f"{source}; rounds per side: {int(n_rounds.get(base, 0))} base, {int(n_rounds.get(head, 0))} head"
     need = robust.min_rounds(CONFIDENCE)
     # with --rounds-dir the stored results (read once) calibrate and make the history, not the rounds
-    stored = _stored_results(settings) if args.rounds_dir else table
+    stored = load_table_if_any(settings) if args.rounds_dir else table
     noise, source = _calibration(settings, stored, head)
     if int(n_rounds.min()) < need:
         notes.append(
