@@ -262,9 +262,9 @@ def failed_rounds(b_raw: pd.DataFrame | None, h_raw: pd.DataFrame | None) -> str
     """'base round 2; head rounds 0, 3': the rounds in which the benchmark failed, by side."""
     parts = []
     for side, rows in (("base", b_raw), ("head", h_raw)):
-        if rows is None or "failed" not in rows.columns:
+        if rows is None:
             continue
-        bad = rows[rows["failed"].fillna(False).astype(bool).to_numpy()]
+        bad = rows[series.failed(rows)]
         if len(bad):
             ks = sorted({int(k) for k in bad["round"]}) if "round" in bad.columns else []
             parts.append(f"{side} round{'s' if len(ks) > 1 else ''} {', '.join(map(str, ks))}" if ks else side)

@@ -128,12 +128,17 @@ def machine_environments(table: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted(tuple(x) for x in pairs.itertuples(index=False, name=None))
 
 
+def failed(df: pd.DataFrame) -> np.ndarray:
+    """Which rows failed (a table without a ``failed`` column: none)."""
+    if "failed" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return df["failed"].fillna(False).astype(bool).to_numpy()
+
+
 def usable(df: pd.DataFrame) -> pd.DataFrame:
     """Rows with a finite value that did not fail, ``value`` as float."""
     values = pd.to_numeric(df["value"], errors="coerce")
-    keep = np.isfinite(values.to_numpy(float))
-    if "failed" in df.columns:
-        keep &= ~df["failed"].fillna(False).astype(bool).to_numpy()
+    keep = np.isfinite(values.to_numpy(float)) & ~failed(df)
     out = df[keep].copy()
     out["value"] = values[keep].astype(float)
     return out

@@ -258,8 +258,7 @@ def sessions_suite(
             "sessions: the interleaved rounds have no 'session' column (load them with "
             "tools.rounds_layout.load_sessions)"
         )
-    if "failed" in rounds.columns:
-        rounds = rounds[~rounds["failed"].fillna(False).astype(bool)]
+    rounds = rounds[~series.failed(rounds)]
     by_series = {tuple(k): g for k, g in rounds.groupby(SERIES_KEY, sort=False, dropna=False)}
     found = []
     for key, per in series.per_commit_series(history_table):
