@@ -75,7 +75,7 @@ def _calibration(s: SeriesNoise, idx: np.ndarray):
     from tools.detect import calibrate
 
     sigma, df = calibrate.sigma_from_differences(np.diff(np.log(s.process_values()[idx])))
-    return calibrate.Noise(sigma, df, "kept rounds: 48 processes")
+    return calibrate.Noise(sigma, df, f"kept rounds: {len(idx)} processes")
 
 
 def _head(values: np.ndarray, sc: inject.Scenario) -> np.ndarray:
