@@ -40,6 +40,23 @@ def test_dip_test_separates_bimodal_from_unimodal_samples():
     assert an.is_bimodal([one, two])[0] and not an.is_bimodal([one, one])[0]
 
 
+def test_dip_statistics_of_many_groups_agree_with_one_dip_test_each():
+    rng = np.random.default_rng(3)
+    groups = [tuple(np.exp(rng.normal(0, 0.05, 12))) for _ in range(40)]
+    groups += [tuple(np.exp(np.r_[rng.normal(0, 0.01, 8), rng.normal(0.4, 0.01, 8)])) for _ in range(5)]
+    groups += [(1.0, 2.0, 3.0), (), tuple(rng.normal(0, 1, 14)), (math.nan,) + tuple(np.exp(rng.normal(0, 1, 11)))]
+    groups += [(1.0,) * 12, (0.0,) + tuple(np.exp(rng.normal(0, 1, 11)))]  # one value; a zero (no logs)
+    dips, sizes = an.dip_statistics(groups)
+    one_by_one = [an.dip_test(g) for g in groups]
+    np.testing.assert_array_equal(dips, [d for d, _ in one_by_one])
+    ps = [p for _, p in one_by_one]
+    finite_ps = [p for p in ps if math.isfinite(p)]
+    alpha = 0.01 / len(finite_ps)
+    expected = [(i, p) for i, p in enumerate(ps) if math.isfinite(p) and p < alpha]
+    assert an._significant_dips(dips, sizes, alpha) == expected
+    assert {i for i, _ in expected} == set(range(40, 45))  # the five two-level groups, nothing else
+
+
 def test_minimum_detectable_effect_matches_the_formula_and_the_rule():
     # floor 2%, sigma 3%, 20 rounds per side: log MDE = log(1.02) + (1.95996 + 1.28155) * sqrt(pi/3) * .03 * sqrt(.1)
     expected = 100 * math.expm1(math.log(1.02) + 3.24151 * math.sqrt(math.pi / 3) * 0.03 * math.sqrt(0.1))
