@@ -43,10 +43,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from asv import step_detect
 from scipy import special, stats
 
-from tools.detect import anomalies, robust, series, verdict
+from tools.detect import anomalies, potts, robust, series, verdict
 from tools.detect.finding import Evidence, Finding
 from tools.detect.series import DEFAULT_FLOOR_PCT, INSTRUCTION_FLOOR_PCT, INSTRUCTION_JITTER
 from tools.detect.verdict import DEFAULT_Q
@@ -81,45 +80,13 @@ def candidate_boundaries(y: Sequence[float], *, beta_scale: float = BETA_SCALE) 
     if n < 3:
         return []
     beta = beta_scale * 4 * math.log(n) / n
-    right = potts_autogamma(y, beta)
+    right = potts.potts_autogamma(y, beta)
     merged: list[int] = []
     for b in (int(r) for r in right[:-1]):
         if merged and b - merged[-1] < 2:
             continue  # a one-commit segment (a spike) is not a level: merge it forward
         merged.append(b)
     return merged
-
-
-def potts_autogamma(y: list[float], beta: float) -> list[int]:
-    """Right edges of asv's Potts fit with its penalty chosen by information criterion
-    (``asv.step_detect.solve_potts_autogamma``, unit weights), the same search with its noise
-    objective computed with numpy: asv's pure-Python loop over every commit, run for every trial
-    penalty and noise correlation, took a third of a 1,000-commit history's analysis."""
-    n = len(y)
-    arr = np.asarray(y, dtype=float)
-    w = [1.0] * n
-    mu_dist = step_detect.get_mu_dist(y, w)
-    gamma_0 = mu_dist.dist(0, n - 1) or 1.0  # zero variance: any scale
-    best: dict = {"obj": math.inf, "right": None}
-
-    def objective(x: float) -> float:
-        right, values, _ = step_detect.solve_potts_approx(y, w, gamma=gamma_0 * math.exp(x), mu_dist=mu_dist)
-        resid = arr - np.repeat(values, np.diff([0, *right]))
-
-        def sigma_star(rho: float) -> float:  # |E_0| + sum_j |E_j - rho E_(j-1)|
-            return float(abs(resid[0]) + np.abs(resid[1:] - rho * resid[:-1]).sum())
-
-        rho = step_detect.golden_search(sigma_star, -1, 1, xatol=0.05, expand_bounds=True)
-        gaps = np.abs(np.diff(values))
-        sigma_0 = max(1e-300, 0.1 * gaps.min() if len(values) > 2 else 0.001 * min(abs(v) for v in values))
-        obj = beta * len(right) + math.log(sigma_0 + sigma_star(rho))
-        if obj < best["obj"]:
-            best.update(obj=obj, right=right)
-        return obj
-
-    a = math.log(0.1 / n)
-    step_detect.golden_search(objective, a, 0.0, xatol=abs(a) * 0.1, ftol=0, expand_bounds=True)
-    return list(best["right"])
 
 
 def _anova_side(side: Sequence[np.ndarray]) -> tuple[float, float, int, int, float] | None:
