@@ -8,7 +8,8 @@ page of at most ``MAX_HEIGHT_PX`` holds is split into pages ``<component>.png``,
 ``<component>-2.png``, ...; ``summary.png`` (``summary-2.png``, ...) has a panel per component:
 each machine + environment's geometric-mean cost relative to each series' first commit.
 Change points and environment shifts (``Mark``) are drawn as dashed lines and shaded bands.
-``write_charts`` also writes ``index.md``: the full name of every panel (titles may be cut).
+``write_charts`` also writes ``index.md``: the full name of every panel (titles may be cut), and
+draws the pages in worker processes when there are several (``tools.workers``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, MaxNLocator  # noqa: E402
 
+from tools import workers  # noqa: E402
 from tools.detect.finding import CHANGED, Finding, from_record  # noqa: E402
 from tools.errors import ToolError  # noqa: E402
 from tools.humanize import digits_for_range, human_value  # noqa: E402
@@ -58,6 +60,7 @@ RATIO_UNIT = "×"  # the summary panels' unit: cost relative to the first commit
 KINDS = ("regressed", "improved", "shift")
 KIND_COLOURS = {"regressed": "#b00020", "improved": "#1a7f37"}
 MAX_MARK_LABELS = 6  # more marks in one panel: lines only (labels would overlap)
+SPLIT_PAGES = 3  # pages from which drawing them in worker processes pays for their start
 MARKERS_UP_TO = 60  # commits a line may have and still show a dot per commit
 
 # Page geometry, inches at DPI: every page is this wide; its height follows its rows of panels.
@@ -586,7 +589,16 @@ def page_name(group: str, number: int) -> str:
     return f"{group}.png" if number == 1 else f"{group}-{number}.png"
 
 
-def _pages(group: str, title: str, panels: list[Panel], ctx: Context) -> Iterator[tuple[ChartPage, Figure]]:
+class PageSpec(NamedTuple):
+    """What one page draws: where it goes, its title, its panels and the run's shared styles."""
+
+    page: ChartPage
+    title: str
+    panels: list[Panel]
+    ctx: Context
+
+
+def _pages(group: str, title: str, panels: list[Panel], ctx: Context) -> Iterator[PageSpec]:
     keys = sorted(ctx.names)
     worst = [ctx.names[k] for k in keys] + ["regressed (change point)", "improved (change point)", "environment shift"]
     per_page = panels_per_page(_legend_shape(worst)[1])  # every page's legend is at most this tall
@@ -597,11 +609,11 @@ def _pages(group: str, title: str, panels: list[Panel], ctx: Context) -> Iterato
         on_page = sorted({k for p in chunk for k in p.keys})
         lines = tuple((ctx.names[k], f"{k[0]} / {k[1]}") for k in on_page)
         page = ChartPage(page_name(group, number), group, number, first, tuple(p.full_name for p in chunk), lines)
-        yield page, page_figure(page_title, chunk, ctx)
+        yield PageSpec(page, page_title, chunk, ctx)
         first += len(chunk)
 
 
-def chart_figures(table: pd.DataFrame, marks: Iterable[Mark] = ()) -> Iterator[tuple[ChartPage, Figure]]:
+def chart_pages(table: pd.DataFrame, marks: Iterable[Mark] = ()) -> Iterator[PageSpec]:
     """Every page of every component, then the summary pages; nothing when no result succeeded."""
     points = chart_points(table)
     if points.empty:
@@ -612,6 +624,18 @@ def chart_figures(table: pd.DataFrame, marks: Iterable[Mark] = ()) -> Iterator[t
         yield from _pages(str(component), title, component_panels(part, ctx), ctx)
     title = "All components: cost relative to each series' first commit (geometric mean; < 1 = faster)"
     yield from _pages(SUMMARY, title, summary_panels(points, ctx), ctx)
+
+
+def chart_figures(table: pd.DataFrame, marks: Iterable[Mark] = ()) -> Iterator[tuple[ChartPage, Figure]]:
+    """(page, its figure) for every page of ``chart_pages``."""
+    for spec in chart_pages(table, marks):
+        yield spec.page, page_figure(spec.title, spec.panels, spec.ctx)
+
+
+def _page_png(spec: PageSpec) -> bytes:
+    """One page drawn and encoded (pages are independent: ``write_charts`` spreads them over
+    worker processes)."""
+    return render_png(page_figure(spec.title, spec.panels, spec.ctx))
 
 
 def render_png(fig: Figure) -> bytes:
@@ -640,9 +664,9 @@ def write_charts(table: pd.DataFrame, out_dir: Path, *, marks: Iterable[Mark] = 
     """Every page as a PNG in ``out_dir`` (atomically), ``index.md`` naming every panel, and
     pages of these groups left from an earlier, longer run removed. Returns (path, page)."""
     out_dir = Path(out_dir)
-    written = [
-        (atomic_write_bytes(out_dir / page.name, render_png(fig)), page) for page, fig in chart_figures(table, marks)
-    ]
+    specs = list(chart_pages(table, marks))
+    pngs = workers.map_ordered(_page_png, specs, split=len(specs) >= SPLIT_PAGES)
+    written = [(atomic_write_bytes(out_dir / spec.page.name, png), spec.page) for spec, png in zip(specs, pngs)]
     if not written:
         raise ToolError("nothing to chart: every result failed or was skipped")
     names = {page.name for _, page in written}

@@ -31,6 +31,9 @@
 5. **Confirm** (optional): a ``confirm`` hook re-runs the two boundary commits interleaved
    (``tools.detect.rounds.make_confirmer``, ``regressions --history --confirm-rounds N``) and the
    finding says whether it held.
+
+Steps 1-4 look at one series at a time: on a long history (``SPLIT_COMMITS``) the series are
+spread over worker processes (``tools.workers``), with the same findings.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from tools import workers
 from tools.detect import anomalies, potts, robust, series, verdict
 from tools.detect.finding import Evidence, Finding
 from tools.detect.series import DEFAULT_FLOOR_PCT, INSTRUCTION_FLOOR_PCT, INSTRUCTION_JITTER
@@ -67,6 +71,7 @@ PRUNE_P = 0.05  # candidates weaker than this (p corrected for looks) are merged
 SCAN_SIMS = 100_000  # flat series simulated per length to count the effective looks (±5% on them)
 SCAN_SEED = 20261202  # fixed: the same history always gets the same verdicts
 SCAN_MAX_COMMITS = 400  # beyond this the looks grow in proportion to the splits (windows far apart)
+SPLIT_COMMITS = 20_000  # commits over all series from which worker processes pay for their start
 WINDOW_METHOD = "asv Potts step + HL shift t-test of every round in the window"
 EXACT_METHOD = "instructions: consecutive commits, deterministic"
 
@@ -463,6 +468,12 @@ def reported(findings: Sequence[Finding], include_inconclusive: bool = False) ->
     return [f for f in findings if f.changed or include_inconclusive]
 
 
+def _detect_task(task: tuple) -> list[Finding]:
+    """``detect_series`` of one series: (values, rounds, options), as ``history_suite`` splits them."""
+    values, rounds, options = task
+    return detect_series(values, rounds=rounds, **options)
+
+
 def history_suite(
     table: pd.DataFrame,
     *,
@@ -482,15 +493,20 @@ def history_suite(
     'inconclusive' / 'unchanged'), e.g. for evaluation.
     """
     series.require_columns(table, SERIES_KEY + ["commit", "value", "unit", "type"], "history table")
-    found = []
-    for key, per in series.per_commit_series(table):
+    grouped = list(series.per_commit_series(table))
+    tasks = []
+    for key, per in grouped:
         btype, unit = per.attrs["type"], per.attrs["unit"]
         floor = series.floor_of(btype, unit, key[2])
-        cands = detect_series(
-            per["value"].to_numpy(float), rounds=list(per["rounds"]), lower_is_better=schema_lower_is_better(btype, unit),
-            channel=series.channel_of(btype, unit), window=window, confidence=confidence, beta_scale=beta_scale,
-            instruction_jitter=instruction_jitter, floor_pct=floor.pct, floor_abs=floor.absolute,
+        options = dict(
+            lower_is_better=schema_lower_is_better(btype, unit), channel=series.channel_of(btype, unit), window=window,
+            confidence=confidence, beta_scale=beta_scale, instruction_jitter=instruction_jitter,
+            floor_pct=floor.pct, floor_abs=floor.absolute,
         )  # fmt: skip
+        tasks.append((per["value"].to_numpy(float), list(per["rounds"]), options))
+    split = sum(len(values) for values, _, _ in tasks) >= SPLIT_COMMITS
+    found = []
+    for (key, per), cands in zip(grouped, workers.map_ordered(_detect_task, tasks, split=split)):
         found += place(key, per, cands)
     kept = reported(verdict.judge_all(found, alpha=q), include_inconclusive)
     return confirmed(kept, confirm) if confirm is not None else kept
