@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from tools.detect import series
+from tools.detect import robust, series
 from tools.schema import SERIES_KEY
 
 # log-sd of one process's value, the largest per channel over the recorded corpus's 18 workloads
@@ -193,20 +193,14 @@ def shift_se(sigma: float, n_base: int, n_head: int) -> float:
 
 
 def mde_pct(sigma: float, n_base: int, n_head: int, floor_pct: float, crit: float, power: float = 0.90) -> float:
-    """Smallest true change (%) the estimate rule flags with ``power`` at these runs: the larger of
-    floor + z_power SE and (crit + z_power) SE, on the log scale."""
-    se, z_p = shift_se(sigma, n_base, n_head), float(stats.norm.ppf(power))
-    return 100.0 * math.expm1(max(math.log1p(floor_pct / 100.0) + z_p * se, (crit + z_p) * se))
+    """Smallest true change (%) the estimate rule flags with ``power`` at these runs
+    (``robust.mde_from_se`` with this module's standard error, which a single difference keeps whole)."""
+    return robust.mde_from_se(shift_se(sigma, n_base, n_head), floor_pct, crit, power=power, rule="estimate")
 
 
 def rounds_for(sigma: float, floor_pct: float, target_pct: float, crit: float, power: float = 0.90) -> float:
     """Rounds a side for an MDE of ``target_pct`` (inf when the floor is at or above it)."""
-    target, floor = math.log1p(target_pct / 100.0), math.log1p(floor_pct / 100.0)
-    if target <= floor or not math.isfinite(sigma):
-        return math.inf
-    z_p = float(stats.norm.ppf(power))
-    need = max(((crit + z_p) * sigma / target) ** 2, (z_p * sigma / (target - floor)) ** 2)
-    return float(math.ceil(2.0 * (math.pi / 3.0) * need))
+    return robust.rounds_for_mde(sigma, floor_pct, target_pct, crit, power=power, rule="estimate")
 
 
 def t_sf(z: float, df: float) -> float:

@@ -164,8 +164,40 @@ def mann_whitney_p(base: np.ndarray, head: np.ndarray) -> float:
 # ---------------------------------------------------------------- power
 
 
-def _z_sum(confidence: float, power: float) -> float:
-    return float(stats.norm.ppf(1 - (1 - confidence) / 2) + stats.norm.ppf(power))
+def z_two_sided(confidence: float) -> float:
+    """The normal critical value of a two-sided interval at ``confidence``."""
+    return float(stats.norm.ppf(1 - (1 - confidence) / 2))
+
+
+def mde_from_se(se: float, floor_pct: float, crit: float, *, power: float = POWER, rule: str = "interval") -> float:
+    """Smallest true change (%) a rule with critical value ``crit`` flags with ``power``, when its
+    log-shift estimate has standard error ``se``.
+
+    ``rule="interval"`` (the whole interval beyond the floor): floor + (crit + z_power)·SE.
+    ``rule="estimate"`` (estimate beyond the floor, interval excluding 0): the larger of
+    floor + z_power·SE and (crit + z_power)·SE, on the log scale.
+    """
+    z_p = float(stats.norm.ppf(power))
+    floor = math.log1p(floor_pct / 100)
+    if rule == "estimate":
+        return 100.0 * math.expm1(max(floor + z_p * se, (crit + z_p) * se))
+    return 100.0 * math.expm1(floor + (crit + z_p) * se)
+
+
+def rounds_for_mde(
+    sigma_log: float, floor_pct: float, target_pct: float, crit: float, *, power: float = POWER, rule: str = "interval"
+) -> float:
+    """Rounds per side for an MDE of ``target_pct`` (``mde_from_se`` with the HL shift's SE; inf
+    when the floor is already at or above it)."""
+    target, floor = math.log1p(target_pct / 100), math.log1p(floor_pct / 100)
+    gap = target - floor
+    if not math.isfinite(sigma_log) or gap <= 0:
+        return math.inf
+    k = 2 * (math.pi / 3) * sigma_log**2
+    z_p = float(stats.norm.ppf(power))
+    if rule == "estimate":
+        return float(math.ceil(k * max(((crit + z_p) / target) ** 2, (z_p / gap) ** 2)))
+    return float(math.ceil(k * ((crit + z_p) / gap) ** 2))
 
 
 def minimum_detectable_effect(
@@ -178,34 +210,20 @@ def minimum_detectable_effect(
     power: float = POWER,
     rule: str = "interval",
 ) -> float:
-    """Smallest true change (%) the pairwise rule flags with ``power`` at these round counts.
+    """Smallest true change (%) the pairwise rule flags with ``power`` at these round counts
+    (``mde_from_se`` at the normal critical value of ``confidence``).
 
     SE = sqrt(pi/3) · sigma · sqrt(1/m + 1/n), the large-sample standard error of the HL shift.
-    ``rule="interval"`` (the whole interval beyond the floor): floor + (z_conf + z_power)·SE.
-    ``rule="estimate"`` (estimate beyond the floor, interval excluding 0): the larger of
-    floor + z_power·SE and (z_conf + z_power)·SE, on the log scale.
     """
     if not math.isfinite(sigma_log) or n_base < 1 or n_head < 1:
         return math.nan
     se = math.sqrt(math.pi / 3) * sigma_log * math.sqrt(1 / n_base + 1 / n_head)
-    floor = math.log1p(floor_pct / 100)
-    if rule == "estimate":
-        return 100.0 * math.expm1(max(floor + float(stats.norm.ppf(power)) * se, _z_sum(confidence, power) * se))
-    return 100.0 * math.expm1(floor + _z_sum(confidence, power) * se)
+    return mde_from_se(se, floor_pct, z_two_sided(confidence), power=power, rule=rule)
 
 
 def rounds_needed(sigma_log: float, floor_pct: float, target_pct: float, *, confidence: float = 0.95, rule: str = "interval") -> float:  # fmt: skip
     """Rounds per side for an MDE of ``target_pct`` at ``POWER`` (inf when the floor is already above it)."""
-    power = POWER
-    target, floor = math.log1p(target_pct / 100), math.log1p(floor_pct / 100)
-    gap = target - floor
-    if not math.isfinite(sigma_log) or gap <= 0:
-        return math.inf
-    k = 2 * (math.pi / 3) * sigma_log**2
-    if rule == "estimate":
-        z_p = float(stats.norm.ppf(power))
-        return float(math.ceil(k * max((_z_sum(confidence, power) / target) ** 2, (z_p / gap) ** 2)))
-    return float(math.ceil(k * (_z_sum(confidence, power) / gap) ** 2))
+    return rounds_for_mde(sigma_log, floor_pct, target_pct, z_two_sided(confidence), rule=rule)
 
 
 # ---------------------------------------------------------------- many tests

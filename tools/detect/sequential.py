@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
-from tools.detect import calibrate
+from tools.detect import calibrate, robust
 from tools.detect.verdict import CONFIDENCE
 
 FUTILITY = 0.10
@@ -93,9 +93,9 @@ PLANNING_SIGMA = {"wall": 0.25, "relative": 0.06, "metric": 0.25}
 
 
 def planning_mde_pct(sigma: float, rounds: int) -> float:
-    """MDE (%) of ``rounds`` a side at noise ``sigma``: one look at 99.5%, 90% power, normal."""
-    z = float(stats.norm.ppf(1.0 - (1.0 - CONFIDENCE) / 2.0) + stats.norm.ppf(0.90))
-    return 100.0 * math.expm1(z * calibrate.shift_se(sigma, rounds, rounds))
+    """MDE (%) of ``rounds`` a side at noise ``sigma``: one look at 99.5%, 90% power, normal, no floor."""
+    se = calibrate.shift_se(sigma, rounds, rounds)
+    return robust.mde_from_se(se, 0.0, robust.z_two_sided(CONFIDENCE), power=0.90, rule="estimate")
 
 
 def plan_rounds(
