@@ -3,11 +3,11 @@
 The history's change points are found series by series, and chart pages are drawn page by
 page, each without the others. On a long history that is most of a run, so ``map_ordered``
 spreads it over the CPUs this process may use (``concurrent.futures`` on forked workers, which
-share the loaded table without copying it). It runs in this process when the work is small
-(``split`` false), on one CPU, where fork is not the platform's safe default (only Linux
-forks here), with ``INTELLIROUTER_BENCH_JOBS=1``, or once gevent has patched the threading
-module (locust does so on import; the pool's threads would then be greenlets and hang). The results are the same either way: each
-item is computed by the same function on the same input.
+share the loaded table without copying it). It stays in this process when the work is small
+(``split`` false), on one CPU, off Linux (fork is only the safe default there), with
+``INTELLIROUTER_BENCH_JOBS=1``, or once gevent has patched the threading module (locust does so
+on import; the pool's threads would be greenlets and hang). The results are the same either
+way: each item is computed by the same function on the same input.
 """
 
 from __future__ import annotations
@@ -55,10 +55,12 @@ def map_ordered(fn: Callable[[T], R], items: Sequence[T], *, split: bool = True)
     if not split or n < 2 or not sys.platform.startswith("linux") or _threads_are_greenlets():
         return [fn(item) for item in items]
     chunk = max(1, len(items) // (4 * n))  # a few chunks per worker: long and short items even out
+    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
     try:
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(fn, items, chunksize=chunk))
+        return list(pool.map(fn, items, chunksize=chunk))
     except BrokenProcessPool as exc:
         raise ToolError(
             f"a worker process died while computing {len(items)} items ({exc}); {JOBS_ENV}=1 runs them in one process"
         ) from None
+    finally:  # after an error or Ctrl-C, chunks not started yet are dropped, not computed
+        pool.shutdown(wait=True, cancel_futures=True)
