@@ -31,6 +31,7 @@ from tools.charts import (
     write_charts,
 )
 from tools.detect.finding import Evidence, Finding
+from tools.humanize import unit_name
 from tools.loader import load_results
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -116,6 +117,20 @@ def test_a_panel_per_series_with_units_and_the_year(table):
     dates = [t.get_text() for t in ax.get_xticklabels()] + [ax.xaxis.get_offset_text().get_text()]
     assert any(re.search(r"\b2026\b", d) for d in dates)  # the year is on the axis
     assert fig.legends and not ax.get_legend()  # the legend sits outside the panels
+
+
+def test_a_long_unit_names_the_y_axis_instead_of_every_tick():
+    t = synthetic_table(2, 6, keys=KEYS[:1], comps=("alpha",))
+    t.loc[t["benchmark"] == t["benchmark"].iloc[0], ["type", "unit"]] = ["track", "USD/1k tokens"]
+    (_, fig) = next(iter(chart_figures(t)))
+    render_png(fig)
+    axes = {ax.get_title(loc="left").split(". ", 1)[1]: ax for ax in fig.get_axes()}
+    long_unit, seconds = (axes[k] for k in sorted(axes))  # benchmark 0 (track), benchmark 1 (time)
+    ticks = [t.get_text() for t in long_unit.get_yticklabels() if t.get_text()]
+    assert long_unit.get_ylabel() == "USD/1k tokens" and ticks
+    assert all("USD" not in t and len(t) <= charts.MAX_TICK_CHARS for t in ticks)
+    assert seconds.get_ylabel() == "" and all(t.get_text().endswith("s") for t in seconds.get_yticklabels())
+    assert unit_name("relative") == "× ref" and unit_name("instructions") == "instr"  # as the ticks print them
 
 
 def test_large_history_pages_stay_under_2000_px(big_pages):

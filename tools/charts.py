@@ -38,7 +38,7 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, MaxNL
 from tools import workers  # noqa: E402
 from tools.detect.finding import CHANGED, Finding, from_record  # noqa: E402
 from tools.errors import ToolError  # noqa: E402
-from tools.humanize import digits_for_range, human_value  # noqa: E402
+from tools.humanize import digits_for_range, human_value, unit_name  # noqa: E402
 from tools.io import atomic_write_bytes, atomic_write_text  # noqa: E402
 from tools.schema import lower_is_better, resource_metric_of  # noqa: E402
 from tools.stats import per_commit_median  # noqa: E402
@@ -61,6 +61,7 @@ KINDS = ("regressed", "improved", "shift")
 KIND_COLOURS = {"regressed": "#b00020", "improved": "#1a7f37"}
 MAX_MARK_LABELS = 6  # more marks in one panel: lines only (labels would overlap)
 SPLIT_PAGES = 3  # pages from which drawing them in worker processes pays for their start
+MAX_TICK_CHARS = 12  # a y tick label longer than this would be cut at the page's left margin
 MARKERS_UP_TO = 60  # commits a line may have and still show a dot per commit
 
 # Page geometry, inches at DPI: every page is this wide; its height follows its rows of panels.
@@ -419,10 +420,13 @@ def _y_axis(ax, values: np.ndarray, span: np.ndarray, unit: str) -> None:
     if unit == RATIO_UNIT:
         ax.axhline(1.0, color="0.3", lw=1, ls="--")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.2f}×"))
-    elif ax.get_yscale() == "log":
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: human_value(y, unit)))
     else:  # narrow linear ranges need more digits to keep tick labels distinct
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: human_value(y, unit, digits_for_range(lo, hi))))
+        digits = 3 if ax.get_yscale() == "log" else digits_for_range(lo, hi)
+        on_ticks = unit
+        if max(len(human_value(y, unit, digits)) for y in (lo, hi)) > MAX_TICK_CHARS:
+            ax.set_ylabel(unit_name(unit), fontsize=8)  # a long unit names the axis once (ticks would be cut)
+            on_ticks = ""
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: human_value(y, on_ticks, digits)))
     if ax.get_yscale() == "linear":
         ax.yaxis.set_major_locator(MaxNLocator(5))
 

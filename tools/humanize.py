@@ -8,6 +8,9 @@ from tools.schema import unit_without_mark
 
 _TIME_STEPS = ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s"))
 _FORMATTED = frozenset({"seconds", "bytes", "instructions", "relative"})  # units with their own format
+# the symbol printed after an SI-scaled value; "relative" is cost in reference-kernel units
+# (benchmarks/framework/relative.py)
+_SI_SYMBOLS = {"instructions": "instr", "relative": "× ref"}
 _SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 
@@ -80,13 +83,18 @@ def human_value(value: float, unit: str, digits: int = 3) -> str:
         return human_time(value, digits)
     if unit == "bytes":
         return human_bytes(value, digits)
-    if unit == "instructions":
-        return human_si(value, "instr", digits)
-    if unit == "relative":  # cost in reference-kernel units (benchmarks/framework/relative.py)
-        return human_si(value, "× ref", digits)
+    if unit in _SI_SYMBOLS:
+        return human_si(value, _SI_SYMBOLS[unit], digits)
     if unit in ("", "unit"):
         return human_si(value, "", digits)
     return human_si(value, unit, digits)
+
+
+def unit_name(unit: str) -> str:
+    """What ``human_value`` prints for ``unit`` after the number: an axis label for ticks that
+    carry the number alone."""
+    unit = (unit or "").strip()
+    return _SI_SYMBOLS.get(unit, unit)
 
 
 def digits_for_range(low: float, high: float) -> int:
