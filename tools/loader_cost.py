@@ -129,7 +129,8 @@ def _child(args: list[str]) -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
-def _run_child(method: str, root: Path) -> dict:
+def run_reader(method: str, root: Path) -> dict:
+    """One reader's figures (``_measure_one``) from a fresh interpreter."""
     return json.loads(_child(["--one", method, str(root.resolve())]))
 
 
@@ -234,7 +235,7 @@ def measure(roots: list[Path], repeat: int) -> list[str]:
         with tempfile.TemporaryDirectory() as scratch:
             dirs = _copies(root, Path(scratch))
             best = {
-                m: min((_run_child(m, _fresh(dirs, m, root)) for _ in range(repeat)), key=_cpu)
+                m: min((run_reader(m, _fresh(dirs, m, root)) for _ in range(repeat)), key=_cpu)
                 for m in METHODS
                 if m in dirs
             }

@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tools.loader_cost import run_reader
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = {"version": 1, "project": "cost", "repo": ".", "results_dir": "results", "html_dir": "html"}
 STEPS = (
@@ -57,25 +59,13 @@ def scratch_project(results: Path, where: Path) -> Path:
     return project
 
 
-def _parse(project: Path) -> dict:
-    """``tools.loader_cost``'s parse of every result file, in its own interpreter."""
-    parse = subprocess.run(
-        [sys.executable, "-m", "tools.loader_cost", "--one", "parse", str(project / "results")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(parse.stdout.strip().splitlines()[-1])
-
-
 def run_once(project: Path) -> dict[str, dict]:
     """Parse, then the three steps from a cold loader cache (the files themselves are in the
     page cache: a first read from disk would time the disk); figures per step."""
     shutil.rmtree(project / ".asv", ignore_errors=True)
     shutil.rmtree(project / "metrics", ignore_errors=True)
-    _parse(project)  # untimed: brings the files into the page cache
-    figures = {"parse": _parse(project)}
+    run_reader("parse", project / "results")  # untimed: brings the files into the page cache
+    figures = {"parse": run_reader("parse", project / "results")}
     report_json = None
     for name, args in STEPS:
         if name == "report --marks":
@@ -91,16 +81,19 @@ def _measured(args: list[str], cwd: Path) -> dict:
     """One tools command in a fresh interpreter: its wall time, and the CPU time and peak RSS of
     that process alone (``wait4``); exit 1 is a finding, not a failure."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tools", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    out, err = proc.stdout.read(), proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"python -m tools {' '.join(args)} failed (exit {proc.returncode}) in {cwd}:\n{err.decode()}")
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a full stderr pipe would block the child
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tools", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err
+        )
+        with proc.stdout:
+            out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)  # not proc.wait(): wait4 gives this child's rusage
+        wall = time.perf_counter() - start
+        code = proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must know
+        if code not in (0, 1):
+            err.seek(0)
+            raise SystemExit(f"python -m tools {' '.join(args)} failed (exit {code}) in {cwd}:\n{err.read().decode()}")
     return {
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
