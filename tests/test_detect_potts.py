@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from asv import step_detect
 
-from tools.detect import potts
+from tools.detect import history, potts
 
 
 def _series(seed: int, n: int) -> list[float]:
@@ -41,7 +41,7 @@ def test_merge_pieces_is_asvs_at_every_penalty(seed, n):
 def test_potts_autogamma_finds_asvs_steps(seed):
     n = [30, 120, 300, 700][seed % 4]
     y = _series(100 + seed, n)
-    beta = 0.25 * 4 * math.log(n) / n
+    beta = history.potts_beta(n)
     w = [1.0] * n
     right, _, _, _ = step_detect.solve_potts_autogamma(y, w, beta=beta)
     assert potts.potts_autogamma(y, beta) == list(right)

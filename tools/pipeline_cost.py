@@ -133,7 +133,6 @@ IMPORTS = "import pandas, numpy, scipy.stats, matplotlib.figure, asv.step_detect
 
 def parts(project: Path) -> dict[str, float]:
     """CPU seconds of the parts every run of the three steps pays, measured in this process."""
-    import math
     from argparse import Namespace
 
     import numpy as np
@@ -147,9 +146,6 @@ def parts(project: Path) -> dict[str, float]:
     table = load_table(settings_from_args(Namespace()))
     ys = [list(np.log(per["value"].to_numpy(float))) for _, per in series.per_commit_series(table)]
     ys = [y for y in ys if len(y) >= 3 and np.isfinite(y).all()]
-
-    def beta(y: list[float]) -> float:
-        return history.BETA_SCALE * 4 * math.log(len(y)) / len(y)
 
     solver = {"cpu": 0.0}
     exact = step_detect.solve_potts
@@ -165,13 +161,13 @@ def parts(project: Path) -> dict[str, float]:
     step_detect.solve_potts = timed_solver
     try:
         for y in ys:
-            potts.potts_autogamma(y, beta(y))
+            potts.potts_autogamma(y, history.potts_beta(len(y)))
     finally:
         step_detect.solve_potts = exact
     search = time.process_time() - start
     start = time.process_time()
     for y in ys:
-        step_detect.solve_potts_autogamma(y, [1.0] * len(y), beta=beta(y))
+        step_detect.solve_potts_autogamma(y, [1.0] * len(y), beta=history.potts_beta(len(y)))
     asvs = time.process_time() - start
     start = time.process_time()
     pages = sum(1 for _, fig in charts.chart_figures(table) if charts.render_png(fig))

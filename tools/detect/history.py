@@ -78,14 +78,19 @@ EXACT_METHOD = "instructions: consecutive commits, deterministic"
 ConfirmHook = Callable[[str, str, Sequence[Finding]], Sequence]
 
 
+def potts_beta(n: int, beta_scale: float = BETA_SCALE) -> float:
+    """The information criterion's penalty per step for ``n`` commits: ``beta_scale`` x asv's
+    default 4 ln(n) / n."""
+    return beta_scale * 4 * math.log(n) / n
+
+
 def candidate_boundaries(y: Sequence[float], *, beta_scale: float = BETA_SCALE) -> list[int]:
     """Indices where a new level starts (asv's Potts fit), one-commit segments merged forward."""
     y = [float(v) for v in y]
     n = len(y)
     if n < 3:
         return []
-    beta = beta_scale * 4 * math.log(n) / n
-    right = potts.potts_autogamma(y, beta)
+    right = potts.potts_autogamma(y, potts_beta(n, beta_scale))
     merged: list[int] = []
     for b in (int(r) for r in right[:-1]):
         if merged and b - merged[-1] < 2:
