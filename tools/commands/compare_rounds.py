@@ -105,7 +105,7 @@ def _measure(args, run_cfg):
         # the stored results, if any, calibrate the noise of one run
         stored = load_table_if_any(_settings(args))
         noise, _ = calibrate.gather(stored, ROUNDS_DIR, args.machine, head, (base, head))
-        budget = rounds_mod.Budget(args.budget, args.rounds or 30)
+        budget = rounds_mod.Budget(args.budget, args.rounds or rounds_mod.MAX_PLANNED_ROUNDS)
         return rounds_mod.sequential_rounds(
             args.base, args.head, budget=budget, bench=args.bench, q=args.q, run=run_cfg, noise=noise
         )

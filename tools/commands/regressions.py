@@ -243,11 +243,11 @@ def _measured_now(args, settings: Settings) -> Comparison:
 
 def _sequential(base: str, head: str, args, settings: Settings, stored) -> Comparison:
     """--budget: base and head measured now, sequentially within the budget."""
-    from tools.detect.rounds import Budget, sequential_rounds
+    from tools.detect.rounds import MAX_PLANNED_ROUNDS, Budget, sequential_rounds
 
     noise, source = _calibration(settings, stored, head, skip_session=(base, head))
     outcome = sequential_rounds(
-        base, head, budget=Budget(args.budget, args.rounds or 30), bench=args.bench, q=args.q,
+        base, head, budget=Budget(args.budget, args.rounds or MAX_PLANNED_ROUNDS), bench=args.bench, q=args.q,
         run=_rounds_run(args, settings), noise=noise,
     )  # fmt: skip
     return Comparison(

@@ -167,21 +167,22 @@ def is_deterministic(key: tuple, channel: str, noise: Mapping[tuple, Noise]) -> 
     return channel in DETERMINISTIC_CHANNELS or bool(found is not None and found.deterministic)
 
 
+def _noisy(table: pd.DataFrame, noise: Mapping[tuple, Noise]) -> list:
+    """The selection rows (``_selection``) of every series of ``table`` that rounds must re-measure."""
+    rows = _selection(table).itertuples(index=False)
+    return [
+        r for r in rows if not is_deterministic((r.machine, r.environment, r.benchmark, r.params), r.channel, noise)
+    ]
+
+
 def noisy_series(table: pd.DataFrame, noise: Mapping[tuple, Noise]) -> list[tuple[str, tuple]]:
     """(benchmark, parameter values) of every series of ``table`` that rounds must re-measure."""
-    out = []
-    for r in _selection(table).itertuples(index=False):
-        key = (r.machine, r.environment, r.benchmark, r.params)
-        if not is_deterministic(key, r.channel, noise):
-            out.append((r.benchmark, tuple(r.param_values or ())))
-    return out
+    return [(r.benchmark, tuple(r.param_values or ())) for r in _noisy(table, noise)]
 
 
 def noisy_keys(table: pd.DataFrame, noise: Mapping[tuple, Noise]) -> list[tuple]:
     """The series keys of ``noisy_series``."""
-    sel = _selection(table)
-    keys = [(r.machine, r.environment, r.benchmark, r.params, r.channel) for r in sel.itertuples(index=False)]
-    return [k[:4] for k in keys if not is_deterministic(k[:4], k[4], noise)]
+    return [(r.machine, r.environment, r.benchmark, r.params) for r in _noisy(table, noise)]
 
 
 def _noisy_regex(table: pd.DataFrame, todo: Sequence[tuple], bench: str | None) -> str | None:
@@ -271,10 +272,11 @@ def compare_rounds(
     noisy: str | None = bench
     for k in range(rounds):
         if k == first:  # deterministic channels: measured once a side, not every round
-            todo = noisy_series(session.load(), {})
+            measured = session.load()
+            todo = noisy_series(measured, {})
             if not todo:
                 break
-            noisy = _noisy_regex(session.load(), todo, bench)
+            noisy = _noisy_regex(measured, todo, bench)
         session.measure(k, bench if k < first else noisy)
     verdicts, table = session.judge(q)
     extra = 0
@@ -294,12 +296,15 @@ def compare_rounds(
 # ---------------------------------------------------------------- sequential rounds in a budget
 
 
+MAX_PLANNED_ROUNDS = 30  # rounds a side a sequential check plans at most, unless told (--rounds)
+
+
 @dataclass(frozen=True)
 class Budget:
     """How long a sequential check may measure, and the most rounds a side it may plan."""
 
     seconds: float = math.inf
-    max_rounds: int = 30
+    max_rounds: int = MAX_PLANNED_ROUNDS
 
 
 def _run_costs(session: _Session, table: pd.DataFrame) -> tuple[dict[tuple, float], float]:
@@ -344,8 +349,8 @@ class _Looks:
         table = session.load()
         keys = {(r.machine, r.environment, r.benchmark, r.params) for r in _selection(table).itertuples(index=False)}
         confidence = {k: self.plan_of(k).confidence_at(n, self.previous) for k in keys}
-        found = pairwise.compare_suite(*session.sides(table), q=self.q, noise=self.noise, confidence=confidence)
         base_rows, head_rows = session.sides(table)
+        found = pairwise.compare_suite(base_rows, head_rows, q=self.q, noise=self.noise, confidence=confidence)
         for f in found:
             key = _key(f)
             if key not in self.settled:
