@@ -189,8 +189,8 @@ _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.
 
 
 def parse_duration(text: str) -> float:
-    """Seconds of a duration written as '10m', '90s', '90', '1h30m' or '2.5m' (argparse type; a
-    ValueError names the accepted forms)."""
+    """Seconds of a duration written as '10m', '90s', '90', '1h30m' or '2.5m' (argparse type; its
+    ArgumentTypeError names the accepted forms)."""
     m = _DURATION.match(str(text).strip().lower())
     if not text or not m or not any(m.groups()):
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 10m, 90s, 1h30m)")

@@ -181,8 +181,9 @@ def with_session(noise: Noise, *sides: np.ndarray) -> Noise:
 
 def critical_value(confidence: float, df: float) -> float:
     """Two-sided critical value of a t with ``df`` degrees of freedom (normal when infinite)."""
-    tail = 1.0 - (1.0 - confidence) / 2.0
-    return float(stats.norm.ppf(tail) if math.isinf(df) else stats.t.ppf(tail, df))
+    if math.isinf(df):
+        return robust.z_two_sided(confidence)
+    return float(stats.t.ppf(1.0 - (1.0 - confidence) / 2.0, df))
 
 
 def shift_se(sigma: float, n_base: int, n_head: int) -> float:
