@@ -56,12 +56,14 @@ def dip_test(samples) -> tuple[float, float]:
 
 
 def is_bimodal(sample_groups: Sequence, alpha: float = BIMODAL_P) -> tuple[bool, float]:
-    """Any group bimodal at alpha / (number of testable groups) (Bonferroni); (flag, min p)."""
-    ps = [p for p in (dip_test(g)[1] for g in sample_groups) if math.isfinite(p)]
-    if not ps:
+    """Any group bimodal at alpha / (number of testable groups) (Bonferroni); (flag, min p). The
+    smallest p of each sample size is that of its largest dip (``dip_statistics``)."""
+    dips, sizes = dip_statistics(sample_groups)
+    testable = np.isfinite(dips)
+    if not testable.any():
         return False, math.nan
-    pmin = min(ps)
-    return pmin < alpha / len(ps), pmin
+    pmin = min(_dip_p(n, dips[testable & (sizes == n)].max()) for n in np.unique(sizes[testable]))
+    return pmin < alpha / int(testable.sum()), pmin
 
 
 def pair_label(
@@ -195,19 +197,24 @@ def dip_statistics(sample_groups: Sequence) -> tuple[np.ndarray, np.ndarray]:
     return dips, sizes
 
 
+def _dip_p(n, dip) -> float:
+    """The dip test's p-value for a dip of ``n`` samples, as ``diptest.diptest`` interpolates it."""
+    from diptest.consts import Consts
+
+    return float(Consts.compute_pval_interpolation(int(n), float(dip)))
+
+
 def _significant_dips(dips: np.ndarray, sizes: np.ndarray, alpha: float) -> list[tuple[int, float]]:
     """(index, p) of the groups whose dip test rejects unimodality at ``alpha``, in index order.
 
     The p-value is diptest's interpolation in its table of critical values, decreasing in the dip
     for a given sample size: each size's dips are visited from the largest and the first p at or
     above ``alpha`` ends that size."""
-    from diptest.consts import Consts
-
     found = []
     for n in np.unique(sizes[np.isfinite(dips)]):
         of_size = np.flatnonzero((sizes == n) & np.isfinite(dips))
         for i in of_size[np.argsort(-dips[of_size], kind="stable")]:
-            p = Consts.compute_pval_interpolation(int(n), float(dips[i]))
+            p = _dip_p(n, dips[i])
             if p >= alpha:
                 break
             found.append((int(i), p))
