@@ -29,9 +29,17 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+def cmdline(p: psutil.Process) -> str:
+    """The process's command line; "" once it has exited or is a zombie not yet reaped."""
+    try:
+        return " ".join(p.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def assert_all_gone(procs: list[psutil.Process]) -> None:
     _, alive = psutil.wait_procs(procs, timeout=15)
-    assert not alive, [p.cmdline() for p in alive if p.is_running()]
+    assert not alive, [cmdline(p) or f"pid {p.pid}" for p in alive]
 
 
 @pytest.mark.slow
@@ -83,7 +91,7 @@ def test_ctrl_c_stops_every_server(tmp_path):
         seen: list[psutil.Process] = []
         while time.monotonic() < deadline:  # until the mock, the gateway and Locust are all up
             seen = descendants(proc.pid)
-            names = " ".join(" ".join(p.cmdline()) for p in seen if p.is_running())
+            names = " ".join(cmdline(p) for p in seen)
             if "locust" in names and "serve" in names:
                 break
             time.sleep(0.2)

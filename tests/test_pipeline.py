@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,19 +76,51 @@ def test_regression_is_named_and_fails_ci(toy):
     assert (report.parent / prof["diff"]).is_file() and f"[{prof['top']}]({prof['diff']})" in md
 
 
-def test_stored_results_alone_do_not_claim_a_wall_time_verdict(toy):
+def stored_with_change(repo: Path, base: str, head: str, factor: float, dest: Path) -> Path:
+    """A copy of the stored results in which head's run is exactly ``factor`` times base's (value,
+    statistics and samples): a decision rule checked on the real files without the machine's noise
+    deciding the outcome (one run a side of a 0.2 ms benchmark moves by 2x on a busy runner)."""
+    shutil.copytree(repo / ".asv" / "results", dest)
+    (b_file,) = dest.glob(f"*/{base[:8]}-*.json")
+    (h_file,) = dest.glob(f"*/{head[:8]}-*.json")
+    b_data, h_data = json.loads(b_file.read_text()), json.loads(h_file.read_text())
+    columns = b_data["result_columns"]
+
+    def scaled(x):
+        return [scaled(v) for v in x] if isinstance(x, list) else x * factor
+
+    for name, row in b_data["results"].items():
+        out = list(row)
+        for col in ("result", "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75", "samples"):
+            if col in columns and row[columns.index(col)] is not None:
+                out[columns.index(col)] = scaled(row[columns.index(col)])
+        h_data["results"][name] = out
+    h_file.write_text(json.dumps(h_data))
+    return dest
+
+
+@pytest.mark.parametrize(("factor", "verdict"), [(3.0, "1 inconclusive"), (10.0, "1 regressed")])
+def test_stored_results_alone_are_judged_against_the_default_noise(toy, tmp_path, factor, verdict):
     """One run a side with nothing to calibrate its noise: the channel's stated default (45% on
-    wall time) needs about 6x to decide, so the toy's 3x stays inconclusive. Rounds kept by an
-    earlier interleaved run (the test above) would calibrate it, and then a verdict may be
-    claimed, so they are set aside here whatever order the tests run in."""
+    wall time) needs about 6x to decide, so 3x stays inconclusive and 10x is a regression. Rounds
+    kept by an earlier interleaved run (the test above) would calibrate it, so they are set aside
+    here whatever order the tests run in."""
     repo, home, hashes = toy
+    results = stored_with_change(repo, hashes[1], hashes[2], factor, tmp_path / "results")
     kept, aside = repo / ROUNDS_DIR, repo / ".asv" / "rounds-set-aside"
     if kept.exists():
         kept.rename(aside)
     try:
-        proc = tools(repo, home, "regressions", "--fail-on-regression")
+        out = tmp_path / "report"
+        proc = tools(
+            repo, home, "regressions", "--results-dir", str(results), "--profile-cap", "0",
+            "--output", str(out), "--fail-on-regression",
+        )  # fmt: skip
     finally:
         if aside.exists():
             aside.rename(kept)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "0 regressed" in proc.stdout and "1 inconclusive" in proc.stdout
+    assert proc.returncode == (1 if "regressed" in verdict else 0), proc.stdout + proc.stderr
+    assert f"{hashes[1][:8]} → {hashes[2][:8]}: " in proc.stdout and verdict in proc.stdout
+    (row,) = json.loads(out.with_suffix(".json").read_text())["results"]
+    assert row["n_base"] == row["n_head"] == 1 and row["noise_source"].startswith("default for wall")
+    assert row["change_pct"] == pytest.approx(100 * (factor - 1))
