@@ -178,3 +178,55 @@ def test_budget_option_errors_are_one_line(repo, capsys):
     with pytest.raises(SystemExit):
         main(["regressions", "--budget", "0s"])
     assert "longer than 0 s" in capsys.readouterr().err
+
+
+def test_the_session_about_to_be_measured_never_calibrates_itself(repo):
+    """``calibrated_sequential_rounds``: kept sessions calibrate the noise of one run, except the one
+    of this very base and head, which the run replaces (its rounds would calibrate themselves)."""
+    import shutil
+
+    from tools.rounds_layout import ROUNDS_DIR
+
+    path, (base, head) = repo
+    root = path / ROUNDS_DIR
+
+    def check():
+        run = rounds.RoundsRun(repo=path, machine=MACHINE, runner=FakeAsv(head), log=lambda m: None)
+        budget = rounds.Budget(max_rounds=4)
+        return rounds.calibrated_sequential_rounds(
+            base, head, stored=None, rounds_root=root, machine=MACHINE, budget=budget, run=run
+        )
+
+    kept, _, _ = _sequential(repo, rounds.Budget(max_rounds=4))  # a session of this pair, several rounds
+    assert kept.rounds_run >= 2
+    spare = shutil.copytree(kept.pair_dir, path / "spare-session")
+    _, source = check()  # the kept session is this pair's own: it calibrates nothing (and is replaced)
+    assert "(0 from kept interleaved rounds" in source
+    spare.rename(root / "0123abcd-4567ef89")  # the same rounds, kept as another pair's
+    _, source = check()
+    assert re.search(r"\(([1-9]\d*) from kept interleaved rounds", source), source
+
+
+@pytest.mark.parametrize("command", ["compare-rounds", "regressions"])
+def test_both_commands_measure_within_a_budget(repo, monkeypatch, capsys, command):
+    """``compare-rounds --budget`` and ``regressions --budget`` end to end against the fake asv: the
+    exact regression is found, the report says how the check measured, and the rounds are kept."""
+    from tools.__main__ import main
+
+    path, (base, head) = repo
+    fake = FakeAsv(head)
+    monkeypatch.setattr(rounds.RoundsRun, "asv", lambda self, *args: fake([".", "-m", "asv", *args], self.repo, None))
+    monkeypatch.chdir(path)
+    argv = [command, "--base", base, "--head", head, "--budget", "1m", "--machine", MACHINE]
+    if command == "regressions":
+        argv += ["--profile-cap", "0", "--output", str(path / "report"), "--fail-on-regression"]
+    assert main(argv) == 1  # the +2% instruction count decides with one run a side
+    out = capsys.readouterr().out
+    assert "regressed" in out and (path / ".asv" / "rounds" / f"{base[:8]}-{head[:8]}").is_dir()
+    if command == "regressions":
+        data = json.loads((path / "report.json").read_text())
+        assert "sequential within a 1-minute budget" in data["mode"]
+        assert any(n.startswith("one run's between-process noise calibrated") for n in data["notes"])
+        assert {r["benchmark"] for r in data["results"] if r["verdict"] == "regressed"} >= {
+            "s_benchmarks.S.track_count_instructions"
+        }

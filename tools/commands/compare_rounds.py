@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tools.commands.shard import add_shard_argument
 from tools.config import load_table_if_any, parse_duration
-from tools.detect import calibrate, finding
+from tools.detect import finding
 from tools.detect import rounds as rounds_mod
 from tools.detect.finding import Finding
 from tools.errors import ToolError
@@ -101,14 +101,12 @@ def _settings(args):
 
 def _measure(args, run_cfg):
     if args.budget:
-        base, head = rounds_mod.resolve(Path.cwd(), args.base), rounds_mod.resolve(Path.cwd(), args.head)
-        # the stored results, if any, calibrate the noise of one run
-        stored = load_table_if_any(_settings(args))
-        noise, _ = calibrate.gather(stored, ROUNDS_DIR, args.machine, head, (base, head))
-        budget = rounds_mod.Budget(args.budget, args.rounds or rounds_mod.MAX_PLANNED_ROUNDS)
-        return rounds_mod.sequential_rounds(
-            args.base, args.head, budget=budget, bench=args.bench, q=args.q, run=run_cfg, noise=noise
-        )
+        outcome, _ = rounds_mod.calibrated_sequential_rounds(
+            args.base, args.head, stored=load_table_if_any(_settings(args)), rounds_root=run_cfg.repo / ROUNDS_DIR,
+            machine=args.machine, budget=rounds_mod.Budget(args.budget, args.rounds or rounds_mod.MAX_PLANNED_ROUNDS),
+            bench=args.bench, q=args.q, run=run_cfg,
+        )  # fmt: skip
+        return outcome
     return rounds_mod.compare_rounds(
         args.base, args.head, rounds=args.rounds or 6, extra_rounds=args.extra_rounds, bench=args.bench, q=args.q,
         run=run_cfg,

@@ -205,13 +205,11 @@ def _compare_stored(table: pd.DataFrame, head: str, pairs, q: float, noise) -> l
     return found
 
 
-def _calibration(
-    settings: Settings, stored: pd.DataFrame | None, head: str, skip_session: tuple[str, str] | None = None
-) -> tuple[dict, str]:
+def _calibration(settings: Settings, stored: pd.DataFrame | None, head: str) -> tuple[dict, str]:
     """The between-process noise of one run per series (``calibrate.gather``) from the stored
     history (``stored``, None without one) and the kept interleaved rounds of this project."""
     root = settings.root / rounds_layout.ROUNDS_DIR
-    return calibrate.gather(stored, root, settings.machine, head, skip_session)
+    return calibrate.gather(stored, root, settings.machine, head)
 
 
 def _measured_now(args, settings: Settings) -> Comparison:
@@ -243,12 +241,12 @@ def _measured_now(args, settings: Settings) -> Comparison:
 
 def _sequential(base: str, head: str, args, settings: Settings, stored) -> Comparison:
     """--budget: base and head measured now, sequentially within the budget."""
-    from tools.detect.rounds import MAX_PLANNED_ROUNDS, Budget, sequential_rounds
+    from tools.detect.rounds import MAX_PLANNED_ROUNDS, Budget, calibrated_sequential_rounds
 
-    noise, source = _calibration(settings, stored, head, skip_session=(base, head))
-    outcome = sequential_rounds(
-        base, head, budget=Budget(args.budget, args.rounds or MAX_PLANNED_ROUNDS), bench=args.bench, q=args.q,
-        run=_rounds_run(args, settings), noise=noise,
+    outcome, source = calibrated_sequential_rounds(
+        base, head, stored=stored, rounds_root=settings.root / rounds_layout.ROUNDS_DIR, machine=settings.machine,
+        budget=Budget(args.budget, args.rounds or MAX_PLANNED_ROUNDS), bench=args.bench, q=args.q,
+        run=_rounds_run(args, settings),
     )  # fmt: skip
     return Comparison(
         base, head, outcome.verdicts, outcome.table, sequential_mode(outcome, args.budget), stored, [source]

@@ -488,6 +488,29 @@ def sequential_rounds(
     return SequentialOutcome(verdicts, table, session.dir, n, 0, planned, len(plans), seconds, stopped_by)
 
 
+def calibrated_sequential_rounds(
+    base: str,
+    head: str,
+    *,
+    stored: pd.DataFrame | None,
+    rounds_root: Path,
+    machine: str | None,
+    budget: Budget = Budget(),
+    bench: str | None = None,
+    q: float = DEFAULT_Q,
+    run: RoundsRun | None = None,
+) -> tuple[SequentialOutcome, str]:
+    """``sequential_rounds`` judged against the noise of one run calibrated from the stored history
+    (``stored``, None without one) and the sessions kept under ``rounds_root`` (``calibrate.gather``),
+    never from the session about to be measured: its rounds would otherwise calibrate themselves.
+    Returns the outcome and the sentence saying where the noise came from."""
+    run = run or RoundsRun()
+    base_full, head_full = resolve(Path(run.repo), base), resolve(Path(run.repo), head)
+    noise, source = calibrate.gather(stored, rounds_root, machine, head_full, skip_session=(base_full, head_full))
+    outcome = sequential_rounds(base_full, head_full, budget=budget, bench=bench, q=q, run=run, noise=noise)
+    return outcome, source
+
+
 def _prepare(run: RoundsRun | None, base: str, head: str) -> tuple[RoundsRun, str, str]:
     run = run or RoundsRun()
     run.repo = Path(run.repo).resolve()
