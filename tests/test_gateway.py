@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import threading
@@ -172,6 +173,12 @@ def test_streamed_turns_are_remembered(gateway, client):
     ]
 
 
+def in_flight(port: int) -> bool:
+    """Whether the gateway's /metrics counts a chat completion in flight."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    return re.search(r"^intellirouter_in_flight\s+1(\.0)?$", text, re.M) is not None
+
+
 def test_graceful_shutdown_drains_in_flight(mocks, tmp_path):
     config = tmp_path / "router.yaml"
     config.write_text(yaml.safe_dump({"models": [model("slow", mocks["slow"])]}))
@@ -192,9 +199,14 @@ def test_graceful_shutdown_drains_in_flight(mocks, tmp_path):
             )
         )
         t.start()
-        time.sleep(0.3)  # the request is waiting on the 800 ms backend
+        # stop the server once the request is in flight (waiting on the 800 ms backend), not after a guess
+        deadline = time.monotonic() + 10
+        while t.is_alive() and time.monotonic() < deadline and not in_flight(port):
+            time.sleep(0.02)
+        assert t.is_alive(), "the request ended before the server was stopped: nothing was left to drain"
         proc.send_signal(signal.SIGTERM)
         t.join(20)
+        assert "r" in result, "the in-flight request got no response"
         assert result["r"].status_code == 200
         assert proc.wait(20) in (0, -signal.SIGTERM)  # uvicorn exits by the signal it drained on
     finally:
