@@ -90,6 +90,13 @@ def _shot(pg, name: str) -> None:
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def _shown(pg, part: str, absent: bool = False) -> None:
+    """Wait until the page has rendered a state whose hash has ``part`` (or lacks it): the hash
+    changes first and the view re-renders on the hashchange event after it."""
+    test = f"(document.documentElement.dataset.rendered || '').includes({part!r})"
+    pg.wait_for_function(f"!{test}" if absent else test)
+
+
 def _rows(pg) -> list[str]:
     return pg.locator("#view-overview table.data:not(.counts) tbody tr").all_inner_texts()
 
@@ -103,18 +110,18 @@ def test_overview_filters_and_shows_suite_health(page):
     assert "virtualenv-py3.12" in pg.locator("section[aria-label='Environment shifts']").inner_text()
     _shot(pg, "overview")
     pg.fill("#f-q", "track_route_instructions")
-    pg.wait_for_function("location.hash.includes('q=track_route_instructions')")
+    _shown(pg, "q=track_route_instructions")
     assert len(_rows(pg)) == 4
     pg.select_option("#f-verdict", "regressed")
-    pg.wait_for_function("location.hash.includes('verdict=regressed')")
+    _shown(pg, "verdict=regressed")
     rows = _rows(pg)
     assert len(rows) == 2 and all("regressed" in r and "strategy='cost'" in r for r in rows)
     pg.click("#f-clear")
-    pg.wait_for_function("!location.hash.includes('verdict=')")
+    _shown(pg, "verdict=", absent=True)
     assert len(_rows(pg)) == 16
     # one click from a count of the health table to the series it counts
     pg.locator("button.count.v-regressed").first.click()
-    pg.wait_for_function("location.hash.includes('verdict=regressed')")
+    _shown(pg, "verdict=regressed")
     assert all("regressed" in r for r in _rows(pg))
 
 
@@ -130,7 +137,7 @@ def test_open_a_benchmark_and_switch_channel(page):
     assert "graph in the asv site" in links and any(t.startswith("profile: diff.md") for t in links)
     _shot(pg, "benchmark")
     pg.select_option("#b-channel", label="instructions")
-    pg.wait_for_function("location.hash.includes('track_route_instructions')")
+    _shown(pg, "track_route_instructions")
     pg.wait_for_selector("#history-chart canvas")
     assert "instructions" in pg.locator("#view-bench .subtitle").inner_text()
     assert pg.locator("#b-params").input_value() == "strategy='cost'"  # the parameters stay
@@ -138,7 +145,7 @@ def test_open_a_benchmark_and_switch_channel(page):
     assert "regressed" in table and "+10%" in table
     # a line toggled off is remembered in the link
     pg.locator("fieldset.lines input[type=checkbox]").first.uncheck()
-    pg.wait_for_function("location.hash.includes('hide=0')")
+    _shown(pg, "hide=0")
 
 
 def test_hover_shows_the_change_point_and_its_verdict(page):
@@ -177,15 +184,15 @@ def test_compare_two_commits_sorted_and_filtered(page):
     assert rows.count() == 8
     assert "regressed" in pg.locator("#view-compare tbody").inner_text()  # the pair the detectors compared
     pg.click("#view-compare th button[data-key=ratio]")
-    pg.wait_for_function("location.hash.includes('sort=ratio')")
+    _shown(pg, "sort=ratio")
     first = rows.first.inner_text()
     assert "track_route_instructions" in first and "×1.100" in first
     # two environments at one commit
     pg.select_option("#c-be", label="ci-box / virtualenv-py3.12")
-    pg.wait_for_function("location.hash.includes('be=')")
+    _shown(pg, "be=")
     assert "×1.2" in pg.locator("#view-compare tbody").inner_text()  # the new runner's +25%
     pg.fill("#f-q", "peakmem")
-    pg.wait_for_function("location.hash.includes('q=peakmem')")
+    _shown(pg, "q=peakmem")
     assert rows.count() == 1
     _shot(pg, "compare")
 

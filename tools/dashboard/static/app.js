@@ -23,7 +23,7 @@
     for (const k of FILTERS) if (current[k]) keep[k] = current[k];
     const next = viewChange ? Object.assign(keep, patch) : Object.assign(current, patch);
     const hash = Dash.hashOf(next);
-    if (quiet) rendered = hash;
+    if (quiet) rendered = document.documentElement.dataset.rendered = hash;
     if (replace) location.replace(hash);
     else location.hash = hash;
   }
@@ -62,6 +62,7 @@
     else if (state.view === "compare") Dash.renderCompare(el, model, state, go);
     else Dash.renderLoad(el, model);
     Dash.currentChart = chart; // for tests and the console
+    document.documentElement.dataset.rendered = hash; // the state on screen (the hash may be ahead of it)
     const again = focused && document.getElementById(focused);
     if (again && again !== document.activeElement) again.focus();
   }
