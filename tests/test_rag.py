@@ -8,7 +8,7 @@ import random
 from collections import Counter
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from intellirouter.errors import (
@@ -155,10 +155,14 @@ def test_scores_match_reference_bm25():
 
 
 def reference_retrieve(m, query, max_chunks, cap):
-    """Brute force: full stable ranking, then the documented greedy walk."""
+    """Brute force: full stable ranking, then the documented greedy walk. It ranks by the manager's
+    own scores, once they match the reference BM25: scores tied in exact arithmetic can differ in
+    their last bit when summed in another order (seed 961 of the property below), and the ranking
+    follows the floats."""
     texts = all_chunk_texts(m)
     owners = [(s.info.name, i) for s in m._sources.values() for i in range(len(s.texts))]
-    scores = reference_bm25(texts, query, m.k1, m.b)
+    scores = [float(x) for x in m.scores(query)]
+    assert scores == pytest.approx(reference_bm25(texts, query, m.k1, m.b), rel=1e-9, abs=1e-12)
     order = sorted((i for i, s in enumerate(scores) if s > 0), key=lambda i: -scores[i])
     out, seen, per = [], [], Counter()
     for i in order:
@@ -187,6 +191,7 @@ def reference_retrieve(m, query, max_chunks, cap):
     cap=st.one_of(st.none(), st.integers(1, 3)),
     n_sources=st.integers(1, 6),
 )
+@example(seed=961, max_chunks=12, cap=None, n_sources=5)  # three chunks tied in exact arithmetic, one a bit higher
 def test_retrieve_equals_brute_force_walk(seed, max_chunks, cap, n_sources):
     r = random.Random(seed)
     vocab = [f"v{i}" for i in range(12)]  # small vocabulary: many ties and duplicates
