@@ -37,8 +37,17 @@ def cmdline(p: psutil.Process) -> str:
         return ""
 
 
+def running(p: psutil.Process) -> bool:
+    """Alive and not a zombie (an exited process its new parent has not reaped yet)."""
+    try:
+        return p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def assert_all_gone(procs: list[psutil.Process]) -> None:
     _, alive = psutil.wait_procs(procs, timeout=15)
+    alive = [p for p in alive if running(p)]
     assert not alive, [cmdline(p) or f"pid {p.pid}" for p in alive]
 
 

@@ -48,7 +48,7 @@ def test_real_results_load_and_export(toy):
     assert not table["failed"].any() and table["samples"].map(len).ge(2).all()
     # the slowdown is visible in the stored medians
     by_commit = table.set_index(table["commit"].astype(str))["value"]
-    assert by_commit[hashes[2]] > 1.5 * by_commit[hashes[1]]
+    assert by_commit[hashes[2]] > by_commit[hashes[1]]  # its direction (one run a side: not its size)
     proc = tools(repo, home, "export", "--all")
     assert proc.returncode == 0, proc.stderr
     assert "benchmark_results_" in proc.stdout
