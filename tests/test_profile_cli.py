@@ -137,7 +137,9 @@ def _rank(rows, function):
 def test_differential_profile_ranks_the_slowed_function_first(capsys, toy, tmp_path):
     repo, base, head = toy
     out = tmp_path / "out"
+    # a budget well above the ~8 s this takes, so a busy machine cannot make it skip cachegrind
     args = ["toy_benchmarks.Work.time_work", "--params", "300", "--base", base, "--head", head, "--seconds", "0.5"]
+    args += ["--budget", "300"]
     code, stdout, err = cli(capsys, toy, out, *args)
     assert code == 0, err
     folder = out / "toy_benchmarks.Work.time_work--n=300"
@@ -159,7 +161,7 @@ def test_differential_profile_ranks_the_slowed_function_first(capsys, toy, tmp_p
     assert {"flame-time-diff.svg", "flame-bytecodes-diff.svg", "base.pstats", "head.pstats", "diff.md"} <= {
         p.name for p in folder.iterdir()
     }
-    assert doc["seconds"] < 60
+    assert doc["seconds"] < 300
 
 
 @pytest.mark.slow
