@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for module in _command_modules():
-        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        # argparse %-formats a subcommand's help in the listing but prints its description as it is
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP.replace("%%", "%"))
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
