@@ -231,22 +231,11 @@ def _bimodal_rounds(table: pd.DataFrame) -> list[Finding]:
         rounds = g["round"].tolist() if "round" in g.columns else [0] * len(g)
         commits = g["commit"].tolist()
         dips, sizes = dip_statistics(list(g["samples"]))
-        testable = int(np.isfinite(dips).sum())
+        testable, unit = int(np.isfinite(dips).sum()), str(g["unit"].iloc[0])
         for i, p in _significant_dips(dips, sizes, BIMODAL_P / max(testable, 1)):
             detail = f"bimodal samples (dip {dips[i]:.3f}, p={p:.2g})"
-            unit = str(g["unit"].iloc[0])
-            out.append(
-                _anomaly(
-                    tuple(key),
-                    unit,
-                    "bimodal",
-                    detail,
-                    commit_after=commits[i],
-                    round=rounds[i],
-                    statistic=float(dips[i]),
-                    p_value=p,
-                )  # fmt: skip
-            )
+            evidence = dict(commit_after=commits[i], round=rounds[i], statistic=float(dips[i]), p_value=p)
+            out.append(_anomaly(tuple(key), unit, "bimodal", detail, **evidence))
     return out
 
 
