@@ -86,13 +86,13 @@ def stored_with_change(repo: Path, base: str, head: str, factor: float, dest: Pa
     b_data, h_data = json.loads(b_file.read_text()), json.loads(h_file.read_text())
     columns = b_data["result_columns"]
 
-    def scaled(x):
-        return [scaled(v) for v in x] if isinstance(x, list) else x * factor
+    def scaled(x):  # nested lists of values; None (a statistic asv did not record) stays None
+        return [scaled(v) for v in x] if isinstance(x, list) else None if x is None else x * factor
 
     for name, row in b_data["results"].items():
         out = list(row)
         for col in ("result", "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75", "samples"):
-            if col in columns and row[columns.index(col)] is not None:
+            if col in columns:
                 out[columns.index(col)] = scaled(row[columns.index(col)])
         h_data["results"][name] = out
     h_file.write_text(json.dumps(h_data))
